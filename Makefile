@@ -1,0 +1,39 @@
+# kxbtc developer entry points. `make test` needs nothing but Python >= 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test lint typecheck unit demo sim bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict src
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+# The main job: run kxbtc against its built-in simulator (no keys, no network).
+demo: $(STAMP)
+	$(BIN)/kxbtc demo
+
+sim: $(STAMP)
+	$(BIN)/kxbtc sim serve
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_orderbook.py
+	$(BIN)/python benchmarks/bench_fair_value.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from kxbtc.cli import main
+
+main()
