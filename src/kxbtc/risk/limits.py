@@ -1,0 +1,253 @@
+"""Pre-trade risk: every order passes ``RiskManager.check`` or is not sent.
+
+``check`` returns an ``ApprovedOrder`` (the only thing the execution router accepts) or a
+``Rejection`` with the reason. Limits, from the brief and Kalshi's contract terms:
+
+- daily loss: trading halts once equity falls ``daily_loss_pct`` below the day's starting equity (UTC);
+- drawdown: trading halts once equity falls ``max_drawdown_pct`` below its peak;
+- per strike: the money at risk on one market (cost of the position plus this order) stays within
+  ``per_strike_pct`` of equity and within Kalshi's $25,000 position accountability level;
+- final-minute freeze: nothing that opens or grows a position within ``final_freeze_s`` of close;
+- order size cap, stale market data, clock skew, and a manual kill switch.
+
+An order is also shrunk so that losing all of it cannot carry the loss past either breaker from where
+equity stands now. Orders that only reduce a position are allowed through the freeze and the
+per-strike cap (they lower risk), but not while trading is halted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kxbtc.clock import NS_PER_S, Clock
+from kxbtc.config import RiskConfig, to_count, to_money
+from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
+from kxbtc.units import PRICE_SCALE, Count, Money, Price, notional
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What a strategy asks for. ``side`` is on the YES leg: ``bid`` buys YES, ``ask`` buys NO."""
+
+    ticker: str
+    side: str
+    price: Price
+    count: Count
+    strategy: str
+    reason: str
+    time_in_force: str = "fill_or_kill"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRisk:
+    """What risk needs to know about the market at decision time."""
+
+    ticker: str
+    close_ns: int
+    position: Count  # signed: > 0 YES, < 0 NO
+    position_cost: Money  # cost basis of the open position
+    data_age_s: float
+    book_stale: bool = False
+    fees: FeeSchedule = BTC_DEFAULT_FEES
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovedOrder:
+    intent: OrderIntent
+    count: Count  # possibly less than asked
+    worst_case_loss: Money
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    intent: OrderIntent
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    ts_ns: int
+    kind: str
+    severity: str  # info | warning | halt
+    detail: str
+
+
+@dataclass(slots=True)
+class RiskState:
+    day: str = ""
+    day_start_equity: int = 0
+    peak_equity: int = 0
+    equity: int = 0
+    halted: str = ""  # reason; empty when trading is allowed
+    manual_halt: bool = False
+    clock_skew_ms: float = 0.0
+    events: list[RiskEvent] = field(default_factory=list)
+
+
+def _utc_day(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / NS_PER_S, UTC).strftime("%Y-%m-%d")
+
+
+def order_cost(side: str, price: int, count: int) -> Money:
+    """Cash an order locks if it fills in full: YES costs ``price``, NO costs ``1 - price``."""
+    return notional(price if side == "bid" else PRICE_SCALE - price, count)
+
+
+def opening_count(side: str, count: int, position: int) -> int:
+    """How much of an order opens or grows exposure (the rest closes the opposite position)."""
+    closing = min(count, -position) if side == "bid" else min(count, position)
+    return count - max(0, closing)
+
+
+class RiskManager:
+    def __init__(self, config: RiskConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.state = RiskState()
+        self._max_order = to_count(config.max_order_contracts)
+        self._accountability = to_money(config.accountability_usd)
+        self._daily_bps = _bps(config.daily_loss_pct)
+        self._drawdown_bps = _bps(config.max_drawdown_pct)
+        self._per_strike_bps = _bps(config.per_strike_pct)
+
+    # -- equity and breakers ------------------------------------------------------------------
+
+    def update_equity(self, equity: Money) -> list[RiskEvent]:
+        """Feed the current marked equity; rolls the day at 00:00 UTC and trips breakers."""
+        now = self.clock.time_ns()
+        st = self.state
+        day = _utc_day(now)
+        if day != st.day:
+            st.day, st.day_start_equity = day, equity
+            if st.halted.startswith("daily_loss"):
+                st.halted = ""  # a new day re-arms the daily breaker; drawdown persists
+        st.equity = equity
+        st.peak_equity = max(st.peak_equity, equity)
+        fired: list[RiskEvent] = []
+        if not st.halted:
+            daily_floor = st.day_start_equity - _pct_of(st.day_start_equity, self._daily_bps)
+            dd_floor = st.peak_equity - _pct_of(st.peak_equity, self._drawdown_bps)
+            if equity <= daily_floor:
+                fired.append(
+                    self._halt(
+                        now,
+                        "daily_loss",
+                        f"equity {equity} <= {daily_floor} (day start "
+                        f"{st.day_start_equity}, limit {self.config.daily_loss_pct}%)",
+                    )
+                )
+            elif equity <= dd_floor:
+                fired.append(
+                    self._halt(
+                        now,
+                        "max_drawdown",
+                        f"equity {equity} <= {dd_floor} (peak "
+                        f"{st.peak_equity}, limit {self.config.max_drawdown_pct}%)",
+                    )
+                )
+        return fired  # fmt: skip
+
+    def _halt(self, now: int, kind: str, detail: str) -> RiskEvent:
+        self.state.halted = f"{kind}: {detail}"
+        event = RiskEvent(now, kind, "halt", detail)
+        self.state.events.append(event)
+        return event
+
+    def halt(self, reason: str) -> RiskEvent:
+        """The manual kill switch (``kxbtc halt``)."""
+        self.state.manual_halt = True
+        return self._halt(self.clock.time_ns(), "manual_halt", reason)
+
+    def resume(self) -> RiskEvent:
+        self.state.manual_halt = False
+        self.state.halted = ""
+        event = RiskEvent(self.clock.time_ns(), "resume", "info", "trading resumed by operator")
+        self.state.events.append(event)
+        return event
+
+    def set_clock_skew(self, skew_ms: float) -> None:
+        self.state.clock_skew_ms = skew_ms
+
+    @property
+    def halted(self) -> bool:
+        return bool(self.state.halted)
+
+    # -- the gate -------------------------------------------------------------------------------
+
+    def check(self, intent: OrderIntent, market: MarketRisk) -> ApprovedOrder | Rejection:
+        cfg, st = self.config, self.state
+        if st.halted:
+            return Rejection(intent, "halted", st.halted)
+        if intent.count <= 0:
+            return Rejection(intent, "size", "order count must be positive")
+        if abs(st.clock_skew_ms) > cfg.max_clock_skew_ms:
+            return Rejection(
+                intent, "clock_skew", f"clock skew {st.clock_skew_ms:.0f} ms > {cfg.max_clock_skew_ms}"
+            )
+        if market.book_stale:
+            return Rejection(intent, "stale_data", f"{market.ticker}: book is stale (resyncing)")
+        if market.data_age_s > cfg.stale_data_s:
+            return Rejection(intent, "stale_data", f"{market.ticker}: data {market.data_age_s:.1f} s old")
+
+        count = min(intent.count, self._max_order)
+        notes = [] if count == intent.count else [f"size capped at {self._max_order}"]
+        opening = opening_count(intent.side, count, market.position)
+        if opening > 0:
+            seconds_left = (market.close_ns - self.clock.time_ns()) / NS_PER_S
+            if seconds_left <= cfg.final_freeze_s:
+                if opening == count:
+                    return Rejection(
+                        intent, "final_freeze", f"{seconds_left:.0f} s to close: no new positions"
+                    )
+                count, opening = Count(count - opening), 0
+                notes.append("trimmed to the closing part (final-minute freeze)")
+        if opening > 0:
+            count = self._cap_opening(intent, market, count, opening, notes)
+            if count <= 0:
+                return Rejection(intent, "per_strike", "; ".join(notes) or "no room under the limits")
+        # Closing contracts locks in value (a YES+NO pair pays $1); only the opening part can be lost.
+        opened = opening_count(intent.side, count, market.position)
+        worst = order_cost(intent.side, intent.price, opened) + market.fees.fee(intent.price, count, True)
+        return ApprovedOrder(intent, Count(count), Money(worst), "; ".join(notes))  # fmt: skip
+
+    def _cap_opening(self, intent: OrderIntent, market: MarketRisk, count: int, opening: int,
+                     notes: list[str]) -> Count:  # fmt: skip
+        """Largest count whose opening part fits every money limit (integer Money throughout)."""
+        st = self.state
+        closing = count - opening
+        strike_cap = min(_pct_of(st.equity, self._per_strike_bps), self._accountability)
+        grows_same_side = market.position >= 0 if intent.side == "bid" else market.position <= 0
+        # Flipping sides starts the new side's cost from zero once the old side is closed.
+        strike_room = strike_cap - market.position_cost if grows_same_side else strike_cap
+        # Breakers: losing this whole order must not carry equity past either floor.
+        daily_room = st.equity - (st.day_start_equity - _pct_of(st.day_start_equity, self._daily_bps))
+        dd_room = st.equity - (st.peak_equity - _pct_of(st.peak_equity, self._drawdown_bps))
+        budget = min(strike_room, daily_room, dd_room)
+        allowed = opening
+        while allowed > 0 and (
+            order_cost(intent.side, intent.price, allowed)
+            + market.fees.fee(intent.price, closing + allowed, True)
+            > budget
+        ):
+            # Jump close to the answer, then step: cost is linear in count plus a bounded fee.
+            unit = order_cost(intent.side, intent.price, 1) + _MAX_FEE_PER_COUNT
+            allowed = min(allowed - 1, max(0, budget // unit))
+        if allowed < opening:
+            notes.append(f"opening size capped at {allowed} by per-strike/breaker room of {budget} micro-$")
+        return Count(closing + allowed)
+
+
+#: Kalshi's taker fee peaks at $0.0175 per contract (p = 0.5): 175 micro-dollars per 1/100 contract.
+_MAX_FEE_PER_COUNT = 175
+
+
+def _bps(pct: float) -> int:
+    return round(pct * 100)
+
+
+def _pct_of(amount: int, bps: int) -> int:
+    """``amount * bps / 10,000``, rounded toward zero, in integers."""
+    return amount * bps // 10_000
