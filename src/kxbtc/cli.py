@@ -20,3 +20,31 @@ def cli() -> None:
 
 def main() -> None:
     cli()
+
+
+from kxbtc.keys import keys  # noqa: E402
+
+cli.add_command(keys)
+
+from kxbtc.pricing.cli import calibrate_command, fairvalue  # noqa: E402
+
+cli.add_command(fairvalue)
+cli.add_command(calibrate_command)
+
+from kxbtc.ops.cli import fills, halt, orders, pnl, positions, resume, status  # noqa: E402
+
+cli.add_command(status)
+cli.add_command(positions)
+cli.add_command(orders)
+cli.add_command(fills)
+cli.add_command(pnl)
+cli.add_command(halt)
+cli.add_command(resume)
+
+from kxbtc.sim.cli import sim  # noqa: E402
+
+cli.add_command(sim)
+
+from kxbtc.oracle.cli import oracle  # noqa: E402
+
+cli.add_command(oracle)

@@ -18,7 +18,7 @@ from kxbtc.errors import ConfigError
 from kxbtc.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, Count, Money, Price
 
 #: Strategies the engine knows; a config naming anything else is rejected at start.
-KNOWN_STRATEGIES = ("fair_value", "imbalance", "book_glitch", "settlement_window", "cross_venue")
+KNOWN_STRATEGIES = ("fair_value", "imbalance", "book_glitch", "settlement_window")
 
 ENV_PREFIX = "KXBTC_"
 

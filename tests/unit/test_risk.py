@@ -124,3 +124,20 @@ def test_no_approved_order_can_breach_a_limit(
     grows = (position >= 0) if side == "bid" else (position <= 0)
     if grows:
         assert cost + order_cost(side, price, decision.count) <= max(now_equity * 2000 // 10_000, cost)
+
+
+def test_open_positions_count_against_the_daily_loss_budget() -> None:
+    rm, clock = _manager()
+    # $1,000 equity, floor $950; $40 already riding on other markets leaves $10 for a new order.
+    market = MarketRisk(
+        "KXBTC15M-X", clock.time_ns() + 600 * NS_PER_S, Count(0), Money(0), 0.1, open_value=Money(40 * DOLLAR)
+    )
+    decision = rm.check(_buy_yes(5000, 1000), market)
+    assert isinstance(decision, ApprovedOrder)
+    assert decision.count % 100 == 0
+    assert 40 * DOLLAR + decision.worst_case_loss <= 50 * DOLLAR
+    assert decision.count >= 1800  # 18 contracts at $0.5 + fees fit in $10
+    full = MarketRisk(
+        "KXBTC15M-X", clock.time_ns() + 600 * NS_PER_S, Count(0), Money(0), 0.1, open_value=Money(50 * DOLLAR)
+    )
+    assert isinstance(rm.check(_buy_yes(5000, 1), full), Rejection)

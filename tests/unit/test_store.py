@@ -26,7 +26,9 @@ def _order(coid: str, ts: int = 1) -> OrderRecord:
 
 
 def _fill(fid: str, ts: int = 2) -> FillRecord:
-    return FillRecord(fid, "o-1", "KXBTC15M-26NOV251500-00", "bid", Price(5600), Count(100), Money(17300), True, ts)
+    return FillRecord(
+        fid, "o-1", "KXBTC15M-26NOV251500-00", "bid", Price(5600), Count(100), Money(17300), True, ts
+    )
 
 
 def test_orders_and_fills_survive_restart_and_fills_are_kept_once(tmp_path: Path) -> None:
@@ -59,7 +61,7 @@ def test_values_and_risk_events_round_trip(tmp_path: Path) -> None:
 def test_corrupt_file_is_refused_by_name(tmp_path: Path) -> None:
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not a database at all" * 100)
-    with pytest.raises(StoreError, match="garbage.db.*not a valid kxbtc database"):
+    with pytest.raises(StoreError, match=r"garbage\.db.*not a valid kxbtc database"):
         SqliteStore(path)
     assert path.read_bytes().startswith(b"this is not")  # untouched
 
@@ -70,7 +72,7 @@ def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE customers (id INTEGER)")
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="other.db.*another application"):
+    with pytest.raises(StoreError, match=r"other\.db.*another application"):
         SqliteStore(path)
 
 
@@ -81,7 +83,7 @@ def test_full_disk_is_a_clear_error_and_earlier_records_stay(tmp_path: Path) -> 
     store.flush()
     # Simulate a full disk: SQLite reports SQLITE_FULL once the file may not grow further.
     store._conn.execute("PRAGMA max_page_count = 20")
-    with pytest.raises(StoreError, match="full.db.*disk is full"):
+    with pytest.raises(StoreError, match=r"full\.db.*disk is full"):
         for i in range(5000):
             store.record_decision(i, "s", "T", "x" * 500, "{}", "why")
         store.flush()
@@ -94,5 +96,5 @@ def test_full_disk_is_a_clear_error_and_earlier_records_stay(tmp_path: Path) -> 
 
 def test_read_only_location_is_a_clear_error() -> None:
     # /proc refuses file creation even for root, so this holds in CI's root sandbox too.
-    with pytest.raises(StoreError, match="/proc/kxbtc-test.db"):
+    with pytest.raises(StoreError, match=r"/proc/kxbtc-test\.db"):
         SqliteStore("/proc/kxbtc-test.db")

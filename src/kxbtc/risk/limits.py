@@ -39,6 +39,9 @@ class OrderIntent:
     time_in_force: str = "fill_or_kill"
 
 
+NO_MONEY = Money(0)
+
+
 @dataclass(frozen=True, slots=True)
 class MarketRisk:
     """What risk needs to know about the market at decision time."""
@@ -50,6 +53,9 @@ class MarketRisk:
     data_age_s: float
     book_stale: bool = False
     fees: FeeSchedule = BTC_DEFAULT_FEES
+    #: What every open position in the portfolio is worth now (marked to mid): all of it can still be
+    #: lost at settlement, so it counts against the daily-loss and drawdown budgets.
+    open_value: Money = NO_MONEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +154,7 @@ class RiskManager:
                         f"{st.peak_equity}, limit {self.config.max_drawdown_pct}%)",
                     )
                 )
-        return fired  # fmt: skip
+        return fired
 
     def _halt(self, now: int, kind: str, detail: str) -> RiskEvent:
         self.state.halted = f"{kind}: {detail}"
@@ -211,10 +217,11 @@ class RiskManager:
         # Closing contracts locks in value (a YES+NO pair pays $1); only the opening part can be lost.
         opened = opening_count(intent.side, count, market.position)
         worst = order_cost(intent.side, intent.price, opened) + market.fees.fee(intent.price, count, True)
-        return ApprovedOrder(intent, Count(count), Money(worst), "; ".join(notes))  # fmt: skip
+        return ApprovedOrder(intent, Count(count), Money(worst), "; ".join(notes))
 
-    def _cap_opening(self, intent: OrderIntent, market: MarketRisk, count: int, opening: int,
-                     notes: list[str]) -> Count:  # fmt: skip
+    def _cap_opening(
+        self, intent: OrderIntent, market: MarketRisk, count: int, opening: int, notes: list[str]
+    ) -> Count:
         """Largest count whose opening part fits every money limit (integer Money throughout)."""
         st = self.state
         closing = count - opening
@@ -222,23 +229,28 @@ class RiskManager:
         grows_same_side = market.position >= 0 if intent.side == "bid" else market.position <= 0
         # Flipping sides starts the new side's cost from zero once the old side is closed.
         strike_room = strike_cap - market.position_cost if grows_same_side else strike_cap
-        # Breakers: losing this whole order must not carry equity past either floor.
-        daily_room = st.equity - (st.day_start_equity - _pct_of(st.day_start_equity, self._daily_bps))
-        dd_room = st.equity - (st.peak_equity - _pct_of(st.peak_equity, self._drawdown_bps))
+        # Breakers are hard limits: if every open position and this whole order went to zero, equity
+        # would still sit at or above both floors.
+        worst_equity = st.equity - market.open_value
+        daily_room = worst_equity - (st.day_start_equity - _pct_of(st.day_start_equity, self._daily_bps))
+        dd_room = worst_equity - (st.peak_equity - _pct_of(st.peak_equity, self._drawdown_bps))
         budget = min(strike_room, daily_room, dd_room)
-        allowed = opening
+        unit = order_cost(intent.side, intent.price, WHOLE_CONTRACT) + _MAX_FEE_PER_COUNT * WHOLE_CONTRACT
+        # Whole contracts only: a fractional count at a sub-penny price has no exact cash value at $0.0001.
+        allowed = min(opening, max(0, budget) // unit * WHOLE_CONTRACT) // WHOLE_CONTRACT * WHOLE_CONTRACT
         while allowed > 0 and (
             order_cost(intent.side, intent.price, allowed)
             + market.fees.fee(intent.price, closing + allowed, True)
             > budget
         ):
-            # Jump close to the answer, then step: cost is linear in count plus a bounded fee.
-            unit = order_cost(intent.side, intent.price, 1) + _MAX_FEE_PER_COUNT
-            allowed = min(allowed - 1, max(0, budget // unit))
+            allowed -= WHOLE_CONTRACT
         if allowed < opening:
             notes.append(f"opening size capped at {allowed} by per-strike/breaker room of {budget} micro-$")
         return Count(closing + allowed)
 
+
+#: Orders are sized in whole contracts (Count is 1/100 contract).
+WHOLE_CONTRACT = 100
 
 #: Kalshi's taker fee peaks at $0.0175 per contract (p = 0.5): 175 micro-dollars per 1/100 contract.
 _MAX_FEE_PER_COUNT = 175

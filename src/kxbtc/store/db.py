@@ -258,10 +258,22 @@ class SqliteStore:
 
     def record_order(self, order: OrderRecord) -> None:
         row = (
-            order.client_order_id, order.order_id, order.ticker, order.side, order.price, order.count,
-            order.time_in_force, order.strategy, order.status, order.fill_count, order.remaining_count,
-            order.fees, order.exchange_index, order.created_ns, order.updated_ns,
-        )  # fmt: skip
+            order.client_order_id,
+            order.order_id,
+            order.ticker,
+            order.side,
+            order.price,
+            order.count,
+            order.time_in_force,
+            order.strategy,
+            order.status,
+            order.fill_count,
+            order.remaining_count,
+            order.fees,
+            order.exchange_index,
+            order.created_ns,
+            order.updated_ns,
+        )
         self._sql(
             (
                 "INSERT INTO orders (client_order_id, order_id, ticker, side, price, count, time_in_force,"

@@ -1,0 +1,1 @@
+"""The trading engine: feeds -> books -> oracle/pricing -> strategies -> risk -> execution -> store."""

@@ -1,0 +1,160 @@
+"""Engine commands: ``kxbtc demo``, ``kxbtc run``, ``kxbtc doctor``, ``kxbtc config check``.
+
+Every expected failure (bad config, missing key file, unreadable database) is one clear line on stderr
+and exit code 2; a runtime failure is exit code 1; success is 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+import click
+
+from kxbtc.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from kxbtc.config import Config, load_config
+from kxbtc.errors import ConfigError, KxbtcError
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config file."
+)
+
+
+def _load(config_path: Path | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"kxbtc: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@click.group("config")
+def config_group() -> None:
+    """Configuration commands."""
+
+
+@config_group.command("check")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the effective configuration as JSON.")
+def config_check(config_path: Path | None, as_json: bool) -> None:
+    """Validate the config file and environment; print the effective settings."""
+    cfg = _load(config_path)
+    if as_json:
+        click.echo(cfg.model_dump_json(indent=2))
+    else:
+        click.echo(f"configuration OK ({config_path or 'defaults'})")
+        for section in ("risk", "kalshi", "clock", "store"):
+            click.echo(
+                f"[{section}] " + ", ".join(f"{k}={v}" for k, v in getattr(cfg, section).model_dump().items())
+            )
+        enabled = [name for name, s in cfg.strategies.items() if s.enabled]
+        click.echo(f"strategies: {', '.join(enabled) or 'none'}")
+
+
+@click.command("doctor")
+@config_option
+@click.option("--env", type=click.Choice(["demo", "prod"]), default="demo", show_default=True)
+@click.option("--rest-url", default=None, help="Override the REST base URL (e.g. the simulator's).")
+@click.option("--key-id", default=None)
+@click.option("--key-file", type=click.Path(path_type=Path), default=None)
+@click.option("--no-ntp", is_flag=True, help="Skip NTP; measure skew from the exchange's Date header only.")
+@click.option("--json", "as_json", is_flag=True)
+def doctor(
+    config_path: Path | None,
+    env: str,
+    rest_url: str | None,
+    key_id: str | None,
+    key_file: Path | None,
+    no_ntp: bool,
+    as_json: bool,
+) -> None:
+    """Check keys, clock skew, connectivity, authentication and the crypto shard's balance."""
+    from kxbtc.engine.doctor import run_checks
+    from kxbtc.engine.live import endpoints
+
+    cfg = _load(config_path)
+    url = rest_url or endpoints(cfg, env)[0]
+    checks = asyncio.run(run_checks(cfg, url, key_id=key_id, key_file=key_file, ntp=not no_ntp))
+    if as_json:
+        click.echo(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+    else:
+        for c in checks:
+            click.echo(f"{'PASS' if c.ok else 'FAIL'}  {c.name:<14} {c.detail}")
+    sys.exit(EXIT_OK if all(c.ok for c in checks) else EXIT_FAILURE)
+
+
+@click.command("run")
+@config_option
+@click.option("--env", type=click.Choice(["demo", "prod"]), required=True)
+@click.option("--key-id", default=None)
+@click.option("--key-file", type=click.Path(path_type=Path), default=None)
+@click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
+@click.option("--series", multiple=True, default=("KXBTC15M",), show_default=True)
+@click.option("--yes-real-money", is_flag=True, help="Required with --env prod: this trades real money.")
+def run_live(
+    config_path: Path | None,
+    env: str,
+    key_id: str | None,
+    key_file: Path | None,
+    db_path: Path | None,
+    series: tuple[str, ...],
+    yes_real_money: bool,
+) -> None:
+    """Trade live on Kalshi's demo or production exchange until interrupted."""
+    if env == "prod" and not yes_real_money:
+        click.echo("kxbtc: refusing --env prod without --yes-real-money (this trades real money)", err=True)
+        sys.exit(EXIT_USAGE)
+    cfg = _load(config_path)
+    try:
+        code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series))
+    except KxbtcError as exc:
+        click.echo(f"kxbtc: {exc}", err=True)
+        sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
+    sys.exit(code)
+
+
+async def _run_live(
+    cfg: Config,
+    env: str,
+    key_id: str | None,
+    key_file: Path | None,
+    db_path: Path | None,
+    series: tuple[str, ...],
+) -> int:
+    from kxbtc.engine.core import Engine
+    from kxbtc.engine.live import endpoints, load_credentials, make_signer
+    from kxbtc.kalshi.rest import KalshiRestClient
+    from kxbtc.kalshi.ws import KalshiWsClient
+    from kxbtc.store.db import SqliteStore
+    from kxbtc.timesync import ClockSync, SkewGuard
+
+    creds = load_credentials(cfg, key_id, key_file)
+    rest_url, ws_url = endpoints(cfg, env)
+    sync = ClockSync(
+        ntp_servers=cfg.clock.ntp_servers,
+        ntp_timeout_s=cfg.clock.ntp_timeout_s,
+        guard=SkewGuard(int(cfg.risk.max_clock_skew_ms)),
+    )
+    await sync.sync()
+    signer = make_signer(creds, sync.clock, sync.guard)
+    store = SqliteStore(db_path or cfg.store.path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with KalshiRestClient(rest_url, signer, sync.clock) as rest:
+        ws = KalshiWsClient(ws_url, signer, sync.clock)
+        engine = Engine(
+            cfg, rest=rest, ws=ws, store=store, clock=sync.clock, run_id=uuid.uuid4().hex, series=series
+        )
+        resync = asyncio.create_task(sync.run())
+        try:
+            await engine.run(stop=stop)
+        finally:
+            resync.cancel()
+            store.close()
+    return EXIT_OK

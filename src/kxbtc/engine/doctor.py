@@ -1,0 +1,101 @@
+"""``kxbtc doctor``: is this machine ready to trade? Keys, clock, connectivity, auth, shard balance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+
+from kxbtc.clock import SystemClock
+from kxbtc.config import Config
+from kxbtc.errors import KxbtcError
+from kxbtc.kalshi.rest import KalshiRestClient
+from kxbtc.timesync import ClockSync, SkewGuard
+
+#: BTC markets live on exchange shard 2 since 2026-08-24: collateral must be allocated there.
+CRYPTO_SHARD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+async def run_checks(
+    config: Config,
+    rest_url: str,
+    *,
+    key_id: str | None,
+    key_file: Path | None,
+    ntp: bool = True,
+) -> list[Check]:
+    from kxbtc.engine.live import load_credentials, make_signer  # deferred: keys are optional here
+
+    checks: list[Check] = [Check("config", True, "valid")]
+    signer = None
+    try:
+        creds = load_credentials(config, key_id, key_file)
+        signer = make_signer(creds)
+        checks.append(Check("keys", True, f"{creds.key_id} ({signer.key_type}) from {creds.key_file}"))
+    except KxbtcError as exc:
+        checks.append(Check("keys", False, str(exc)))
+
+    async def fetch_date() -> str:
+        async with httpx2.AsyncClient(timeout=5.0) as http:
+            response = await http.get(rest_url.rstrip("/") + "/exchange/status")
+            return response.headers.get("date", "")
+
+    guard = SkewGuard(int(config.risk.max_clock_skew_ms), clock=SystemClock())
+    sync = ClockSync(
+        ntp_servers=config.clock.ntp_servers if ntp else (),
+        ntp_timeout_s=config.clock.ntp_timeout_s,
+        fetch_date=fetch_date,
+        guard=guard,
+        correct=False,
+    )
+    try:
+        measured = await sync.measure()
+        guard.update(measured, corrected=False)
+        refusal = guard.refusal()
+        checks.append(
+            Check(
+                "clock",
+                refusal is None,
+                refusal or f"offset {measured.offset_ms:+.0f} ms via {measured.source} ({measured.detail})",
+            )
+        )
+    except KxbtcError as exc:
+        checks.append(Check("clock", False, str(exc)))
+
+    async with KalshiRestClient(rest_url, signer, SystemClock(), max_retries=1) as rest:
+        try:
+            status = await rest.get_exchange_status()
+            checks.append(Check("connectivity", True, f"{rest_url}: trading_active={status.trading_active}"))
+        except KxbtcError as exc:
+            checks.append(Check("connectivity", False, f"{rest_url}: {exc}"))
+            return checks
+        if signer is None:
+            checks.append(Check("auth", False, "skipped: no usable key"))
+            return checks
+        try:
+            balance = await rest.get_balance()
+        except KxbtcError as exc:
+            checks.append(Check("auth", False, str(exc)))
+            return checks
+        checks.append(Check("auth", True, f"balance ${balance.money / 1e6:,.4f}"))
+        shard = balance.shard_money(CRYPTO_SHARD)
+        if shard is None or shard <= 0:
+            checks.append(
+                Check(
+                    "shard balance",
+                    False,
+                    f"no funds on exchange shard {CRYPTO_SHARD} (crypto):"
+                    " move collateral with an intra-exchange transfer before trading BTC",
+                )
+            )
+        else:
+            checks.append(Check("shard balance", True, f"${shard / 1e6:,.4f} on shard {CRYPTO_SHARD}"))
+    return checks

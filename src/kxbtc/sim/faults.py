@@ -1,0 +1,106 @@
+"""Seeded fault injection for the simulator's REST and WebSocket layers.
+
+Spec string (``--faults``), comma-separated ``name=value`` pairs, all optional:
+
+- ``drop=P``: drop each sequenced WS data message with probability P (the client sees a seq gap).
+- ``disconnect_every=S``: close every WS connection after S real seconds.
+- ``delay_ms=N``: delay every WS message and REST response by up to N ms (uniform).
+- ``http_429=P`` / ``http_5xx=P``: answer a REST request with 429 / 500 before executing it.
+- ``lose_response=P``: execute an order-entry write, then lose its response (drop the connection, or a
+  500 without a body).
+
+Each decision draws from one ``random.Random(seed)``, so a run with the same seed and the same request
+order injects the same faults.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, fields
+from enum import Enum
+
+from kxbtc.errors import ConfigError
+
+
+class FaultSpecError(ConfigError):
+    """The ``--faults`` string cannot be parsed."""
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    drop: float = 0.0
+    disconnect_every: float = 0.0
+    delay_ms: float = 0.0
+    http_429: float = 0.0
+    http_5xx: float = 0.0
+    lose_response: float = 0.0
+
+    @staticmethod
+    def parse(text: str) -> FaultSpec:
+        known = {f.name for f in fields(FaultSpec)}
+        values: dict[str, float] = {}
+        for item in (part.strip() for part in text.split(",")):
+            if not item:
+                continue
+            name, sep, raw = item.partition("=")
+            name = name.strip()
+            if not sep or name not in known:
+                raise FaultSpecError(
+                    f"unknown fault {item!r}; expected name=value with name in {sorted(known)}"
+                )
+            try:
+                value = float(raw)
+            except ValueError:
+                raise FaultSpecError(f"fault {name}: {raw!r} is not a number") from None
+            if value < 0 or (name not in ("disconnect_every", "delay_ms") and value > 1):
+                raise FaultSpecError(f"fault {name}: {value} is out of range")
+            values[name] = value
+        return FaultSpec(**values)
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+class HttpFault(Enum):
+    NONE = "none"
+    RATE_LIMITED = "429"
+    SERVER_ERROR = "5xx"
+
+
+class LostResponse(Enum):
+    NONE = "none"
+    DROP_CONNECTION = "drop"
+    EMPTY_500 = "500"
+
+
+class FaultInjector:
+    """Draws fault decisions from a seeded generator; a spec with all zeros never injects anything."""
+
+    def __init__(self, spec: FaultSpec | None = None, seed: int = 0) -> None:
+        self.spec = spec or FaultSpec()
+        self._rng = random.Random(seed)
+
+    def http_fault(self) -> HttpFault:
+        if self.spec.http_429 and self._rng.random() < self.spec.http_429:
+            return HttpFault.RATE_LIMITED
+        if self.spec.http_5xx and self._rng.random() < self.spec.http_5xx:
+            return HttpFault.SERVER_ERROR
+        return HttpFault.NONE
+
+    def lost_response(self) -> LostResponse:
+        if self.spec.lose_response and self._rng.random() < self.spec.lose_response:
+            return LostResponse.DROP_CONNECTION if self._rng.random() < 0.5 else LostResponse.EMPTY_500
+        return LostResponse.NONE
+
+    def drop_ws_message(self) -> bool:
+        return bool(self.spec.drop) and self._rng.random() < self.spec.drop
+
+    def delay_seconds(self) -> float:
+        if not self.spec.delay_ms:
+            return 0.0
+        return self._rng.uniform(0.0, self.spec.delay_ms) / 1000.0
+
+    @property
+    def disconnect_after_s(self) -> float | None:
+        return self.spec.disconnect_every or None

@@ -1,0 +1,523 @@
+"""The simulator's WebSocket endpoint, ``/trade-api/ws/v2`` (kalshi-api.md §7, errata Part 2).
+
+One ``WsConnection`` per client. The handshake is signed like a REST call (``GET /trade-api/ws/v2``);
+a bad one is refused with the REST 401 bodies before the upgrade.
+
+Ordering: exchange events reach a connection through its ``EventQueue``. Commands and events are both
+handled synchronously and only *enqueue* frames; one writer task sends them. Before a command runs,
+every pending event is dispatched, and a new subscription's snapshot is taken in the same synchronous
+step, so a snapshot is never followed by a delta it already contains.
+
+Sequencing: one ``seq`` stream per sid, starting at 1, on every frame that carries the sid (data, ``ok``,
+``unsubscribed``). ``orderbook_delta``, ``trade``, ``market_lifecycle_v2`` and ``cfbenchmarks_value``
+frames carry it; ``ticker``, ``fill``, ``user_order`` and ``market_position`` frames do not (the spec does
+not document it on them). A dropped-message fault skips a seq number, which the client sees as a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from kxbtc.sim import wire
+from kxbtc.sim.auth_check import AuthFailure
+from kxbtc.sim.events import (
+    BookDelta,
+    EventCreated,
+    EventQueue,
+    ExchangeEvent,
+    FillEvent,
+    IndexTick,
+    LifecycleEvent,
+    OrderUpdate,
+    PositionUpdate,
+    TickerUpdate,
+    TradeEvent,
+)
+from kxbtc.units import Count
+
+if TYPE_CHECKING:
+    from kxbtc.sim.server import SimServer
+
+log = logging.getLogger(__name__)
+
+CHANNELS = (
+    "orderbook_delta",
+    "ticker",
+    "trade",
+    "fill",
+    "market_positions",
+    "market_lifecycle_v2",
+    "multivariate_market_lifecycle",
+    "communications",
+    "order_group_updates",
+    "user_orders",
+    "cfbenchmarks_value",
+    "pyth_value",
+)
+#: Channels whose frames carry ``seq``.
+SEQUENCED = frozenset({"orderbook_delta", "trade", "market_lifecycle_v2", "cfbenchmarks_value"})
+#: Channels that accept a market filter, and which of them accept market ids.
+TICKER_FILTERED = frozenset({"orderbook_delta", "ticker", "trade", "fill", "market_positions", "user_orders"})
+INDEX_IDS = ("BRTI",)
+
+ERRORS = {
+    1: "Unable to process message",
+    2: "Params required",
+    3: "Channels required",
+    4: "Subscription IDs required",
+    5: "Unknown command",
+    7: "Unknown subscription ID",
+    8: "Unknown channel name",
+    11: "Invalid parameter",
+    12: "Exactly one subscription ID is required",
+    13: "Unsupported action",
+    14: "Market Ticker required",
+    15: "Action required",
+    24: "Index IDs required",
+    25: "Subscription buffer overflow",
+}
+
+
+class CommandError(Exception):
+    def __init__(self, code: int, sid: int | None = None) -> None:
+        super().__init__(ERRORS[code])
+        self.code = code
+        self.sid = sid
+
+
+@dataclass
+class Subscription:
+    sid: int
+    channel: str
+    tickers: set[str] | None = None  # None: every market
+    market_ids: set[str] | None = None
+    use_yes_price: bool = False
+    skip_ticker_ack: bool = False
+    index_ids: set[str] = field(default_factory=set)
+    seq: int = 0
+
+    def wants(self, ticker: str, market_id: str = "") -> bool:
+        if self.tickers is None and self.market_ids is None:
+            return True
+        return (self.tickers is not None and ticker in self.tickers) or (
+            self.market_ids is not None and market_id in self.market_ids
+        )
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+
+class WsEndpoint:
+    """The aiohttp handler for ``/trade-api/ws/v2``."""
+
+    def __init__(self, server: SimServer) -> None:
+        self.server = server
+        self.connections: set[WsConnection] = set()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        from kxbtc.sim.server import json_response
+
+        who = self.server.authenticate(request, "private")
+        if isinstance(who, AuthFailure):
+            return json_response(who.body, who.status)
+        assert who is not None
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        connection = WsConnection(self.server, ws, who)
+        self.connections.add(connection)
+        try:
+            await connection.run()
+        finally:
+            self.connections.discard(connection)
+        return ws
+
+    async def close_all(self) -> None:
+        for connection in list(self.connections):
+            await connection.ws.close()
+
+
+class WsConnection:
+    def __init__(self, server: SimServer, ws: web.WebSocketResponse, user_id: str) -> None:
+        self.server = server
+        self.exchange = server.exchange
+        self.ws = ws
+        self.user_id = user_id
+        self.subs: dict[int, Subscription] = {}
+        self._next_sid = 1
+        self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._queue: EventQueue = self.exchange.subscribe()
+        self._faults = server.faults
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        tasks = [
+            asyncio.create_task(self._pump(), name="ws-pump"),
+            asyncio.create_task(self._write(), name="ws-write"),
+            asyncio.create_task(self._heartbeat(), name="ws-heartbeat"),
+        ]
+        disconnect_after = self._faults.disconnect_after_s
+        if disconnect_after:
+            tasks.append(asyncio.create_task(self._disconnect_after(disconnect_after), name="ws-fault"))
+        try:
+            await self._read()
+        finally:
+            self.exchange.unsubscribe(self._queue)
+            for task in tasks:
+                task.cancel()
+            for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+                # A peer that went away makes send/ping fail; anything else is a bug worth a trace.
+                if isinstance(outcome, Exception) and not isinstance(outcome, ConnectionError):
+                    log.error("ws connection task failed: %s", type(outcome).__name__, exc_info=outcome)
+            if not self.ws.closed:
+                await self.ws.close()
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            if message.type == WSMsgType.TEXT:
+                self.dispatch_pending()
+                self.handle_command(message.data)
+            elif message.type == WSMsgType.BINARY:
+                self._send_error(0, 1)
+            elif message.type == WSMsgType.ERROR:
+                break
+
+    async def _pump(self) -> None:
+        while True:
+            try:
+                event = await self._queue.get()
+            except OverflowError:
+                for sid in list(self.subs):
+                    self._send_error(0, 25, sid)
+                self.subs.clear()
+                self.exchange.unsubscribe(self._queue)
+                self._queue = self.exchange.subscribe()
+                continue
+            self.dispatch(event)
+            self.dispatch_pending()
+
+    async def _write(self) -> None:
+        while True:
+            frame = await self._outbox.get()
+            if frame is None:
+                return
+            delay = self._faults.delay_seconds()
+            if delay:
+                await asyncio.sleep(delay)
+            await self.ws.send_str(frame)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.server.config.heartbeat_s)
+            await self.ws.ping(b"heartbeat")
+
+    async def _disconnect_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.ws.close()
+
+    # -- output -----------------------------------------------------------------------------------
+
+    def _emit(self, frame: dict[str, Any]) -> None:
+        if self._outbox.qsize() >= self.server.config.ws_buffer_frames:
+            self._overflow()
+            return
+        self._outbox.put_nowait(json.dumps(frame, separators=(",", ":")))
+
+    def _overflow(self) -> None:
+        """The client reads too slowly: every subscription ends with the terminal error 25."""
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+        subs = list(self.subs)
+        self.subs.clear()
+        for sid in subs:
+            error = {"id": 0, "type": "error", "sid": sid, "msg": {"code": 25, "msg": ERRORS[25]}}
+            self._outbox.put_nowait(json.dumps(error, separators=(",", ":")))
+
+    def _send_error(self, command_id: int, code: int, sid: int | None = None) -> None:
+        frame: dict[str, Any] = {
+            "id": command_id,
+            "type": "error",
+            "msg": {"code": code, "msg": ERRORS[code]},
+        }
+        if sid is not None and sid in self.subs:
+            frame["sid"] = sid
+            frame["seq"] = self.subs[sid].next_seq()
+        self._emit(frame)
+
+    def _data(self, sub: Subscription, kind: str, msg: dict[str, Any]) -> None:
+        frame: dict[str, Any] = {"type": kind, "sid": sub.sid}
+        if sub.channel in SEQUENCED:
+            frame["seq"] = sub.next_seq()
+            if self._faults.drop_ws_message():
+                return
+        frame["msg"] = msg
+        self._emit(frame)
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def handle_command(self, text: str) -> None:
+        try:
+            command = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            self._send_error(0, 1)
+            return
+        if not isinstance(command, dict):
+            self._send_error(0, 1)
+            return
+        raw_id = command.get("id", 0)
+        command_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else 0
+        params = command.get("params")
+        name = command.get("cmd")
+        try:
+            if name == "subscribe":
+                self._subscribe(command_id, _params(params))
+            elif name == "unsubscribe":
+                self._unsubscribe(command_id, _params(params))
+            elif name == "update_subscription":
+                self._update(command_id, _params(params))
+            elif name == "list_subscriptions":
+                listing = [{"channel": s.channel, "sid": s.sid} for s in self.subs.values()]
+                self._emit({"id": command_id, "type": "ok", "msg": listing})
+            else:
+                raise CommandError(5)
+        except CommandError as error:
+            self._send_error(command_id, error.code, error.sid)
+
+    def _subscribe(self, command_id: int, params: dict[str, Any]) -> None:
+        channels = params.get("channels")
+        if not channels or not isinstance(channels, list):
+            raise CommandError(3)
+        if any(channel not in CHANNELS for channel in channels):
+            raise CommandError(8)
+        tickers, ids = _market_filter(params)
+        use_yes_price = params.get("use_yes_price", False)
+        if not isinstance(use_yes_price, bool):
+            raise CommandError(11)
+        for channel in channels:
+            if channel == "orderbook_delta":
+                if ids:
+                    raise CommandError(11)
+                if not tickers:
+                    raise CommandError(14)
+        # Kalshi acknowledges every channel first, then sends the initial snapshots (recordings L1-L5).
+        initial: list[Callable[[], None]] = []
+        for channel in channels:
+            existing = next((s for s in self.subs.values() if s.channel == channel), None)
+            if existing is not None and channel in TICKER_FILTERED and tickers:
+                # Re-subscribing adds markets to the existing subscription (idempotent since 2025-10).
+                if existing.tickers is not None:
+                    added = sorted(set(tickers) - existing.tickers)
+                    existing.tickers.update(tickers)
+                    if channel == "orderbook_delta":
+                        initial.append(partial(self._snapshots, existing, added))
+                ack = {"channel": channel, "sid": existing.sid}
+                self._emit({"type": "subscribed", "id": command_id, "msg": ack})
+                continue
+            sub = Subscription(
+                sid=self._next_sid,
+                channel=channel,
+                tickers=set(tickers) if tickers and channel in TICKER_FILTERED else None,
+                market_ids=set(ids) if ids and channel == "ticker" else None,
+                use_yes_price=use_yes_price,
+                skip_ticker_ack=bool(params.get("skip_ticker_ack", False)),
+            )
+            if channel == "cfbenchmarks_value":
+                sub.index_ids = _index_ids(params.get("index_ids") or [])
+            self._next_sid += 1
+            self.subs[sub.sid] = sub
+            self._emit({"type": "subscribed", "id": command_id, "msg": {"channel": channel, "sid": sub.sid}})
+            if channel == "orderbook_delta":
+                initial.append(partial(self._snapshots, sub, sorted(set(tickers))))
+            elif channel == "ticker" and params.get("send_initial_snapshot"):
+                initial.append(partial(self._ticker_snapshots, sub))
+        for send in initial:
+            send()
+
+    def _unsubscribe(self, command_id: int, params: dict[str, Any]) -> None:
+        sids = params.get("sids")
+        if not sids or not isinstance(sids, list):
+            raise CommandError(4)
+        for sid in sids:
+            sub = self.subs.get(sid) if isinstance(sid, int) else None
+            if sub is None:
+                raise CommandError(7)
+            del self.subs[sid]
+            self._emit({"id": command_id, "sid": sid, "seq": sub.next_seq(), "type": "unsubscribed"})
+
+    def _update(self, command_id: int, params: dict[str, Any]) -> None:
+        sid = params.get("sid")
+        sids = params.get("sids")
+        if sid is None and isinstance(sids, list) and len(sids) == 1:
+            sid = sids[0]
+        elif sid is None or sids is not None:
+            raise CommandError(12)
+        sub = self.subs.get(sid) if isinstance(sid, int) else None
+        if sub is None:
+            raise CommandError(7)
+        action = params.get("action")
+        if not action:
+            raise CommandError(15)
+        if sub.channel == "cfbenchmarks_value":
+            self._update_indices(command_id, sub, action, params)
+            return
+        tickers, ids = _market_filter(params)
+        if action not in ("add_markets", "delete_markets", "get_snapshot"):
+            raise CommandError(13)
+        if sub.channel not in TICKER_FILTERED:
+            raise CommandError(13, sid)
+        if not tickers and not (ids and sub.channel == "ticker"):
+            raise CommandError(14, sid)
+        if action == "get_snapshot":
+            if sub.channel != "orderbook_delta":
+                raise CommandError(13, sid)
+            self._snapshots(sub, tickers)
+            return
+        if sub.tickers is None:
+            sub.tickers = set()
+        if action == "add_markets":
+            added = [t for t in tickers if t not in sub.tickers]
+            sub.tickers.update(tickers)
+            if sub.market_ids is not None or ids:
+                sub.market_ids = (sub.market_ids or set()) | set(ids)
+            if sub.channel == "orderbook_delta":
+                self._snapshots(sub, added)
+        else:
+            sub.tickers.difference_update(tickers)
+            if sub.market_ids is not None:
+                sub.market_ids.difference_update(ids)
+        frame: dict[str, Any] = {"id": command_id, "sid": sub.sid, "seq": sub.next_seq(), "type": "ok"}
+        if not sub.skip_ticker_ack:
+            frame["msg"] = {"market_tickers": sorted(sub.tickers)}
+        self._emit(frame)
+
+    def _update_indices(
+        self, command_id: int, sub: Subscription, action: str, params: dict[str, Any]
+    ) -> None:
+        if action == "indexlist":
+            self._emit(
+                {
+                    "type": "cfbenchmarks_value_indexlist",
+                    "id": command_id,
+                    "sid": sub.sid,
+                    "seq": sub.next_seq(),
+                    "msg": {"index_ids": list(INDEX_IDS)},
+                }
+            )
+            return
+        if action not in ("subscribe_indices", "unsubscribe_indices"):
+            raise CommandError(13, sub.sid)
+        ids = params.get("index_ids")
+        if not ids or not isinstance(ids, list):
+            raise CommandError(24, sub.sid)
+        if action == "subscribe_indices":
+            sub.index_ids |= _index_ids(ids)
+        else:
+            sub.index_ids -= _index_ids(ids)
+        self._emit({"id": command_id, "sid": sub.sid, "seq": sub.next_seq(), "type": "ok"})
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    def _snapshots(self, sub: Subscription, tickers: Iterable[str]) -> None:
+        for ticker in tickers:
+            if ticker in self.exchange.markets:
+                self._data(
+                    sub,
+                    "orderbook_snapshot",
+                    wire.orderbook_snapshot_msg(self.exchange, ticker, sub.use_yes_price),
+                )
+
+    def _ticker_snapshots(self, sub: Subscription) -> None:
+        for market in list(self.exchange.markets.values()):
+            if sub.wants(market.ticker, market.market_id) and market.is_trading:
+                bid, bid_size, ask, ask_size = self.exchange.top_of_book(market.ticker)
+                update = TickerUpdate(market, bid, ask, bid_size, ask_size, Count(0), self.exchange.now_ns())
+                self._data(sub, "ticker", wire.ticker_msg(update))
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def dispatch_pending(self) -> None:
+        for event in self._queue.drain():
+            self.dispatch(event)
+
+    def dispatch(self, event: ExchangeEvent) -> None:
+        for sub in list(self.subs.values()):
+            try:
+                self._route(sub, event)
+            except Exception as exc:  # a rendering bug must not kill the connection; log it with its type
+                log.exception(
+                    "ws %s: cannot render %s (%s)", sub.channel, type(event).__name__, type(exc).__name__
+                )
+
+    def _route(self, sub: Subscription, event: ExchangeEvent) -> None:
+        rendered = self._render(sub, event)
+        if rendered is not None:
+            self._data(sub, *rendered)
+
+    def _render(self, sub: Subscription, event: ExchangeEvent) -> tuple[str, dict[str, Any]] | None:
+        """The (type, msg) this subscription shows for ``event``, or None when it does not concern it."""
+        channel = sub.channel
+        mine = self.user_id
+        if channel == "orderbook_delta" and isinstance(event, BookDelta) and sub.wants(event.ticker):
+            return "orderbook_delta", wire.orderbook_delta_msg(event, sub.use_yes_price, mine)
+        if channel == "ticker" and isinstance(event, TickerUpdate):
+            if sub.wants(event.market.ticker, event.market.market_id):
+                return "ticker", wire.ticker_msg(event)
+            return None
+        if channel == "trade" and isinstance(event, TradeEvent) and sub.wants(event.trade.ticker):
+            return "trade", wire.trade_msg(event)
+        if channel == "fill" and isinstance(event, FillEvent) and event.fill.user_id == mine:
+            return ("fill", wire.fill_msg(event.fill)) if sub.wants(event.fill.ticker) else None
+        if channel == "user_orders" and isinstance(event, OrderUpdate) and event.order.user_id == mine:
+            return ("user_order", wire.user_order_msg(event.order)) if sub.wants(event.order.ticker) else None
+        if channel == "market_positions" and isinstance(event, PositionUpdate) and event.user_id == mine:
+            if sub.wants(event.position.ticker):
+                return "market_position", wire.market_position_msg(event)
+            return None
+        if channel == "market_lifecycle_v2" and isinstance(event, LifecycleEvent):
+            return "market_lifecycle_v2", wire.lifecycle_msg(event)
+        if channel == "market_lifecycle_v2" and isinstance(event, EventCreated):
+            return "event_lifecycle", wire.event_lifecycle_msg(event)
+        if channel == "cfbenchmarks_value" and isinstance(event, IndexTick):
+            if sub.index_ids & {"BRTI", "all"}:
+                return "cfbenchmarks_value", wire.cfbenchmarks_msg(event)
+            return None
+        return None
+
+
+def _params(params: object) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise CommandError(2)
+    return params
+
+
+def _market_filter(params: dict[str, Any]) -> tuple[list[str], list[str]]:
+    tickers: list[str] = []
+    ids: list[str] = []
+    for key, into in (("market_ticker", tickers), ("market_id", ids)):
+        value = params.get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise CommandError(11)
+            into.append(value)
+    for key, into in (("market_tickers", tickers), ("market_ids", ids)):
+        values = params.get(key)
+        if values is not None:
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise CommandError(11)
+            into.extend(values)
+    return tickers, ids
+
+
+def _index_ids(values: list[Any]) -> set[str]:
+    if not all(isinstance(v, str) for v in values):
+        raise CommandError(11)
+    return set(values)

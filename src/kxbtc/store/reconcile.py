@@ -1,0 +1,215 @@
+"""REST reconciliation: make the local record agree with the exchange, and say what was repaired.
+
+Runs at start, after every WS reconnect and periodically. The exchange is the truth:
+- fills the WS stream missed are added (by ``fill_id``, so nothing is counted twice);
+- orders whose outcome we do not know (``intended``, ``unknown``, ``resting``) are looked up by
+  ``client_order_id`` and their state recorded;
+- settlements are applied once each;
+- positions are compared with the ones derived from fills, and every difference is logged as a
+  risk event before the exchange's figure is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kxbtc.clock import NS_PER_S, Clock
+from kxbtc.kalshi.rest import KalshiRestClient
+from kxbtc.kalshi.rest_messages import Fill, Order, Settlement, parse_rfc3339_ns
+from kxbtc.portfolio import FillEvent, Portfolio, book_side_of
+from kxbtc.store.db import SqliteStore
+from kxbtc.store.records import PositionRecord, RiskEventRecord, SettlementRecord
+from kxbtc.units import Count, Money, parse_count, parse_money, parse_price
+
+log = logging.getLogger(__name__)
+
+#: Orders whose state the exchange has to tell us.
+OPEN_STATES = ("intended", "unknown", "resting")
+#: An order still unknown to the exchange this long after we recorded it was never placed.
+NEVER_PLACED_AFTER_S = 30.0
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    fills_added: int = 0
+    orders_updated: int = 0
+    settlements_added: int = 0
+    position_mismatches: list[str] = field(default_factory=list)
+    balance: Money | None = None
+
+
+def fill_event(fill: Fill, source: str) -> FillEvent:
+    ts_ns = fill.ts * NS_PER_S if fill.ts is not None else parse_rfc3339_ns(fill.created_time or "")
+    return FillEvent(
+        fill_id=fill.fill_id,
+        order_id=fill.order_id,
+        ticker=fill.market_ticker or fill.ticker,
+        side=book_side_of(fill.book_side, fill.action, fill.side),
+        price=parse_price(fill.yes_price_dollars, "yes_price_dollars"),
+        count=parse_count(fill.count_fp, "count_fp"),
+        fee=parse_money(fill.fee_cost, "fee_cost"),
+        is_taker=fill.is_taker,
+        ts_ns=ts_ns,
+        source=source,
+    )
+
+
+def settlement_record(s: Settlement) -> SettlementRecord:
+    def money(text: str | None, name: str) -> Money:
+        return Money(0) if text is None else parse_money(text, name)
+
+    def count(text: str | None, name: str) -> Count:
+        return Count(0) if text is None else parse_count(text, name)
+
+    return SettlementRecord(
+        ticker=s.ticker,
+        event_ticker=s.event_ticker,
+        result=s.market_result,
+        yes_count=count(s.yes_count_fp, "yes_count_fp"),
+        no_count=count(s.no_count_fp, "no_count_fp"),
+        yes_cost=money(s.yes_total_cost_dollars, "yes_total_cost_dollars"),
+        no_cost=money(s.no_total_cost_dollars, "no_total_cost_dollars"),
+        revenue=Money(s.revenue * 10_000),  # integer cents on the wire
+        fee=money(s.fee_cost, "fee_cost"),
+        settled_ns=parse_rfc3339_ns(s.settled_time),
+    )
+
+
+class Reconciler:
+    def __init__(
+        self,
+        rest: KalshiRestClient,
+        portfolio: Portfolio,
+        store: SqliteStore,
+        clock: Clock,
+        *,
+        on_risk_event: Callable[[RiskEventRecord], None] | None = None,
+    ) -> None:
+        self.rest = rest
+        self.portfolio = portfolio
+        self.store = store
+        self.clock = clock
+        self._on_risk_event = on_risk_event
+        self.runs = 0
+        self.repairs = 0
+
+    def _event(self, kind: str, severity: str, detail: str) -> None:
+        record = RiskEventRecord(self.clock.time_ns(), kind, severity, detail)
+        self.store.record_risk_event(record)
+        log.warning("reconcile: %s: %s", kind, detail)
+        if self._on_risk_event is not None:
+            self._on_risk_event(record)
+
+    async def run_once(self) -> ReconcileReport:
+        report = ReconcileReport()
+        await self._fills(report)
+        await self._orders(report)
+        await self._settlements(report)
+        await self._positions(report)
+        balance = await self.rest.get_balance()
+        report.balance = balance.money
+        self.store.record_balance(
+            self.clock.time_ns(), balance.money, (balance.portfolio_value or 0) * 10_000, "rest"
+        )
+        self.runs += 1
+        return report
+
+    async def _fills(self, report: ReconcileReport) -> None:
+        # Fills come back newest first; apply oldest first so average costs evolve as they happened.
+        missing = [f async for f in self.rest.iter_fills() if f.fill_id not in self.portfolio.fill_ids]
+        for fill in sorted(missing, key=lambda f: (f.ts or 0, f.fill_id)):
+            event = fill_event(fill, "rest")
+            if self.portfolio.add_fill(event):
+                report.fills_added += 1
+                self.repairs += 1
+                self._event(
+                    "repaired_fill",
+                    "warning",
+                    f"fill {event.fill_id} on {event.ticker} ({event.side} {event.count} @ {event.price})"
+                    " was missing locally",
+                )
+
+    async def _orders(self, report: ReconcileReport) -> None:
+        now = self.clock.time_ns()
+        for local in self.store.orders():
+            if local.status not in OPEN_STATES:
+                continue
+            remote: Order | None = await self.rest.find_order_by_client_id(
+                local.client_order_id, local.ticker
+            )
+            if remote is None:
+                age_s = (now - local.created_ns) / NS_PER_S
+                if local.status != "resting" and age_s > NEVER_PLACED_AFTER_S:
+                    self.store.update_order(
+                        local.client_order_id,
+                        ts_ns=now,
+                        kind="reconcile",
+                        status="not_placed",
+                        detail="unknown to the exchange",
+                    )
+                    report.orders_updated += 1
+                continue
+            fill_count = parse_count(remote.fill_count_fp, "fill_count_fp")
+            remaining = parse_count(remote.remaining_count_fp, "remaining_count_fp")
+            if (remote.status, remote.order_id, fill_count) != (
+                local.status,
+                local.order_id,
+                local.fill_count,
+            ):
+                if remote.order_id:
+                    self.portfolio.strategy_by_order[remote.order_id] = local.strategy
+                self.store.update_order(
+                    local.client_order_id,
+                    ts_ns=now,
+                    kind="reconcile",
+                    status=remote.status,
+                    order_id=remote.order_id,
+                    fill_count=fill_count,
+                    remaining_count=remaining,
+                    detail=f"was {local.status}",
+                )
+                report.orders_updated += 1
+                if local.status != "resting":
+                    self.repairs += 1
+                    self._event(
+                        "repaired_order",
+                        "info",
+                        f"order {local.client_order_id} was {local.status}, exchange says {remote.status}",
+                    )
+
+    async def _settlements(self, report: ReconcileReport) -> None:
+        async for s in self.rest.iter_settlements():
+            if s.ticker not in self.portfolio.settled and self.portfolio.add_settlement(settlement_record(s)):
+                report.settlements_added += 1
+
+    async def _positions(self, report: ReconcileReport) -> None:
+        remote: dict[str, PositionRecord] = {}
+        cursor: str | None = None
+        now = self.clock.time_ns()
+        while True:
+            page = await self.rest.get_positions(cursor=cursor, limit=1000)
+            for p in page.market_positions or ():
+                remote[p.ticker] = PositionRecord(
+                    p.ticker,
+                    p.position,
+                    parse_money(p.market_exposure_dollars or "0", "market_exposure_dollars"),
+                    parse_money(p.realized_pnl_dollars or "0", "realized_pnl_dollars"),
+                    parse_money(p.fees_paid_dollars or "0", "fees_paid_dollars"),
+                    now,
+                )
+            cursor = page.cursor or None
+            if cursor is None:
+                break
+        local = {
+            t: p for t, p in self.portfolio.ledger.open_positions().items() if t not in self.portfolio.settled
+        }
+        for ticker in sorted(set(remote) | set(local)):
+            theirs = remote[ticker].position if ticker in remote else 0
+            ours = local.get(ticker, 0)
+            if theirs != ours and ticker not in self.portfolio.settled:
+                report.position_mismatches.append(ticker)
+                self._event("position_mismatch", "warning", f"{ticker}: local {ours}, exchange {theirs}")
+            if ticker in remote:
+                self.store.set_position(remote[ticker])

@@ -1,0 +1,155 @@
+"""The strategy interface.
+
+A strategy sees a market (its contract terms, its book, our position) and the oracle (index estimate,
+volatility, the settlement window observed so far), and returns order intents with their reasons. It
+holds no exchange state of its own: positions come from the store, books from the WS stream, and
+every intent still has to pass the risk gate before anything is sent.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kxbtc.book.orderbook import OrderBook
+from kxbtc.clock import NS_PER_S
+from kxbtc.config import StrategyConfig
+from kxbtc.kalshi.discovery import ContractSpec
+from kxbtc.pricing.fair_value import fair_value
+from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
+from kxbtc.risk.limits import OrderIntent
+from kxbtc.units import Count, Money
+
+
+@dataclass(frozen=True, slots=True)
+class ContractView:
+    """A market's contract terms, from the API (never parsed from the ticker)."""
+
+    ticker: str
+    event_ticker: str
+    series: str
+    strike_type: str  # greater | greater_or_equal | less | less_or_equal | between
+    floor_strike: float | None
+    cap_strike: float | None
+    open_ns: int
+    close_ns: int
+    fees: FeeSchedule = BTC_DEFAULT_FEES
+
+    def seconds_to_close(self, now_ns: int) -> float:
+        return (self.close_ns - now_ns) / NS_PER_S
+
+
+@dataclass(frozen=True, slots=True)
+class OracleView:
+    """The index as the model sees it at one instant."""
+
+    spot: float | None  # BRTI estimate, dollars
+    dollar_vol: float | None  # dollars per sqrt(second)
+    ts_ns: int
+    # Settlement-window samples already published, per market close time (close_ns -> (sum, count)).
+    observed: dict[int, tuple[float, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketState:
+    contract: ContractView
+    book: OrderBook
+    position: Count
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionContext:
+    now_ns: int
+    bankroll: Money
+    #: Extra drift in dollars per second per ticker (order-book imbalance, an LLM prior).
+    drift: dict[str, float] = field(default_factory=dict)
+    #: Probability priors per ticker from the LLM ensemble, with their blend weight.
+    priors: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: The risk layer's final-minute freeze, so strategies don't propose what it will refuse.
+    final_freeze_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An intent with what the strategy saw: recorded in the store's decisions table."""
+
+    intent: OrderIntent
+    inputs: dict[str, float | str | int | None]
+
+
+class Strategy(ABC):
+    name: str = ""
+
+    def __init__(self, config: StrategyConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def on_book(self, market: MarketState, oracle: OracleView, ctx: DecisionContext) -> list[Decision]:
+        """React to a book change on one market."""
+
+    def on_timer(
+        self, markets: Sequence[MarketState], oracle: OracleView, ctx: DecisionContext
+    ) -> list[Decision]:
+        """Periodic look across markets (ladders, rollovers). Default: nothing."""
+        return []
+
+
+def model_probability(
+    contract: ContractView, oracle: OracleView, now_ns: int, drift: float = 0.0, tail_df: float | None = None
+) -> float | None:
+    """P(YES) from the settlement-average model, or None when the oracle cannot price it yet."""
+    if oracle.spot is None or oracle.dollar_vol is None:
+        return None
+    seconds = contract.seconds_to_close(now_ns)
+    if seconds <= 0:
+        return None
+    observed_sum, observed_count = oracle.observed.get(contract.close_ns, (0.0, 0))
+    strike_type = contract.strike_type
+    if strike_type in ("less", "less_or_equal"):
+        strike = contract.cap_strike if contract.cap_strike is not None else contract.floor_strike
+    else:
+        strike = contract.floor_strike
+    if strike is None or strike_type not in (
+        "greater",
+        "greater_or_equal",
+        "less",
+        "less_or_equal",
+        "between",
+    ):
+        return None
+    return fair_value(
+        oracle.spot,
+        strike,
+        seconds,
+        oracle.dollar_vol,
+        strike_type=strike_type,  # type: ignore[arg-type]  # checked just above
+        cap=contract.cap_strike if strike_type == "between" else None,
+        observed_sum=observed_sum,
+        observed_count=min(observed_count, 60),
+        drift=drift,
+        tail_df=tail_df,
+    )
+
+
+def blend_prior(p_model: float, prior: tuple[float, float] | None) -> float:
+    """Blend the model with an external prior (probability, weight in [0, 1])."""
+    if prior is None:
+        return p_model
+    p_prior, weight = prior
+    return (1 - weight) * p_model + weight * p_prior
+
+
+def contract_view(spec: ContractSpec) -> ContractView:
+    """The strategy-facing view of a discovered market (strikes as floats for the model)."""
+    return ContractView(
+        ticker=spec.ticker,
+        event_ticker=spec.event_ticker,
+        series=spec.series_ticker,
+        strike_type=spec.strike_type,
+        floor_strike=float(spec.floor_strike) if spec.floor_strike is not None else None,
+        cap_strike=float(spec.cap_strike) if spec.cap_strike is not None else None,
+        open_ns=spec.open_time_ns,
+        close_ns=spec.close_time_ns,
+        fees=spec.fees,
+    )

@@ -1,0 +1,85 @@
+"""Synthetic counterparties: realistic books, determinism, and the mispricing knob."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from kxbtc.clock import NS_PER_S, ManualClock
+from kxbtc.sim.exchange import Exchange, SimConfig
+from kxbtc.sim.liquidity import fair_probability
+from kxbtc.sim.markets import Market
+
+# 06:30:30Z: a 15-minute window opened 30 s ago, so its first 5 minutes are "10+ minutes before close".
+START_S = 1_781_159_430
+
+
+def _active_quarter(ex: Exchange) -> Market:
+    return next(m for m in ex.markets.values() if m.series_ticker == "KXBTC15M" and m.status == "active")
+
+
+def _run(seed: int, seconds: int, mispricing: float = 0.0) -> tuple[Exchange, list[int], list[float]]:
+    clock = ManualClock(START_S * NS_PER_S)
+    ex = Exchange(clock, seed=seed, config=SimConfig(mispricing=mispricing))
+    spreads: list[int] = []
+    errors: list[float] = []
+    for i in range(seconds):
+        clock.advance(1)
+        ex.step()
+        if i % 5:
+            continue
+        market = _active_quarter(ex)
+        bid, _, ask, _ = ex.top_of_book(market.ticker)
+        now_s = clock.time_ns() // NS_PER_S
+        fair = fair_probability(market, now_s, ex.index_value(), [], ex.prices.annual_vol)
+        assert fair is not None
+        if 0.15 < fair < 0.85:  # the whole-cent band of the tapered grid
+            spreads.append(ask - bid)
+            errors.append(abs((bid + ask) / 20_000 - fair))
+    return ex, spreads, errors
+
+
+def test_makers_quote_a_one_cent_market_with_depth() -> None:
+    ex, spreads, _ = _run(seed=3, seconds=240)
+    assert len(spreads) >= 20
+    assert statistics.median(spreads) == 100  # one cent
+    market = _active_quarter(ex)
+    book = ex.orderbook(market.ticker)
+    assert len(book.yes) >= 3 and len(book.no) >= 3
+    internal_orders = [o for o in ex.books[market.ticker].resting_orders()]
+    assert all(1_000 <= o.initial_count <= 50_000 for o in internal_orders)  # 10..500 contracts
+    assert ex.trades[market.ticker], "noise takers trade"
+    ex.check_invariants()
+
+
+def test_same_seed_same_market() -> None:
+    a, _, _ = _run(seed=5, seconds=60)
+    b, _, _ = _run(seed=5, seconds=60)
+    ta = [(t.ticker, t.price, t.count, t.ts_ns) for ts in a.trades.values() for t in ts]
+    tb = [(t.ticker, t.price, t.count, t.ts_ns) for ts in b.trades.values() for t in ts]
+    assert ta == tb and ta
+    ticker = _active_quarter(a).ticker
+    assert a.orderbook(ticker) == b.orderbook(ticker)
+
+
+def test_mispricing_knob_moves_quotes_away_from_fair_value() -> None:
+    _, _, calm = _run(seed=8, seconds=120)
+    _, _, wild = _run(seed=8, seconds=120, mispricing=0.08)
+    assert statistics.mean(wild) > 2 * statistics.mean(calm)
+
+
+def test_fair_probability_matches_the_abm_closed_form() -> None:
+    clock = ManualClock(START_S * NS_PER_S)
+    ex = Exchange(clock, seed=1, counterparties=False)
+    market = _active_quarter(ex)
+    assert market.floor_strike is not None
+    now_s = market.close_ns // NS_PER_S - 600
+    spot = market.floor_strike + 5_000  # $50 above the strike, 10 minutes out
+    p = fair_probability(market, now_s, spot, [], 0.5)
+    assert p is not None
+    sigma = spot / 100 * 0.5 / math.sqrt(31_536_000)
+    z = (50 + 0.005) / (sigma * math.sqrt(600 - 39.497))
+    assert abs(p - 0.5 * (1 + math.erf(z / math.sqrt(2)))) < 1e-9
+    # Inside the final minute with every value observed, the answer is certain.
+    observed = [market.floor_strike] * 60
+    assert fair_probability(market, market.close_ns // NS_PER_S, 0, observed, 0.5) == 1.0
