@@ -48,3 +48,10 @@ cli.add_command(sim)
 from kxbtc.oracle.cli import oracle  # noqa: E402
 
 cli.add_command(oracle)
+
+from kxbtc.engine.cli import config_group, demo, doctor, run_live  # noqa: E402
+
+cli.add_command(demo)
+cli.add_command(run_live)
+cli.add_command(doctor)
+cli.add_command(config_group)

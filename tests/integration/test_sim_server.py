@@ -795,3 +795,27 @@ async def test_a_slow_reader_loses_its_subscriptions_with_error_25(session: aioh
         await ws.send_json({"id": 2, "cmd": "list_subscriptions"})
         assert (await next_frame(ws, "ok"))["msg"] == []
         await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("side", "action", "price_field", "book_side", "yes_price"),
+    [
+        ("yes", "buy", {"yes_price": 30}, "bid", "0.3000"),
+        ("yes", "sell", {"yes_price_dollars": "0.7000"}, "ask", "0.7000"),
+        ("no", "buy", {"no_price": 40}, "ask", "0.6000"),
+        ("no", "sell", {"no_price_dollars": "0.8000"}, "bid", "0.2000"),
+    ],
+)
+async def test_legacy_direction_table_maps_to_v2(
+    sim: SimHarness,
+    session: aiohttp.ClientSession,
+    side: str,
+    action: str,
+    price_field: dict[str, Any],
+    book_side: str,
+    yes_price: str,
+) -> None:
+    body = {"ticker": open_market(sim), "side": side, "action": action, "count_fp": "1.00", **price_field}
+    status, answer = await Client(sim, session).request("POST", "/portfolio/orders", body=body)
+    assert status == 201, answer
+    assert (answer["order"]["book_side"], answer["order"]["yes_price_dollars"]) == (book_side, yes_price)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 
@@ -83,3 +84,42 @@ def test_fair_probability_matches_the_abm_closed_form() -> None:
     # Inside the final minute with every value observed, the answer is certain.
     observed = [market.floor_strike] * 60
     assert fair_probability(market, market.close_ns // NS_PER_S, 0, observed, 0.5) == 1.0
+
+
+def test_users_trading_against_counterparties_keep_the_ledger_exact() -> None:
+    import random
+
+    from kxbtc.sim.events import FillEvent
+    from kxbtc.sim.exchange import SimRejection
+
+    clock = ManualClock(START_S * NS_PER_S)
+    ex = Exchange(clock, seed=4)
+    queue = ex.subscribe()
+    users = [ex.ensure_user(f"trader-{i}") for i in range(3)]
+    rng = random.Random(1)
+    for _ in range(120):
+        clock.advance(1)
+        market = _active_quarter(ex)
+        bid, _, ask, _ = ex.top_of_book(market.ticker)
+        for user in users:
+            side = rng.choice(["bid", "ask"])
+            price = min(max((ask if side == "bid" else bid) + rng.choice([-200, 0, 100]), 100), 9900)
+            with contextlib.suppress(SimRejection):
+                ex.create_order(
+                    user,
+                    ticker=market.ticker,
+                    side=side,
+                    price=price,
+                    count=rng.randint(1, 30) * 100,
+                    time_in_force=rng.choice(["immediate_or_cancel", "good_till_canceled"]),
+                    self_trade_prevention_type="maker",
+                )
+        ex.check_invariants()
+    streamed = [e.fill for e in queue.drain() if isinstance(e, FillEvent)]
+    assert {f.user_id for f in streamed} == set(users)  # internal counterparties are not streamed
+    for user in users:
+        fills = ex.fills_page(user, limit=1000).items
+        assert sorted(f.seq for f in fills) == sorted(f.seq for f in streamed if f.user_id == user)
+        net = sum(f.count if f.side == "bid" else -f.count for f in fills if f.ticker == market.ticker)
+        state = ex.accounts.peek_position(user, 0, market.ticker)
+        assert state is not None and state.position == net

@@ -222,3 +222,30 @@ def test_candlesticks_from_trades_and_sampled_quotes(clock: ManualClock) -> None
     assert second["yes_bid"]["close_dollars"] == "0.3000"
     hourly = ex.candlesticks(ticker, start_ts=START_S - 3600, end_ts=START_S + 7200, period_interval=60)
     assert len(hourly) == 1 and wire.candlestick_json(hourly[0])["volume_fp"] == "6.00"
+
+
+def test_weekly_maintenance_pauses_trading() -> None:
+    from kxbtc.sim.exchange import SimConfig, SimRejection
+
+    clock = ManualClock(utc_ns(2026, 6, 11, 6, 59))  # Thursday 02:59 EDT
+    ex = Exchange(clock, seed=1, config=SimConfig(counterparties=False, weekly_maintenance=True))
+    user = ex.ensure_user("u")
+    assert ex.exchange_status().trading_active
+    clock.advance(120)
+    assert not ex.exchange_status().trading_active
+    ticker = next(
+        m.ticker for m in ex.markets.values() if m.series_ticker == "KXBTC15M" and m.status == "active"
+    )
+    with pytest.raises(SimRejection) as err:
+        ex.create_order(
+            user,
+            ticker=ticker,
+            side="bid",
+            price=parse_price("0.20"),
+            count=parse_count("1"),
+            time_in_force="good_till_canceled",
+            self_trade_prevention_type="taker_at_cross",
+        )
+    assert err.value.code == "trading_is_paused"
+    clock.set_ns(utc_ns(2026, 6, 11, 9, 0))  # 05:00 EDT
+    assert ex.exchange_status().trading_active

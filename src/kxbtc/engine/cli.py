@@ -89,7 +89,15 @@ def doctor(
 
 @click.command("run")
 @config_option
-@click.option("--env", type=click.Choice(["demo", "prod"]), required=True)
+@click.option(
+    "--env",
+    type=click.Choice(["demo", "prod", "sim"]),
+    required=True,
+    help="Kalshi's demo or production exchange, or a simulator given by --rest-url/--ws-url.",
+)
+@click.option("--rest-url", default=None, help="Override the REST base URL (required with --env sim).")
+@click.option("--ws-url", default=None, help="Override the WebSocket URL (required with --env sim).")
+@click.option("--no-ntp", is_flag=True, help="Take the clock offset from the exchange's Date header only.")
 @click.option("--key-id", default=None)
 @click.option("--key-file", type=click.Path(path_type=Path), default=None)
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
@@ -98,6 +106,9 @@ def doctor(
 def run_live(
     config_path: Path | None,
     env: str,
+    rest_url: str | None,
+    ws_url: str | None,
+    no_ntp: bool,
     key_id: str | None,
     key_file: Path | None,
     db_path: Path | None,
@@ -108,9 +119,13 @@ def run_live(
     if env == "prod" and not yes_real_money:
         click.echo("kxbtc: refusing --env prod without --yes-real-money (this trades real money)", err=True)
         sys.exit(EXIT_USAGE)
+    if env == "sim" and not (rest_url and ws_url):
+        click.echo("kxbtc: --env sim needs --rest-url and --ws-url (see `kxbtc sim serve`)", err=True)
+        sys.exit(EXIT_USAGE)
     cfg = _load(config_path)
     try:
-        code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series))
+        urls = (rest_url, ws_url) if env == "sim" else None
+        code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp))
     except KxbtcError as exc:
         click.echo(f"kxbtc: {exc}", err=True)
         sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
@@ -124,7 +139,12 @@ async def _run_live(
     key_file: Path | None,
     db_path: Path | None,
     series: tuple[str, ...],
+    urls: tuple[str | None, str | None] | None,
+    no_ntp: bool,
 ) -> int:
+    import httpx2
+
+    from kxbtc.clock import SystemClock
     from kxbtc.engine.core import Engine
     from kxbtc.engine.live import endpoints, load_credentials, make_signer
     from kxbtc.kalshi.rest import KalshiRestClient
@@ -133,10 +153,16 @@ async def _run_live(
     from kxbtc.timesync import ClockSync, SkewGuard
 
     creds = load_credentials(cfg, key_id, key_file)
-    rest_url, ws_url = endpoints(cfg, env)
+    rest_url, ws_url = endpoints(cfg, env) if urls is None else (str(urls[0]), str(urls[1]))
+
+    async def fetch_date() -> str:
+        async with httpx2.AsyncClient(timeout=5.0) as http:
+            return (await http.get(rest_url.rstrip("/") + "/exchange/status")).headers.get("date", "")
+
     sync = ClockSync(
-        ntp_servers=cfg.clock.ntp_servers,
+        ntp_servers=() if no_ntp else cfg.clock.ntp_servers,
         ntp_timeout_s=cfg.clock.ntp_timeout_s,
+        fetch_date=fetch_date,
         guard=SkewGuard(int(cfg.risk.max_clock_skew_ms)),
     )
     await sync.sync()
@@ -147,7 +173,8 @@ async def _run_live(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with KalshiRestClient(rest_url, signer, sync.clock) as rest:
-        ws = KalshiWsClient(ws_url, signer, sync.clock)
+        # Connection housekeeping (pings, backoff) runs on the machine's monotonic clock.
+        ws = KalshiWsClient(ws_url, signer, SystemClock())
         engine = Engine(
             cfg, rest=rest, ws=ws, store=store, clock=sync.clock, run_id=uuid.uuid4().hex, series=series
         )
@@ -158,3 +185,66 @@ async def _run_live(
             resync.cancel()
             store.close()
     return EXIT_OK
+
+
+@click.command("demo")
+@config_option
+@click.option(
+    "--minutes", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Real minutes."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=1.0, max=120.0),
+    default=30.0,
+    show_default=True,
+    help="Simulated seconds per real second.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--mispricing",
+    type=click.FloatRange(min=0.0, max=0.2),
+    default=0.03,
+    show_default=True,
+    help="How far the simulator's market makers stray from the true fair value (probability).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the demo's database here (default: a temporary file).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def demo(
+    config_path: Path | None,
+    minutes: float,
+    speed: float,
+    seed: int,
+    mispricing: float,
+    db_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Run kxbtc against its built-in simulator: no keys, no network; prints a summary at the end."""
+    from kxbtc.engine.demo import run_demo
+    from kxbtc.engine.view import DemoView
+    from kxbtc.sim.exchange import SimConfig
+
+    cfg = _load(config_path)
+    view = DemoView(minutes=minutes, speed=speed, interactive=sys.stderr.isatty())
+    with view:
+        summary = asyncio.run(
+            run_demo(
+                cfg,
+                minutes=minutes,
+                speed=speed,
+                seed=seed,
+                db_path=db_path,
+                sim_config=SimConfig(mispricing=mispricing),
+                on_tick=view.update,
+            )
+        )
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        view.print_summary(summary)
+    sys.exit(EXIT_OK if summary.ledger_matches else EXIT_FAILURE)

@@ -38,6 +38,10 @@ class Credentials:
 
 def endpoints(config: Config, env: str) -> tuple[str, str]:
     """REST and WS base URLs: config overrides first, then Kalshi's published hosts."""
+    if env == "sim":
+        if not (config.kalshi.rest_url and config.kalshi.ws_url):
+            raise ConfigError("--env sim needs kalshi.rest_url and kalshi.ws_url (or --rest-url/--ws-url)")
+        return (config.kalshi.rest_url, config.kalshi.ws_url)
     if env not in ENDPOINTS:
         raise ConfigError(f"--env must be one of {', '.join(ENDPOINTS)}, got {env!r}")
     rest, ws = ENDPOINTS[env]

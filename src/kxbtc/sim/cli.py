@@ -4,6 +4,10 @@
 ``--port 0``) and serves until SIGINT/SIGTERM, then exits 0. Without ``--trust`` it mints one key pair,
 writes the private key (mode 0600) to a fresh temporary directory and names it on stderr; that directory
 is removed on exit.
+
+Time: ``--speed`` runs the exchange on a ``ScaledClock``; with ``--prices`` simulated time starts where the
+file starts (plus the exchange's warm-up), so a historical file replays. Signatures are always checked
+against real wall-clock time, since clients sign with their own clocks.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from pathlib import Path
 
 import click
 
-from kxbtc.clock import Clock, ScaledClock, SystemClock
+from kxbtc.clock import NS_PER_S, Clock, ScaledClock, SystemClock
 from kxbtc.errors import ConfigError, KxbtcError
-from kxbtc.sim.exchange import Exchange
+from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.faults import FaultSpec
 from kxbtc.sim.harness import KeyPair, SimHarness, generate_key_pair
 from kxbtc.sim.price_path import CsvPath, PricePath
@@ -95,6 +99,10 @@ def serve(
         faults = FaultSpec.parse(faults_spec)
     except (UnitError, ConfigError) as exc:
         raise click.BadParameter(str(exc)) from None
+    try:
+        path_source: PricePath | None = CsvPath(prices) if prices is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--prices") from None
     keys = _parse_trust(trust)
     key_dir: Path | None = None
     if not keys:
@@ -104,8 +112,11 @@ def serve(
         keys = [key]
         click.echo(f"trusted key id {key.key_id}; private key {path}", err=True)
     clock: Clock = SystemClock() if speed == 1.0 else ScaledClock(speed)
+    if path_source is not None:
+        # Replay the file: simulated time starts where the file starts, after the exchange's warm-up.
+        start_s = path_source.first_second() + SimConfig().history_s
+        clock = ScaledClock(speed, start_ns=start_s * NS_PER_S)
     try:
-        path_source: PricePath | None = CsvPath(prices) if prices is not None else None
         exchange = Exchange(
             clock, seed=seed, start_balance=start_balance, prices=path_source, counterparties=counterparties
         )

@@ -68,6 +68,7 @@ from kxbtc.sim.markets import (
     et_phrase,
     event_ticker_15m,
     event_ticker_hourly,
+    in_weekly_maintenance,
     settlement_average_cents,
     spec_15m,
     specs_kxbtc,
@@ -116,6 +117,8 @@ class SimConfig:
     #: Scale of the makers' mispricing against the true fair probability (0 = small realistic noise).
     mispricing: float = 0.0
     max_batch: int = 20
+    #: Kalshi's weekly trading pause, Thursday 03:00-05:00 ET (cancels allowed, no new orders).
+    weekly_maintenance: bool = False
     #: Finalized markets (and their trades) older than this are forgotten.
     retain_finalized_s: int = 6 * 3600
     #: Synthetic-path parameters (ignored when ``prices`` is given).
@@ -430,6 +433,10 @@ class Exchange:
         while self._lifecycle and self._lifecycle[0][0] <= t_ns:
             _, _, ticker = heapq.heappop(self._lifecycle)
             self._advance_market(ticker, t_ns)
+        if self.config.weekly_maintenance:
+            paused = in_weekly_maintenance(t_ns)
+            if paused == self.trading_active:
+                self.set_trading_active(not paused)
         self._sample_candles(s)
         if self.bus.has_subscribers:
             self._publish_index(s, value)
@@ -876,6 +883,7 @@ class Exchange:
         if client_order_id is not None and client_order_id in user.client_ids:
             raise SimRejection(409, "order_already_exists", "order already exists")
         if not self.exchange_active or not self.trading_active:
+            # No recording of a paused exchange's answer exists; the FIX reject text is EXCHANGE_UNAVAILABLE.
             raise _invalid("trading_is_paused", "trading is paused")
         if not market.is_trading:
             raise _market_inactive(market)

@@ -197,6 +197,12 @@ def et_phrase(t_ns: int) -> str:
     return f"{hour}:{t.minute:02d} {ampm} {t.tzname()} on {t.strftime('%b')} {t.day}, {t.year}"
 
 
+def in_weekly_maintenance(t_ns: int) -> bool:
+    """Thursday 03:00-05:00 US Eastern, Kalshi's weekly trading pause."""
+    t = et_datetime(t_ns)
+    return t.weekday() == 3 and 3 <= t.hour < 5
+
+
 def settlement_average_cents(values_cents: list[int]) -> int:
     """Mean of the 60 one-second values, rounded half-up to the cent."""
     if not values_cents:
