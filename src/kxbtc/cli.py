@@ -5,11 +5,9 @@ from __future__ import annotations
 import click
 
 from kxbtc import __version__
+from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
-#: Exit codes are part of the interface: scripts branch on them.
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from kxbtc.errors import KeyFileError
+from kxbtc.exit_codes import EXIT_USAGE
 from kxbtc.kalshi.auth import load_private_key, public_key_pem
 
 PRIVATE_KEY_FILE = "private_key.pem"
@@ -130,7 +131,6 @@ def generate_rsa_keypair(out_dir: str | os.PathLike[str], bits: int = 2048) -> t
 
 
 def _fail(message: str) -> NoReturn:
-    from kxbtc.cli import EXIT_USAGE  # imported late: kxbtc.cli imports this module to register `keys`
 
     click.echo(f"error: {message}", err=True)
     raise SystemExit(EXIT_USAGE)

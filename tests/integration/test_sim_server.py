@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from kxbtc.clock import SystemClock, now_ms
+from kxbtc.clock import ManualClock, SystemClock, now_ms
 from kxbtc.kalshi.auth import Signer, presign_text
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.faults import FaultSpec
@@ -390,7 +390,9 @@ async def test_server_pings_with_the_heartbeat_payload(
 
 
 async def test_cfbenchmarks_channel_streams_the_index_when_asked(session: aiohttp.ClientSession) -> None:
-    async with SimHarness(quiet_exchange(), step_interval_s=0.05) as sim:
+    clock = ManualClock()  # index seconds pass only when the test says so
+    exchange = Exchange(clock, seed=3, config=SimConfig(counterparties=False))
+    async with SimHarness(exchange, step_interval_s=0.5) as sim:
         ws = await Client(sim, session).ws()
         await ws.send_json({"id": 1, "cmd": "subscribe", "params": {"channels": ["cfbenchmarks_value"]}})
         sid = (await next_frame(ws, "subscribed"))["msg"]["sid"]
@@ -407,6 +409,7 @@ async def test_cfbenchmarks_channel_streams_the_index_when_asked(session: aiohtt
         params = {"sid": sid, "action": "subscribe_indices", "index_ids": ["BRTI"]}
         await ws.send_json({"id": 4, "cmd": "update_subscription", "params": params})
         assert (await next_frame(ws, "ok"))["seq"] == 3
+        await clock.run_for(1.0)
         tick = await next_frame(ws, "cfbenchmarks_value")
         assert tick["seq"] == 4 and tick["msg"]["index_id"] == "BRTI"
         await ws.close()

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from kxbtc.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from kxbtc.config import Config, load_config
 from kxbtc.errors import ConfigError, KxbtcError
+from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config file."

@@ -21,6 +21,7 @@ from rich.console import Console, RenderableType
 
 from kxbtc.clock import Clock, SystemClock
 from kxbtc.errors import KxbtcError
+from kxbtc.exit_codes import EXIT_FAILURE, EXIT_USAGE
 from kxbtc.ops import pnl_report, queries, render
 from kxbtc.ops.pnl_report import GROUPINGS, GroupBy
 from kxbtc.ops.queries import HALT_KEY, DatabaseUnusable
@@ -42,7 +43,6 @@ def _exit(message: str, code: int) -> NoReturn:
 @contextmanager
 def _guarded(path: Path) -> Iterator[None]:
     """Turn the expected failures into one line and a stable exit code."""
-    from kxbtc.cli import EXIT_FAILURE, EXIT_USAGE  # late: kxbtc.cli imports this module
 
     try:
         yield
@@ -213,7 +213,6 @@ def halt(db: Path, reason: str) -> None:
     new positions and cancels its resting orders; it reads it at start too, so a stopped engine starts
     halted. `kxbtc resume` clears it.
     """
-    from kxbtc.cli import EXIT_USAGE
 
     reason = reason.strip()
     if not reason:

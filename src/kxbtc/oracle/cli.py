@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from kxbtc.clock import SystemClock
+from kxbtc.exit_codes import EXIT_FAILURE, EXIT_USAGE
 from kxbtc.oracle.brti import BrtiEstimate
 from kxbtc.oracle.feeds import SPOT_FEEDS, SpotFeed
 from kxbtc.oracle.service import Oracle, OracleStatus
@@ -92,7 +93,6 @@ def watch(
 
     Exits 1 if no tick produced an estimate.
     """
-    from kxbtc.cli import EXIT_FAILURE, EXIT_USAGE  # late: kxbtc.cli imports this module
 
     overrides: dict[str, str] = {}
     for item in urls:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from kxbtc.exit_codes import EXIT_USAGE
 from kxbtc.pricing.calibrate import (
     DEFAULT_HORIZONS,
     MODELS,
@@ -38,7 +39,6 @@ PROGRESS_MIN_ROWS = 20_000
 
 
 def _usage_error(message: str) -> NoReturn:
-    from kxbtc.cli import EXIT_USAGE  # imported late: kxbtc.cli imports this module to register commands
 
     click.echo(f"error: {message}", err=True)
     raise SystemExit(EXIT_USAGE)
