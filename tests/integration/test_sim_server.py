@@ -11,21 +11,24 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx2 as httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kxbtc.clock import ManualClock, SystemClock, now_ms
 from kxbtc.kalshi.auth import Signer, presign_text
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.faults import FaultSpec
-from kxbtc.sim.harness import KeyPair, SimHarness, generate_key_pair
+from kxbtc.sim.harness import KeyPair, SimHarness, ThreadedSimHarness, generate_key_pair
 from kxbtc.sim.server import ServerConfig
 
 API = "/trade-api/v2"
@@ -493,6 +496,13 @@ async def test_token_buckets_answer_429_without_executing(session: aiohttp.Clien
         assert statuses[:3] == [200, 200, 200] and statuses[-1] == 429
         status, body = await client.request("GET", "/portfolio/balance")
         assert (status, body) == (429, {"error": "too many requests"})
+        ticker = open_market(sim)
+        batch = {"orders": [order(ticker, "bid", "0.0100") for _ in range(3)]}  # 3 x 10 tokens > 20
+        status, body = await client.request("POST", "/portfolio/events/orders/batched", body=batch)
+        assert (status, body) == (429, {"error": "too many requests"})
+        assert sim.exchange.orders_page(sim.user_id(), limit=100).items == []
+        batch["orders"] = batch["orders"][:2]
+        assert (await client.request("POST", "/portfolio/events/orders/batched", body=batch))[0] == 201
 
 
 async def test_disconnect_fault_closes_websockets_periodically(session: aiohttp.ClientSession) -> None:
@@ -822,3 +832,59 @@ async def test_legacy_direction_table_maps_to_v2(
     status, answer = await Client(sim, session).request("POST", "/portfolio/orders", body=body)
     assert status == 201, answer
     assert (answer["order"]["book_side"], answer["order"]["yes_price_dollars"]) == (book_side, yes_price)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fuzzed bodies never produce a 500
+
+
+JSON_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=False), st.text(max_size=12)
+)
+ORDER_FIELDS = ["ticker", "side", "action", "count", "count_fp", "price", "yes_price", "no_price_dollars"]
+ORDER_FIELDS += [
+    "time_in_force",
+    "self_trade_prevention_type",
+    "client_order_id",
+    "post_only",
+    "expiration_time",
+]
+ORDER_FIELDS += ["reduce_by", "reduce_to", "orders", "ids", "subaccount", "exchange_index", "amount"]
+BODIES = st.one_of(
+    st.dictionaries(
+        st.sampled_from(ORDER_FIELDS), JSON_SCALARS | st.lists(JSON_SCALARS, max_size=3), max_size=8
+    ),
+    st.lists(JSON_SCALARS, max_size=3),
+    JSON_SCALARS,
+)
+WRITE_PATHS = [
+    "/portfolio/events/orders",
+    "/portfolio/events/orders/batched",
+    "/portfolio/events/orders/x/amend",
+    "/portfolio/events/orders/x/decrease",
+    "/portfolio/orders",
+    "/portfolio/orders/batched",
+    "/portfolio/orders/x/amend",
+    "/portfolio/orders/x/decrease",
+    "/portfolio/intra_exchange_instance_transfer",
+]
+
+
+@pytest.fixture(scope="module")
+def threaded_sim() -> Iterator[tuple[SimHarness, httpx.Client, Signer, str]]:
+    with ThreadedSimHarness(exchange=quiet_exchange()) as harness, httpx.Client(timeout=10) as client:
+        yield harness, client, harness.signer(), open_market(harness)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(WRITE_PATHS), body=BODIES, ticker_valid=st.booleans())
+def test_fuzzed_order_bodies_get_4xx_never_5xx(
+    threaded_sim: tuple[SimHarness, httpx.Client, Signer, str], path: str, body: Any, ticker_valid: bool
+) -> None:
+    sim, client, signer, ticker = threaded_sim
+    if ticker_valid and isinstance(body, dict) and "ticker" in body:
+        body["ticker"] = ticker
+    headers = {**signer.headers("POST", API + path), "Content-Type": "application/json"}
+    response = client.post(sim.rest_url + path, content=json.dumps(body).encode(), headers=headers)
+    assert response.status_code < 500, response.text
+    assert isinstance(response.json(), dict)

@@ -10,11 +10,13 @@ T0 = 1_800_000_000
 
 def test_samples_per_second_and_settlement_window_sum() -> None:
     state = IndexState(prior_annual_vol=0.5)
+    state.track((T0 + 100) * NS_PER_S)
+    state.track((T0 + 130) * NS_PER_S)
     for i in range(120):
         state.on_index((T0 + i) * NS_PER_S, 100_000.0 + i)
     close = (T0 + 100) * NS_PER_S
     total, count = state.observed(close)
-    # Seconds 41..100 inclusive: values 100_041 .. 100_100.
+    # Seconds 41..100 inclusive: values 100_041 .. 100_100 (a print at T0 + i belongs to second T0 + i).
     assert count == 60
     assert total == sum(100_000.0 + i for i in range(41, 101))
     _, part_count = state.observed((T0 + 130) * NS_PER_S)

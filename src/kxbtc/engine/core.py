@@ -52,7 +52,8 @@ from kxbtc.units import PRICE_SCALE, Count, Money, parse_count, parse_money, par
 
 log = logging.getLogger(__name__)
 
-HALT_KEY = "halted"  # the store key the manual kill switch (`kxbtc halt`) writes
+HALT_KEY = "halted"
+REJECTION_LOG_EVERY_S = 10  # the store key the manual kill switch (`kxbtc halt`) writes
 
 
 @dataclass(slots=True)
@@ -115,6 +116,7 @@ class Engine(WsHandler):
         self._marks: dict[str, int] = {}  # last YES mid per market, Price units
         self._anchor = 0  # equity = anchor + realized - fees + unrealized
         self._inflight: set[str] = set()
+        self._rejection_logged: dict[tuple[str, str, str], int] = {}
         self._pending_risk = 0  # worst-case loss of orders sent or filled but not yet in the ledger
         self._awaiting: dict[str, tuple[int, int]] = {}  # order id -> (count, risk) of fills not yet seen
         self._filled_by_order: dict[str, int] = {}  # fills seen before their order's acknowledgement
@@ -210,6 +212,7 @@ class Engine(WsHandler):
         self.stats.markets_seen.update(found)
         for spec in found.values():
             self.ws.books.set_grid(spec.ticker, spec.grid)
+            self.index.track(spec.close_time_ns)
         if self._book_sub is not None:
             if new:
                 await self.ws.add_markets(self._book_sub, new)
@@ -388,6 +391,11 @@ class Engine(WsHandler):
                 if isinstance(verdict, ApprovedOrder)
                 else f"rejected by {verdict.rule}: {verdict.reason}"
             )
+            if isinstance(verdict, Rejection) and not self._log_rejection(
+                now, intent.ticker, intent.strategy, verdict
+            ):
+                self.stats.rejected[verdict.rule] += 1
+                continue
             self.store.record_decision(
                 now,
                 intent.strategy,
@@ -415,6 +423,16 @@ class Engine(WsHandler):
             self._inflight |= tickers
             self._pending_risk += sum(a.worst_case_loss for a in approved)
             self._spawn(self._submit(approved, tickers), "order submit")
+
+    def _log_rejection(self, now: int, ticker: str, strategy: str, verdict: Rejection) -> bool:
+        """Whether to record this rejection: the same refusal repeats on every book update, so each
+        (market, strategy, rule) is recorded at most once per REJECTION_LOG_EVERY_S."""
+        key = (ticker, strategy, verdict.rule)
+        last = self._rejection_logged.get(key)
+        if last is not None and now - last < REJECTION_LOG_EVERY_S * NS_PER_S:
+            return False
+        self._rejection_logged[key] = now
+        return True
 
     async def _submit(self, approved: list[ApprovedOrder], tickers: set[str]) -> list[SubmitResult]:
         try:

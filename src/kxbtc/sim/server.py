@@ -187,6 +187,8 @@ class Route:
     bucket: Bucket = "read"
     #: Order-entry writes: the ``lose_response`` fault applies to them.
     order_entry: bool = False
+    #: Batch endpoints: the token cost is per order in the batch (kalshi-api.md §3.6, from the docs).
+    per_item: bool = False
 
 
 class SimServer:
@@ -270,10 +272,10 @@ class SimServer:
                 return json_response(who.body, who.status)
             if request.method in ("POST", "PUT") and not _json_content_type(request):
                 return error_response(415, "unsupported_media_type", "unsupported media type")
-            if self.config.rate_limit and not self.buckets.take(
-                who or request.remote or "", route.bucket, cost
-            ):
-                return json_response(TOO_MANY_REQUESTS, 429)
+            if self.config.rate_limit:
+                units = await _batch_size(request) if route.per_item else 1
+                if not self.buckets.take(who or request.remote or "", route.bucket, cost * units):
+                    return json_response(TOO_MANY_REQUESTS, 429)
             fault = self.faults.http_fault()
             delay = self.faults.delay_seconds()
             if delay:
@@ -292,6 +294,18 @@ class SimServer:
             return response
 
         return handle
+
+
+async def _batch_size(request: web.Request) -> int:
+    """Orders in a batch body, for its token cost; 1 when the body is unreadable (the handler says why)."""
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):
+        return 1
+    if not isinstance(body, dict):
+        return 1
+    items = body.get("orders") or body.get("ids") or []
+    return max(1, len(items)) if isinstance(items, list) else 1
 
 
 def _json_content_type(request: web.Request) -> bool:
@@ -406,8 +420,24 @@ class RestApi:
             Route("GET", "/portfolio/fills", self.fills, "private"),
             Route("GET", "/portfolio/settlements", self.settlements, "private"),
             Route("GET", "/portfolio/orders/queue_positions", self.queue_positions, "private"),
-            Route("POST", "/portfolio/orders/batched", self.legacy_batch_create, "private", "write", True),
-            Route("DELETE", "/portfolio/orders/batched", self.legacy_batch_cancel, "private", "write", True),
+            Route(
+                "POST",
+                "/portfolio/orders/batched",
+                self.legacy_batch_create,
+                "private",
+                "write",
+                True,
+                per_item=True,
+            ),
+            Route(
+                "DELETE",
+                "/portfolio/orders/batched",
+                self.legacy_batch_cancel,
+                "private",
+                "write",
+                True,
+                per_item=True,
+            ),
             Route("GET", "/portfolio/orders", self.orders, "private"),
             Route("POST", "/portfolio/orders", self.legacy_create, "private", "write", True),
             Route("GET", "/portfolio/orders/{order_id}", self.order, "private"),
@@ -422,8 +452,24 @@ class RestApi:
                 "write",
                 True,
             ),
-            Route("POST", "/portfolio/events/orders/batched", self.batch_create, "private", "write", True),
-            Route("DELETE", "/portfolio/events/orders/batched", self.batch_cancel, "private", "write", True),
+            Route(
+                "POST",
+                "/portfolio/events/orders/batched",
+                self.batch_create,
+                "private",
+                "write",
+                True,
+                per_item=True,
+            ),
+            Route(
+                "DELETE",
+                "/portfolio/events/orders/batched",
+                self.batch_cancel,
+                "private",
+                "write",
+                True,
+                per_item=True,
+            ),
             Route("POST", "/portfolio/events/orders", self.create, "private", "write", True),
             Route("DELETE", "/portfolio/events/orders/{order_id}", self.cancel, "private", "write", True),
             Route("POST", "/portfolio/events/orders/{order_id}/amend", self.amend, "private", "write", True),

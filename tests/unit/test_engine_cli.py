@@ -1,0 +1,113 @@
+"""Bad input to the engine commands: one clear line on stderr and exit code 2, before anything starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kxbtc.cli import EXIT_OK, EXIT_USAGE, cli
+
+
+@pytest.fixture(autouse=True)
+def _no_kxbtc_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's own KXBTC_* settings must not change what these commands see.
+    for name in list(os.environ):
+        if name.startswith("KXBTC_"):
+            monkeypatch.delenv(name)
+
+
+def _invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
+def negative_limit(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text("[risk]\ndaily_loss_pct = -5\n")
+    return path
+
+
+@pytest.fixture
+def unknown_strategy(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text("[strategies.moonshot]\nenabled = true\n")
+    return path
+
+
+@pytest.mark.parametrize("command", [["config", "check"], ["run", "--env", "demo"]])
+def test_negative_limit_is_refused_at_start(command: list[str], negative_limit: Path) -> None:
+    result = _invoke(*command, "--config", str(negative_limit))
+    assert result.exit_code == EXIT_USAGE
+    assert "risk.daily_loss_pct" in result.stderr
+    assert "greater than 0" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["config", "check"], ["run", "--env", "demo"]])
+def test_unknown_strategy_is_refused_at_start(command: list[str], unknown_strategy: Path) -> None:
+    result = _invoke(*command, "--config", str(unknown_strategy))
+    assert result.exit_code == EXIT_USAGE
+    assert "unknown strategy moonshot" in result.stderr
+    assert "fair_value" in result.stderr  # the message lists what is known
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_file_is_refused(tmp_path: Path) -> None:
+    result = _invoke("config", "check", "--config", str(tmp_path / "nowhere.toml"))
+    assert result.exit_code == EXIT_USAGE
+    assert "config file not found" in result.stderr
+
+
+def test_missing_key_file_is_refused_before_any_connection(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.pem"
+    db = tmp_path / "kxbtc.db"
+    result = _invoke("run", "--env", "demo", "--key-id", "X", "--key-file", str(missing), "--db", str(db))
+    assert result.exit_code == EXIT_USAGE
+    assert f"key file {missing} does not exist" in result.stderr
+    assert not db.exists()  # it stopped before opening the store
+
+
+def test_missing_key_id_is_refused(tmp_path: Path) -> None:
+    result = _invoke("run", "--env", "demo", "--key-file", str(tmp_path / "k.pem"))
+    assert result.exit_code == EXIT_USAGE
+    assert "no API key id" in result.stderr
+
+
+def test_prod_without_real_money_flag_is_refused(tmp_path: Path) -> None:
+    result = _invoke("run", "--env", "prod", "--key-id", "X", "--key-file", str(tmp_path / "k.pem"))
+    assert result.exit_code == EXIT_USAGE
+    assert "--yes-real-money" in result.stderr
+
+
+def test_sim_without_urls_is_refused() -> None:
+    result = _invoke("run", "--env", "sim")
+    assert result.exit_code == EXIT_USAGE
+    assert "--rest-url" in result.stderr
+
+
+def test_good_config_passes_the_check(tmp_path: Path) -> None:
+    path = tmp_path / "good.toml"
+    path.write_text("[risk]\ndaily_loss_pct = 3\n[strategies.fair_value]\nmin_edge = \"0.03\"\n")
+    result = _invoke("config", "check", "--config", str(path))
+    assert result.exit_code == EXIT_OK, result.output
+    assert "daily_loss_pct=3.0" in result.stdout
+
+
+def test_the_installed_command_exits_2_on_a_bad_config(negative_limit: Path) -> None:
+    # The real process, not the in-process runner: the shell sees exit status 2 and no traceback.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KXBTC_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kxbtc", "run", "--env", "demo", "--config", str(negative_limit)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == EXIT_USAGE
+    assert "risk.daily_loss_pct" in proc.stderr
+    assert "Traceback" not in proc.stderr
