@@ -130,6 +130,9 @@ class Engine(WsHandler):
 
     async def start(self) -> None:
         self.portfolio.load()
+        # Client-side token buckets sized from the account's own limits: we slow down before the
+        # exchange has to answer 429.
+        await self._guard(self.rest.configure_rate_limits(), "rate-limit setup")
         report = await self.reconciler.run_once()
         if report.balance is not None:
             self._set_anchor(report.balance)
