@@ -7,12 +7,12 @@ On start the portfolio is rebuilt from the store, then reconciled with the excha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 from kxbtc.pnl import Ledger
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import FillRecord, SettlementRecord
-from kxbtc.units import Count, Money, Price
+from kxbtc.units import Count, Money
 
 #: Legacy (action, side) -> V2 book side (docs: order direction): buy YES / sell NO are bids.
 _LEGACY_BOOK_SIDE = {
@@ -33,20 +33,6 @@ def book_side_of(book_side: str | None, action: str | None, side: str | None) ->
             f"cannot tell the direction: book_side={book_side!r} action={action!r} side={side!r}"
         )
     return derived
-
-
-@dataclass(frozen=True, slots=True)
-class FillEvent:
-    fill_id: str
-    order_id: str
-    ticker: str
-    side: str
-    price: Price
-    count: Count
-    fee: Money
-    is_taker: bool
-    ts_ns: int
-    source: str  # ws | rest
 
 
 class Portfolio:
@@ -73,28 +59,18 @@ class Portfolio:
         self.fill_ids.add(fill_id)
         self.ledger.apply_fill(ticker, side, price, count, fee)
 
-    def add_fill(self, fill: FillEvent) -> bool:
-        """Record a fill; False if it was already known (the same fill from another source)."""
+    def add_fill(self, fill: FillRecord) -> bool:
+        """Record a fill; False if it was already known (the same fill from another source).
+
+        The fill is stored with the strategy that placed its order, when we know the order.
+        """
         if fill.fill_id in self.fill_ids:
             return False
         if fill.ticker in self.settled:
             raise ValueError(f"fill {fill.fill_id} on {fill.ticker} arrived after its settlement")
         self._apply(fill.fill_id, fill.ticker, fill.side, fill.price, fill.count, fill.fee)
-        self.store.record_fill(
-            FillRecord(
-                fill.fill_id,
-                fill.order_id,
-                fill.ticker,
-                fill.side,
-                fill.price,
-                fill.count,
-                fill.fee,
-                fill.is_taker,
-                fill.ts_ns,
-                self.strategy_by_order.get(fill.order_id, ""),
-                fill.source,
-            )
-        )
+        strategy = fill.strategy or self.strategy_by_order.get(fill.order_id, "")
+        self.store.record_fill(replace(fill, strategy=strategy))
         return True
 
     def add_settlement(self, record: SettlementRecord) -> bool:

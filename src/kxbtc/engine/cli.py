@@ -10,6 +10,7 @@ import asyncio
 import json
 import signal
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -103,6 +104,13 @@ def doctor(
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
 @click.option("--series", multiple=True, default=("KXBTC15M",), show_default=True)
 @click.option("--yes-real-money", is_flag=True, help="Required with --env prod: this trades real money.")
+@click.option(
+    "--sim-clock",
+    default=None,
+    metavar="SPEED:SIM_NS:WALL_NS",
+    help="With --env sim: trade on the simulator's clock, which runs SPEED times faster than real time "
+    "and read SIM_NS (Unix ns) at wall-clock time WALL_NS. Default: the wall clock (a 1x simulator).",
+)
 def run_live(
     config_path: Path | None,
     env: str,
@@ -114,6 +122,7 @@ def run_live(
     db_path: Path | None,
     series: tuple[str, ...],
     yes_real_money: bool,
+    sim_clock: str | None,
 ) -> None:
     """Trade live on Kalshi's demo or production exchange until interrupted."""
     if env == "prod" and not yes_real_money:
@@ -122,10 +131,14 @@ def run_live(
     if env == "sim" and not (rest_url and ws_url):
         click.echo("kxbtc: --env sim needs --rest-url and --ws-url (see `kxbtc sim serve`)", err=True)
         sys.exit(EXIT_USAGE)
+    if sim_clock is not None and env != "sim":
+        click.echo("kxbtc: --sim-clock only applies to --env sim", err=True)
+        sys.exit(EXIT_USAGE)
+    anchor = _parse_sim_clock(sim_clock) if sim_clock is not None else None
     cfg = _load(config_path)
     try:
         urls = (rest_url, ws_url) if env == "sim" else None
-        code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp))
+        code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp, anchor))
     except KxbtcError as exc:
         click.echo(f"kxbtc: {exc}", err=True)
         sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
@@ -141,10 +154,11 @@ async def _run_live(
     series: tuple[str, ...],
     urls: tuple[str | None, str | None] | None,
     no_ntp: bool,
+    sim_anchor: tuple[float, int, int] | None = None,
 ) -> int:
     import httpx2
 
-    from kxbtc.clock import SystemClock
+    from kxbtc.clock import Clock, ScaledClock, SystemClock
     from kxbtc.engine.core import Engine
     from kxbtc.engine.live import endpoints, load_credentials, make_signer
     from kxbtc.kalshi.rest import KalshiRestClient
@@ -168,15 +182,20 @@ async def _run_live(
     await sync.sync()
     signer = make_signer(creds, sync.clock, sync.guard)
     store = SqliteStore(db_path or cfg.store.path)
+    # Signatures always use the corrected wall clock; trading follows a fast simulator's clock if given.
+    trade_clock: Clock = sync.clock
+    if sim_anchor is not None:
+        speed, sim_ns, wall_ns = sim_anchor
+        trade_clock = ScaledClock(speed, start_ns=sim_ns + int((time.time_ns() - wall_ns) * speed))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with KalshiRestClient(rest_url, signer, sync.clock) as rest:
+    async with KalshiRestClient(rest_url, signer, trade_clock) as rest:
         # Connection housekeeping (pings, backoff) runs on the machine's monotonic clock.
         ws = KalshiWsClient(ws_url, signer, SystemClock())
         engine = Engine(
-            cfg, rest=rest, ws=ws, store=store, clock=sync.clock, run_id=uuid.uuid4().hex, series=series
+            cfg, rest=rest, ws=ws, store=store, clock=trade_clock, run_id=uuid.uuid4().hex, series=series
         )
         resync = asyncio.create_task(sync.run())
         try:
@@ -185,6 +204,20 @@ async def _run_live(
             resync.cancel()
             store.close()
     return EXIT_OK
+
+
+def _parse_sim_clock(text: str) -> tuple[float, int, int]:
+    """``SPEED:SIM_NS:WALL_NS`` -> (speed, sim_ns, wall_ns); a malformed value is a usage error."""
+    try:
+        speed_text, sim_text, wall_text = text.split(":")
+        speed, sim_ns, wall_ns = float(speed_text), int(sim_text), int(wall_text)
+    except ValueError:
+        speed = 0.0
+        sim_ns = wall_ns = 0
+    if speed <= 0 or sim_ns <= 0 or wall_ns <= 0:
+        click.echo(f"kxbtc: --sim-clock {text!r}: expected SPEED:SIM_NS:WALL_NS, all positive", err=True)
+        sys.exit(EXIT_USAGE)
+    return speed, sim_ns, wall_ns
 
 
 @click.command("demo")

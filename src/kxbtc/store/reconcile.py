@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.kalshi.rest_messages import Fill, Order, Settlement, parse_rfc3339_ns
-from kxbtc.portfolio import FillEvent, Portfolio, book_side_of
+from kxbtc.portfolio import Portfolio, book_side_of
 from kxbtc.store.db import SqliteStore
-from kxbtc.store.records import PositionRecord, RiskEventRecord, SettlementRecord
+from kxbtc.store.records import FillRecord, PositionRecord, RiskEventRecord, SettlementRecord
 from kxbtc.units import Count, Money, parse_count, parse_money, parse_price
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ class ReconcileReport:
     balance: Money | None = None
 
 
-def fill_event(fill: Fill, source: str) -> FillEvent:
+def fill_record(fill: Fill, source: str) -> FillRecord:
     ts_ns = fill.ts * NS_PER_S if fill.ts is not None else parse_rfc3339_ns(fill.created_time or "")
-    return FillEvent(
+    return FillRecord(
         fill_id=fill.fill_id,
         order_id=fill.order_id,
         ticker=fill.market_ticker or fill.ticker,
@@ -106,13 +106,15 @@ class Reconciler:
         report = ReconcileReport()
         await self._fills(report)
         await self._orders(report)
-        await self._settlements(report)
-        await self._positions(report)
+        # Balance between fills and settlements: a fill or a settlement racing this pass can then only
+        # make the balance look lower than the ledger implies, never higher (see Engine._set_anchor).
         balance = await self.rest.get_balance()
         report.balance = balance.money
         self.store.record_balance(
             self.clock.time_ns(), balance.money, (balance.portfolio_value or 0) * 10_000, "rest"
         )
+        await self._settlements(report)
+        await self._positions(report)
         self.runs += 1
         return report
 
@@ -120,7 +122,7 @@ class Reconciler:
         # Fills come back newest first; apply oldest first so average costs evolve as they happened.
         missing = [f async for f in self.rest.iter_fills() if f.fill_id not in self.portfolio.fill_ids]
         for fill in sorted(missing, key=lambda f: (f.ts or 0, f.fill_id)):
-            event = fill_event(fill, "rest")
+            event = fill_record(fill, "rest")
             if self.portfolio.add_fill(event):
                 report.fills_added += 1
                 self.repairs += 1
