@@ -53,3 +53,7 @@ cli.add_command(demo)
 cli.add_command(run_live)
 cli.add_command(doctor)
 cli.add_command(config_group)
+
+from kxbtc.backtest.cli import backtest  # noqa: E402
+
+cli.add_command(backtest)

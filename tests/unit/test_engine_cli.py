@@ -92,7 +92,7 @@ def test_sim_without_urls_is_refused() -> None:
 
 def test_good_config_passes_the_check(tmp_path: Path) -> None:
     path = tmp_path / "good.toml"
-    path.write_text("[risk]\ndaily_loss_pct = 3\n[strategies.fair_value]\nmin_edge = \"0.03\"\n")
+    path.write_text('[risk]\ndaily_loss_pct = 3\n[strategies.fair_value]\nmin_edge = "0.03"\n')
     result = _invoke("config", "check", "--config", str(path))
     assert result.exit_code == EXIT_OK, result.output
     assert "daily_loss_pct=3.0" in result.stdout

@@ -38,8 +38,9 @@ def _buy_yes(price: int, contracts: int) -> OrderIntent:
 
 def test_daily_loss_breaker_trips_at_five_percent_and_halts_everything() -> None:
     rm, clock = _manager()
-    assert rm.update_equity(Money(951 * DOLLAR)) == []
-    [event] = rm.update_equity(Money(950 * DOLLAR))
+    assert rm.update_equity(Money(951 * DOLLAR + 20_000)) == []
+    # Within one contract's worst case ($1.0175) of the floor: nothing more can be risked, so it trips.
+    [event] = rm.update_equity(Money(951 * DOLLAR))
     assert event.kind == "daily_loss" and rm.halted
     decision = rm.check(_buy_yes(5000, 1), _market(clock))
     assert isinstance(decision, Rejection) and decision.rule == "halted"

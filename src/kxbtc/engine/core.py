@@ -54,6 +54,7 @@ from kxbtc.units import PRICE_SCALE, Count, Money, parse_count, parse_money, par
 log = logging.getLogger(__name__)
 
 HALT_KEY = "halted"
+RISK_BASELINE_KEY = "risk_baseline"  # the day's starting equity and the peak, kept over restarts
 REJECTION_LOG_EVERY_S = 10  # the store key the manual kill switch (`kxbtc halt`) writes
 
 
@@ -130,6 +131,7 @@ class Engine(WsHandler):
         self._reconcile_soon = False
         self._refresh_soon = False
         self._stopping = False
+        self._saved_baseline = ""
 
     # -- start, run, stop -------------------------------------------------------------------------
 
@@ -141,6 +143,7 @@ class Engine(WsHandler):
         report = await self.reconciler.run_once()
         if report.balance is not None:
             self._anchor = self._implied_anchor(report.balance)
+        self._restore_risk_day()
         await self._recover_orders()
         await self.refresh_markets()
         self.ws.start()
@@ -244,10 +247,12 @@ class Engine(WsHandler):
                 )
 
     async def reconcile(self) -> None:
+        sent_before = self.router.sent
         report = await self.reconciler.run_once()
         self.stats.fills_repaired += report.fills_added
         self.stats.settlements = len(self.portfolio.settled)
-        if not self._inflight:
+        # An order sent while the exchange was being read may have fills the read did not see.
+        if not self._inflight and self.router.sent == sent_before:
             # Every fill the exchange has is now in the ledger: nothing is pending any more.
             self._awaiting.clear()
             self._awaiting_ticker.clear()
@@ -313,6 +318,27 @@ class Engine(WsHandler):
     def _update_equity(self) -> None:
         for event in self.risk.update_equity(self.equity()):
             self._on_breaker(event)
+        st = self.risk.state
+        baseline = json.dumps(
+            {"day": st.day, "day_start_equity": st.day_start_equity, "peak": st.peak_equity}
+        )
+        if baseline != self._saved_baseline:
+            self._saved_baseline = baseline
+            self.store.set_value(RISK_BASELINE_KEY, baseline)
+
+    def _restore_risk_day(self) -> None:
+        """Carry the day's starting equity and the peak over a restart: a restart must not re-arm the
+        breakers (a tripped daily-loss breaker trips again at once; the day's budget is not renewed)."""
+        saved = self.store.get_value(RISK_BASELINE_KEY)
+        if not saved:
+            return
+        try:
+            data = json.loads(saved)
+            day, start, peak = str(data["day"]), int(data["day_start_equity"]), int(data["peak"])
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable risk baseline %r: %s", saved, exc)
+            return
+        self.risk.restore(day, start, peak)
 
     def _on_breaker(self, event: RiskEvent) -> None:
         self._note_event(RiskEventRecord(event.ts_ns, event.kind, event.severity, event.detail))
@@ -390,8 +416,15 @@ class Engine(WsHandler):
         self._act(decisions)
 
     def _act(self, decisions: list[Decision]) -> None:
+        if self._stopping:
+            # Book updates still arrive until the WS closes: an order sent now would trade after the
+            # final reconcile, and its fill would never reach the database.
+            return
         approved: list[ApprovedOrder] = []
         now = self.clock.time_ns()
+        if decisions:
+            # The gate sizes against equity: a fill since the last tick must already count.
+            self._update_equity()
         # Orders in flight and earlier approvals in this batch count as if already filled.
         open_value = self.open_value() + self._pending_risk if decisions else 0
         unbooked = {self._awaiting_ticker.get(order_id) for order_id in self._awaiting}
