@@ -1,0 +1,92 @@
+"""Issue 5: with the simulator injecting faults, the database still agrees with the exchange exactly.
+
+Faults: 5% of sequenced WS data messages dropped (the client sees seq gaps), every WS connection closed
+after 15 real seconds (``disconnect_every`` is real time: at 50x that is every 12.5 simulated minutes), and
+5% of order-entry responses lost after the order executed (dropped connection or an empty 500).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from engine_harness import UNRESOLVED_STATES, duplicates, order_event_kinds, run_engine_in_process
+
+from kxbtc.config import Config
+from kxbtc.sim.exchange import SimConfig
+from kxbtc.sim.faults import FaultSpec
+from kxbtc.sim.server import ServerConfig
+
+SPEED = 50.0
+# 12:01 -> 12:51 simulated (60 real seconds): the 12:15, 12:30 and 12:45 windows settle, and the run ends
+# minutes away from any close, so nothing settles between the engine's last reconcile and the audit.
+START = "2026-06-11T12:01:00"
+SIM_MINUTES = 50.0
+FAULTS = FaultSpec(drop=0.05, disconnect_every=15.0, lose_response=0.05)
+#: One-contract orders against wide mispricing: the engine sends ~100-200 order writes instead of ~20
+#: (the per-strike cap binds later), so the 5% lost-response fault fires with near certainty
+#: (0.95**100 < 1%, 0.95**200 < 0.01%).
+SMALL_ORDERS = Config.model_validate(
+    {"strategies": {name: {"max_contracts": "1"} for name in ("fair_value", "book_glitch")}}
+)
+
+
+async def test_ledger_matches_simulator_under_faults(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kxbtc.kalshi.rest")
+    db_path = tmp_path / "kxbtc.db"
+    run = await run_engine_in_process(
+        db_path,
+        seed=11,
+        speed=SPEED,
+        start_iso=START,
+        sim_minutes=SIM_MINUTES,
+        sim_config=SimConfig(mispricing=0.1),
+        server_config=ServerConfig(faults=FAULTS, fault_seed=11),
+        config=SMALL_ORDERS,
+    )
+    ws = run.engine.ws.stats
+    lost = _lost_order_responses(caplog.records)
+    events = order_event_kinds(db_path)
+    print(
+        f"orders sent {run.engine.router.sent}, fills {len(run.exchange_fill_ids)}, repaired fills "
+        f"{run.engine.stats.fills_repaired}, settlements {run.audit.settlements_exchange}; ws gaps "
+        f"{ws.seq_gaps}, connects {ws.connects}, disconnects {ws.disconnects}; "
+        f"order-write retries+lookups {lost}; order events {dict(events)}"
+    )
+
+    # The engine really traded, and the faults really hit it.
+    assert run.engine.router.sent > 0
+    assert len(run.exchange_fill_ids) > 0
+    assert ws.seq_gaps > 0, ws
+    assert ws.disconnects >= 2 and ws.connects >= 3, ws
+    unknown_then_resolved = sum(n for (_kind, status), n in events.items() if status == "unknown")
+    assert lost + unknown_then_resolved > 0, "no order-entry response was lost: the fault did not fire"
+
+    # Exact agreement: fills, fees, settlements, positions, cash.
+    assert run.audit.matches, "\n".join(run.audit.mismatches)
+    assert run.audit.settlements_exchange >= 1
+
+    # No fill lost or counted twice.
+    db_fill_ids = [f.fill_id for f in run.db_fills]
+    assert duplicates(list(db_fill_ids)) == []
+    assert sorted(db_fill_ids) == sorted(run.exchange_fill_ids)
+    assert duplicates(list(run.exchange_fill_ids)) == []
+
+    # Every order the exchange saw was recorded before it was sent, once, and none is left unresolved.
+    assert duplicates(run.exchange_client_order_ids) == []
+    db_ids = {o.client_order_id for o in run.db_orders}
+    assert {c for c in run.exchange_client_order_ids if c is not None} <= db_ids
+    assert [o for o in run.db_orders if o.status in UNRESOLVED_STATES] == []
+
+
+def _lost_order_responses(records: list[logging.LogRecord]) -> int:
+    """Log lines of order writes the REST client retried or resolved by lookup (lost response, 500, reset)."""
+    count = 0
+    for record in records:
+        text = record.getMessage()
+        if "resolved by lookup" in text or (text.startswith("retrying POST") and "/orders" in text):
+            count += 1
+    return count
