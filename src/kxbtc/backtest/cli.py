@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import Progress
 
 from kxbtc.config import KNOWN_STRATEGIES
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
@@ -54,7 +56,23 @@ def backtest(
     from kxbtc.engine.cli import _load
 
     cfg = _load(config_path)
-    runs = run_backtest(cfg, seeds=seeds, markets=markets, mispricing=mispricing, strategies=strategies)
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("backtest: markets settled", total=markets)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done)
+            if not console.is_terminal:
+                console.print(f"backtest: {done}/{total} markets")
+
+        runs = run_backtest(
+            cfg,
+            seeds=seeds,
+            markets=markets,
+            mispricing=mispricing,
+            strategies=strategies,
+            on_progress=advance,
+        )
     report = summarize(runs)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.render())
     sys.exit(EXIT_OK if report.ledger_matches_exchange else EXIT_FAILURE)

@@ -13,7 +13,7 @@ on, which flatters a taker strategy) and the WS/REST plumbing (tested elsewhere,
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kxbtc.book.orderbook import OrderBook
@@ -303,6 +303,7 @@ def run_backtest(
     markets: int,
     mispricing: float,
     strategies: Sequence[str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[RunResult]:
     """``markets`` markets in total, split evenly across ``seeds`` (one independent exchange per seed).
 
@@ -312,9 +313,13 @@ def run_backtest(
         raise ValueError("need at least one market and one seed")
     cfg = config if strategies is None else with_strategies(config, strategies)
     share, extra = divmod(markets, len(seeds))
-    runs = []
+    runs: list[RunResult] = []
+    done = 0
     for i, seed in enumerate(seeds):
         count = share + (1 if i < extra else 0)
         if count:
             runs.append(BacktestLoop(cfg, seed=seed, markets=count, mispricing=mispricing).run())
+            done += count
+            if on_progress is not None:
+                on_progress(done, markets)  # per seed: the loop itself stays free of I/O
     return runs

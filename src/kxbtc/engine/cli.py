@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import signal
 import sys
 import time
@@ -19,6 +20,7 @@ import click
 from kxbtc.config import Config, load_config
 from kxbtc.errors import ConfigError, KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from kxbtc.timesync import SkewGuard
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config file."
@@ -195,7 +197,14 @@ async def _run_live(
         # Connection housekeeping (pings, backoff) runs on the machine's monotonic clock.
         ws = KalshiWsClient(ws_url, signer, SystemClock())
         engine = Engine(
-            cfg, rest=rest, ws=ws, store=store, clock=trade_clock, run_id=uuid.uuid4().hex, series=series
+            cfg,
+            rest=rest,
+            ws=ws,
+            store=store,
+            clock=trade_clock,
+            run_id=uuid.uuid4().hex,
+            series=series,
+            clock_error_ms=lambda: _clock_error_ms(sync.guard),
         )
         resync = asyncio.create_task(sync.run())
         try:
@@ -281,3 +290,10 @@ def demo(
     else:
         view.print_summary(summary)
     sys.exit(EXIT_OK if summary.ledger_matches else EXIT_FAILURE)
+
+
+def _clock_error_ms(guard: SkewGuard) -> float:
+    """The skew the risk gate sees: unbounded while signing is refused, else the measured error bound."""
+    if guard.refusal() is not None:
+        return math.inf
+    return (guard.error_bound_ns() or 0) / 1_000_000

@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -90,6 +90,7 @@ class Engine(WsHandler):
         reconcile_every_s: float = 30.0,
         refresh_every_s: float = 10.0,
         cancel_unknown_on_start: bool = True,
+        clock_error_ms: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
         self.rest = rest
@@ -105,6 +106,8 @@ class Engine(WsHandler):
         self.reconcile_every_s = reconcile_every_s
         self.refresh_every_s = refresh_every_s
         self.cancel_unknown_on_start = cancel_unknown_on_start
+        #: How far our clock may be from true time (ms), from the clock sync; feeds the skew halt.
+        self._clock_error_ms = clock_error_ms
 
         self.portfolio = Portfolio(store)
         self.risk = RiskManager(config.risk, clock)
@@ -165,6 +168,8 @@ class Engine(WsHandler):
                 await self.clock.sleep(self.tick_s)
                 now = self.clock.monotonic()
                 self._poll_kill_switch()
+                if self._clock_error_ms is not None:
+                    self.risk.set_clock_skew(self._clock_error_ms())
                 if self._refresh_soon or now - last_refresh >= self.refresh_every_s:
                     self._refresh_soon, last_refresh = False, now
                     await self._guard(self.refresh_markets(), "market refresh")
