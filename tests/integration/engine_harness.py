@@ -8,18 +8,16 @@ against the wall clock.
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kxbtc.clock import NS_PER_S, ScaledClock, SystemClock
+from kxbtc.clock import NS_PER_S, ScaledClock
 from kxbtc.config import Config, load_config
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
-from kxbtc.kalshi.rest import KalshiRestClient
-from kxbtc.kalshi.ws import KalshiWsClient
+from kxbtc.engine.paper import paper_engine
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.server import ServerConfig
@@ -65,20 +63,8 @@ async def run_engine_in_process(
     config = config or load_config(None, environ={})
     async with SimHarness(exchange, config=server_config, step_interval_s=0.02) as sim:
         store = SqliteStore(db_path)
-        signer = sim.signer()
         user_id = sim.user_id()
-        async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-            ws = KalshiWsClient(sim.ws_url, signer, SystemClock())
-            engine = Engine(
-                config,
-                rest=rest,
-                ws=ws,
-                store=store,
-                clock=clock,
-                run_id=uuid.uuid4().hex,
-                reconcile_every_s=60.0,
-                refresh_every_s=15.0,
-            )
+        async with paper_engine(config, sim, store, clock) as engine:
             await engine.run(until_ns=clock.time_ns() + int(sim_minutes * 60 * NS_PER_S))
             # No await between the engine's final reconcile and here, so the exchange cannot move on.
             audit = compare_with_simulator(store, exchange, user_id, exchange.config.start_balance)

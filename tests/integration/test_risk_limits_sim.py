@@ -13,17 +13,15 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kxbtc.clock import NS_PER_S, ScaledClock, SystemClock
+from kxbtc.clock import NS_PER_S, ScaledClock
 from kxbtc.config import Config, RiskConfig, StrategyConfig
 from kxbtc.engine.core import Engine
-from kxbtc.kalshi.rest import KalshiRestClient
-from kxbtc.kalshi.ws import KalshiWsClient
+from kxbtc.engine.paper import paper_engine
 from kxbtc.risk.limits import OrderIntent
 from kxbtc.sim.exchange import CRYPTO_SHARD, CreateResult, Exchange, SimConfig
 from kxbtc.sim.harness import KeyPair, SimHarness, generate_key_pair
@@ -169,21 +167,9 @@ async def run_engine(
     store = SqliteStore(tmp_path / "kxbtc.db")
     async with SimHarness(exchange, step_interval_s=0.02, keys=keys) as sim:
         audit = restart_of.audit if restart_of is not None else ExchangeAudit(exchange, sim.user_id())
-        signer = sim.signer()  # the server checks signatures against real time
-        async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-            ws = KalshiWsClient(sim.ws_url, signer, SystemClock())
-            engine = Engine(
-                config,
-                rest=rest,
-                ws=ws,
-                store=store,
-                clock=clock,
-                run_id=uuid.uuid4().hex,
-                series=("KXBTC15M",),
-                strategies=list(strategies),
-                reconcile_every_s=30.0,
-                refresh_every_s=15.0,
-            )
+        async with paper_engine(
+            config, sim, store, clock, strategies=strategies, reconcile_every_s=30.0
+        ) as engine:
             await engine.run(until_ns=clock.time_ns() + int(sim_seconds * NS_PER_S))
         store.flush()
         return Run(engine, exchange, audit, store, sim.user_id(), keys[0])

@@ -10,18 +10,16 @@ import asyncio
 import contextlib
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kxbtc.clock import NS_PER_S, ScaledClock, SystemClock
+from kxbtc.clock import NS_PER_S, ScaledClock
 from kxbtc.config import Config
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
-from kxbtc.kalshi.rest import KalshiRestClient
-from kxbtc.kalshi.ws import KalshiWsClient
+from kxbtc.engine.paper import paper_engine
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.store.db import SqliteStore
@@ -107,21 +105,7 @@ async def run_demo(
     try:
         async with SimHarness(exchange, step_interval_s=0.02) as sim:
             store = SqliteStore(db_path)
-            signer = sim.signer()  # signs with real time, as the server checks it
-            async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-                # Connection housekeeping (pings, backoff) runs on real time; trading runs on the sim clock.
-                ws = KalshiWsClient(sim.ws_url, signer, SystemClock())
-                engine = Engine(
-                    config,
-                    rest=rest,
-                    ws=ws,
-                    store=store,
-                    clock=clock,
-                    run_id=uuid.uuid4().hex,
-                    series=series,
-                    reconcile_every_s=60.0,
-                    refresh_every_s=15.0,
-                )
+            async with paper_engine(config, sim, store, clock, series=series) as engine:
                 until = clock.time_ns() + int(minutes * 60 * speed * NS_PER_S)
                 started = time.monotonic()
                 ticker_task = None
