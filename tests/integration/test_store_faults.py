@@ -7,10 +7,8 @@ after 15 real seconds (``disconnect_every`` is real time: at 50x that is every 1
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-import pytest
 from engine_harness import UNRESOLVED_STATES, duplicates, order_event_kinds, run_engine_in_process
 
 from kxbtc.config import Config
@@ -32,10 +30,7 @@ SMALL_ORDERS = Config.model_validate(
 )
 
 
-async def test_ledger_matches_simulator_under_faults(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="kxbtc.kalshi.rest")
+async def test_ledger_matches_simulator_under_faults(tmp_path: Path) -> None:
     db_path = tmp_path / "kxbtc.db"
     run = await run_engine_in_process(
         db_path,
@@ -48,7 +43,8 @@ async def test_ledger_matches_simulator_under_faults(
         config=SMALL_ORDERS,
     )
     ws = run.engine.ws.stats
-    lost = _lost_order_responses(caplog.records)
+    rest = run.engine.rest.stats
+    lost = rest.order_write_retries + rest.resolved_by_lookup
     events = order_event_kinds(db_path)
     print(
         f"orders sent {run.engine.router.sent}, fills {len(run.exchange_fill_ids)}, repaired fills "
@@ -80,13 +76,3 @@ async def test_ledger_matches_simulator_under_faults(
     db_ids = {o.client_order_id for o in run.db_orders}
     assert {c for c in run.exchange_client_order_ids if c is not None} <= db_ids
     assert [o for o in run.db_orders if o.status in UNRESOLVED_STATES] == []
-
-
-def _lost_order_responses(records: list[logging.LogRecord]) -> int:
-    """Log lines of order writes the REST client retried or resolved by lookup (lost response, 500, reset)."""
-    count = 0
-    for record in records:
-        text = record.getMessage()
-        if "resolved by lookup" in text or (text.startswith("retrying POST") and "/orders" in text):
-            count += 1
-    return count

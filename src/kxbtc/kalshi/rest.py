@@ -196,6 +196,18 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
+@dataclass(slots=True)
+class RestStats:
+    """What the client survived: for operators and tests, without reading log text."""
+
+    requests: int = 0
+    retries: int = 0
+    #: Order creates whose outcome was unknown (lost response, reset, 5xx) and were re-sent.
+    order_write_retries: int = 0
+    #: Creates answered 409 after an unknown outcome and settled by finding the order by its id.
+    resolved_by_lookup: int = 0
+
+
 class KalshiRestClient:
     """Kalshi Trade API v2 over HTTP. Use as ``async with KalshiRestClient(...) as client:``.
 
@@ -231,6 +243,7 @@ class KalshiRestClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.rate_limiter = rate_limiter
+        self.stats = RestStats()
         self.on_response = on_response
         self.lookup_attempts = lookup_attempts
         self.lookup_delay_s = lookup_delay_s
@@ -311,6 +324,7 @@ class KalshiRestClient:
         full = self.full_path(path)
         while True:
             state.count += 1
+            self.stats.requests += 1
             try:
                 response = await self._send_once(method, path, params, body, items)
             except NetworkError as exc:
@@ -327,6 +341,9 @@ class KalshiRestClient:
             if not self._should_retry(error, retry) or state.count > self.max_retries:
                 raise error
             delay = self._backoff(state.count)
+            self.stats.retries += 1
+            if method == "POST" and "/orders" in full and state.ambiguous:
+                self.stats.order_write_retries += 1
             log.warning("retrying %s %s in %.3fs (attempt %d): %s", method, full, delay, state.count, error)
             await self._clock.sleep(delay)
 
@@ -820,6 +837,7 @@ class KalshiRestClient:
                     method=conflict.method,
                     path=conflict.path,
                 ) from conflict
+            self.stats.resolved_by_lookup += 1
             log.info("create %s resolved by lookup: order %s", request.client_order_id, order.order_id)
             return _result_from_order(order)
         raise conflict
