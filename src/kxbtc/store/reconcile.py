@@ -187,6 +187,23 @@ class Reconciler:
                 report.settlements_added += 1
 
     async def _positions(self, report: ReconcileReport) -> None:
+        remote = await self._read_positions()
+        suspect = self._mismatches(remote)
+        if suspect:
+            # A fill landing between the fill sync and this read looks like a mismatch for a moment:
+            # sync fills again and re-read before calling it one.
+            await self._fills(report)
+            remote = await self._read_positions()
+            suspect &= self._mismatches(remote)
+        for ticker in sorted(suspect):
+            theirs = remote[ticker].position if ticker in remote else 0
+            ours = self.portfolio.position(ticker)
+            report.position_mismatches.append(ticker)
+            self._event("position_mismatch", "warning", f"{ticker}: local {ours}, exchange {theirs}")
+        for record in remote.values():
+            self.store.set_position(record)
+
+    async def _read_positions(self) -> dict[str, PositionRecord]:
         remote: dict[str, PositionRecord] = {}
         cursor: str | None = None
         now = self.clock.time_ns()
@@ -203,15 +220,13 @@ class Reconciler:
                 )
             cursor = page.cursor or None
             if cursor is None:
-                break
-        local = {
-            t: p for t, p in self.portfolio.ledger.open_positions().items() if t not in self.portfolio.settled
+                return remote
+
+    def _mismatches(self, remote: dict[str, PositionRecord]) -> set[str]:
+        settled = self.portfolio.settled
+        local = {t: p for t, p in self.portfolio.ledger.open_positions().items() if t not in settled}
+        return {
+            t
+            for t in set(remote) | set(local)
+            if t not in settled and (remote[t].position if t in remote else 0) != local.get(t, 0)
         }
-        for ticker in sorted(set(remote) | set(local)):
-            theirs = remote[ticker].position if ticker in remote else 0
-            ours = local.get(ticker, 0)
-            if theirs != ours and ticker not in self.portfolio.settled:
-                report.position_mismatches.append(ticker)
-                self._event("position_mismatch", "warning", f"{ticker}: local {ours}, exchange {theirs}")
-            if ticker in remote:
-                self.store.set_position(remote[ticker])

@@ -1,0 +1,91 @@
+"""Reconciliation against the simulator: fills the stream missed are repaired once, unknown orders are
+settled by client_order_id, and positions agree with the exchange afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kxbtc.clock import NS_PER_S, ScaledClock
+from kxbtc.kalshi.discovery import open_contracts
+from kxbtc.kalshi.rest import KalshiRestClient, client_order_id
+from kxbtc.kalshi.rest_messages import order_request
+from kxbtc.portfolio import Portfolio
+from kxbtc.sim.exchange import Exchange
+from kxbtc.sim.harness import SimHarness
+from kxbtc.store.db import SqliteStore
+from kxbtc.store.reconcile import Reconciler
+from kxbtc.store.records import OrderRecord
+from kxbtc.units import Count, Price
+
+
+async def test_reconcile_repairs_missed_fills_once_and_resolves_unknown_orders(tmp_path: Path) -> None:
+    clock = ScaledClock(20.0)
+    exchange = Exchange(clock, seed=4)
+    async with SimHarness(exchange, step_interval_s=0.02) as sim:
+        store = SqliteStore(tmp_path / "kxbtc.db")
+        portfolio = Portfolio(store)
+        async with KalshiRestClient(sim.rest_url, sim.signer(), clock) as rest:
+            [window] = [s for s in await open_contracts(rest, "KXBTC15M") if s.is_open_at(clock.time_ns())]
+            book = await rest.get_orderbook(window.ticker)
+            best_no = max(p for p, _ in book.no_levels())
+            # An order the engine sent but whose answer (and WS fill) it never saw.
+            sent = client_order_id("reconcile-test", 1)
+            now = clock.time_ns()
+            store.record_order(
+                OrderRecord(
+                    sent,
+                    window.ticker,
+                    "bid",
+                    Price(10_000 - best_no),
+                    Count(200),
+                    "fill_or_kill",
+                    "intended",
+                    now,
+                    now,
+                    "test",
+                )
+            )
+            await rest.create_order(
+                order_request(
+                    ticker=window.ticker,
+                    client_order_id=sent,
+                    side="bid",
+                    price=Price(10_000 - best_no),
+                    count=Count(200),
+                    time_in_force="fill_or_kill",
+                    exchange_index=window.exchange_index,
+                )
+            )
+            # An order recorded as intended a minute ago that never reached the exchange.
+            lost = client_order_id("reconcile-test", 2)
+            old = now - 60 * NS_PER_S
+            store.record_order(
+                OrderRecord(
+                    lost,
+                    window.ticker,
+                    "bid",
+                    Price(100),
+                    Count(100),
+                    "good_till_canceled",
+                    "intended",
+                    old,
+                    old,
+                    "test",
+                )
+            )
+
+            reconciler = Reconciler(rest, portfolio, store, clock)
+            first = await reconciler.run_once()
+            second = await reconciler.run_once()
+
+        store.flush()
+        assert first.fills_added >= 1 and second.fills_added == 0
+        assert first.position_mismatches == [] and second.position_mismatches == []
+        assert portfolio.position(window.ticker) == 200
+        assert {o.client_order_id: o.status for o in store.orders()} == {sent: "executed", lost: "not_placed"}
+        exchange_fills = {f.fill_id for f in exchange.accounts.fills[sim.user_id()]}
+        assert {f.fill_id for f in store.fills()} == exchange_fills
+        assert all(f.source == "rest" for f in store.fills())
+        kinds = [e.kind for e in store.risk_events()]
+        assert kinds.count("repaired_fill") == len(exchange_fills)
+        store.close()
