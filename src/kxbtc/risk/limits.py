@@ -219,9 +219,9 @@ class RiskManager:
                 count, opening = Count(count - opening), 0
                 notes.append("trimmed to the closing part (final-minute freeze)")
         if opening > 0:
-            count = self._cap_opening(intent, market, count, opening, notes)
+            count, binding = self._cap_opening(intent, market, count, opening, notes)
             if count <= 0:
-                return Rejection(intent, "per_strike", "; ".join(notes) or "no room under the limits")
+                return Rejection(intent, binding, "; ".join(notes) or "no room under the limits")
         # Closing contracts locks in value (a YES+NO pair pays $1); only the opening part can be lost.
         opened = opening_count(intent.side, count, market.position)
         worst = order_cost(intent.side, intent.price, opened) + market.fees.fee(intent.price, count, True)
@@ -229,8 +229,9 @@ class RiskManager:
 
     def _cap_opening(
         self, intent: OrderIntent, market: MarketRisk, count: int, opening: int, notes: list[str]
-    ) -> Count:
-        """Largest count whose opening part fits every money limit (integer Money throughout)."""
+    ) -> tuple[Count, str]:
+        """Largest count whose opening part fits every money limit (integer Money throughout), and the
+        limit that binds (per_strike, daily_loss or max_drawdown)."""
         st = self.state
         closing = count - opening
         strike_cap = min(_pct_of(st.equity, self._per_strike_bps), self._accountability)
@@ -242,7 +243,9 @@ class RiskManager:
         worst_equity = st.equity - market.open_value
         daily_room = worst_equity - (st.day_start_equity - _pct_of(st.day_start_equity, self._daily_bps))
         dd_room = worst_equity - (st.peak_equity - _pct_of(st.peak_equity, self._drawdown_bps))
-        budget = min(strike_room, daily_room, dd_room)
+        budget, binding = min(
+            (strike_room, "per_strike"), (daily_room, "daily_loss"), (dd_room, "max_drawdown")
+        )
         unit = order_cost(intent.side, intent.price, WHOLE_CONTRACT) + _MAX_FEE_PER_COUNT * WHOLE_CONTRACT
         # Whole contracts only: a fractional count at a sub-penny price has no exact cash value at $0.0001.
         allowed = min(opening, max(0, budget) // unit * WHOLE_CONTRACT) // WHOLE_CONTRACT * WHOLE_CONTRACT
@@ -253,8 +256,8 @@ class RiskManager:
         ):
             allowed -= WHOLE_CONTRACT
         if allowed < opening:
-            notes.append(f"opening size capped at {allowed} by per-strike/breaker room of {budget} micro-$")
-        return Count(closing + allowed)
+            notes.append(f"opening size capped at {allowed} by the {binding} room of {budget} micro-$")
+        return Count(closing + allowed), binding
 
 
 #: An order decided now reaches the exchange a little later: the freeze starts this much early so an
