@@ -49,7 +49,7 @@ from kxbtc.store.records import FillRecord, PnlSnapshot, RiskEventRecord
 from kxbtc.strategy import build_strategies
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, Strategy, contract_view
 from kxbtc.strategy.imbalance import imbalance_drift
-from kxbtc.units import PRICE_SCALE, Count, Money, parse_count, parse_money, parse_price
+from kxbtc.units import PRICE_SCALE, Money, parse_count, parse_money, parse_price
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +346,7 @@ class Engine(WsHandler):
         self.risk.restore(day, start, peak)
 
     def _on_breaker(self, event: RiskEvent) -> None:
-        self._note_event(RiskEventRecord(event.ts_ns, event.kind, event.severity, event.detail))
+        self._note_event_from(event)
         if event.severity == "halt":
             self._spawn(self.router.cancel_all(f"breaker: {event.kind}"), "cancel-all on breaker")
 
@@ -632,6 +632,3 @@ class Engine(WsHandler):
                 ledger.total_fees(),
             )
         )
-
-    def open_positions(self) -> dict[str, Count]:
-        return self.portfolio.ledger.open_positions()
