@@ -111,7 +111,8 @@ async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
                 else:
                     raise AssertionError("cancelling a cancelled order must be a 404")
 
-                # Take liquidity: fill-or-kill, one contract at the ask; the fill arrives on the stream.
+                # Take liquidity: a "market" buy, a FOK bid at the top of the grid that fills at the makers'
+                # prices (at 60x the ask can move before the order lands); the fill arrives on the stream.
                 ask = book.yes_ask()
                 assert ask is not None
                 taker = await rest.create_order(
@@ -119,7 +120,7 @@ async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
                         ticker=window.ticker,
                         client_order_id=client_order_id("flow-test", window.ticker, 3),
                         side="bid",
-                        price=Price(min(9_900, ask + 500)),
+                        price=Price(9_900),
                         count=Count(100),
                         time_in_force="fill_or_kill",
                         exchange_index=window.exchange_index,
