@@ -44,10 +44,16 @@ async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
         async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
             ws = KalshiWsClient(sim.ws_url, signer, SystemClock(), handler=handler)
             async with ws:
-                # Discover: the open 15-minute market and the hourly ladder, from the API.
+                # Discover: the open 15-minute market and the hourly ladder, from the API. A window in its
+                # last minutes can be priced at certainty with no asks left, so start on a fresh one.
                 [window] = [
                     s for s in await open_contracts(rest, "KXBTC15M") if s.is_open_at(clock.time_ns())
                 ]
+                if window.close_time_ns - clock.time_ns() < 8 * 60 * NS_PER_S:
+                    await asyncio.sleep((window.close_time_ns - clock.time_ns()) / NS_PER_S / SPEED + 0.2)
+                    [window] = [
+                        s for s in await open_contracts(rest, "KXBTC15M") if s.is_open_at(clock.time_ns())
+                    ]
                 ladder = await open_contracts(rest, "KXBTCD")
                 assert window.exchange_index == 2 and window.strike_type == "greater_or_equal"
                 assert ladder and all(s.strike_type == "greater" for s in ladder)
@@ -111,16 +117,17 @@ async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
                 else:
                     raise AssertionError("cancelling a cancelled order must be a 404")
 
-                # Take liquidity: a "market" buy, a FOK bid at the top of the grid that fills at the makers'
-                # prices (at 60x the ask can move before the order lands); the fill arrives on the stream.
-                ask = book.yes_ask()
-                assert ask is not None
+                # Take liquidity: a "market" buy, a FOK bid at the top of the market's own grid (0.99 on a
+                # cent grid, 0.999 on a subpenny one) that fills at the makers' prices, however far the ask
+                # moved at 60x before the order lands; the fill arrives on the stream.
+                await asyncio.wait_for(_until(lambda: book.yes_ask() is not None), 10)
+                top_of_grid = window.grid.ticks()[-1]
                 taker = await rest.create_order(
                     order_request(
                         ticker=window.ticker,
                         client_order_id=client_order_id("flow-test", window.ticker, 3),
                         side="bid",
-                        price=Price(9_900),
+                        price=top_of_grid,
                         count=Count(100),
                         time_in_force="fill_or_kill",
                         exchange_index=window.exchange_index,
