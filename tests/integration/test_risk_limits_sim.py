@@ -59,6 +59,10 @@ class OrderSeen:
     #: its own copy of the book, which can be one update behind the exchange's by the time an order lands.
     mark_tick: int
     cost_after: int  # Money: the position's cost once this order executed
+    #: Money: worst case of our other orders resting at that instant, all markets / this market
+    #: (the rest of each at its limit price, plus the taker fee).
+    resting_worst: int
+    resting_worst_here: int
     position_after: int
     filled: int
 
@@ -93,6 +97,15 @@ class ExchangeAudit:
             equity += notional(mid, held) if held > 0 else notional(PRICE_SCALE - mid, -held)
         return equity
 
+    def _resting(self, ticker: str | None) -> int:
+        fees = self.exchange.series_by_ticker["KXBTC15M"].fees
+        total = 0
+        for o in self.exchange.orders.values():
+            if o.user_id == self.user_id and o.is_live and (ticker is None or o.ticker == ticker):
+                leg = o.price if o.side == "bid" else PRICE_SCALE - o.price
+                total += notional(leg, o.remaining) + fees.fee(o.price, o.remaining, True)
+        return total
+
     def _observe(self, user_id: str, **kwargs: Any) -> CreateResult:
         if user_id != self.user_id:
             return self._create(user_id, **kwargs)
@@ -107,6 +120,7 @@ class ExchangeAudit:
         equity = self._equity()
         cash = ex.accounts.cash_of(user_id, 0, CRYPTO_SHARD)
         mark_tick = notional(Price(100), self._held())
+        resting_worst, resting_here = self._resting(None), self._resting(ticker)
         result = self._create(user_id, **kwargs)
         after = ex.accounts.peek_position(user_id, 0, ticker)
         self.orders.append(
@@ -126,6 +140,8 @@ class ExchangeAudit:
                 cost_after=after.cost if after else 0,
                 position_after=after.position if after else 0,
                 filled=result.fill_count,
+                resting_worst=resting_worst,
+                resting_worst_here=resting_here,
             )
         )
         return result
@@ -247,6 +263,24 @@ class Accumulate(Strategy):
         return [_intent(market, "bid", ask, size, "accumulate", "fill_or_kill")] if size else []
 
 
+class RestingBids(Strategy):
+    """Keeps adding good-till-cancelled bids 15 cents under the best bid: each rests, none fills, and
+    only the resting orders' own worst case stands between the account and its limits."""
+
+    name = "resting"
+
+    def __init__(self, contracts: int) -> None:
+        super().__init__(StrategyConfig())
+        self.contracts = contracts
+
+    def on_book(self, market: MarketState, oracle: OracleView, ctx: DecisionContext) -> list[Decision]:
+        bid = market.book.best_yes_bid()
+        if bid is None or bid < 2_000 or market.contract.seconds_to_close(ctx.now_ns) < 120:
+            return []
+        price = (bid - 1_500) // 100 * 100  # whole cents are on every BTC price grid
+        return [_intent(market, "bid", price, self.contracts * WHOLE, "rest below", "good_till_canceled")]
+
+
 # -- the tests ----------------------------------------------------------------------------------
 
 
@@ -360,3 +394,28 @@ async def test_c_nothing_opens_in_the_final_60_seconds(tmp_path: Path) -> None:
     # ... and not one opening order reached the exchange inside the final minute.
     late = [o for o in orders if opens(o) and o.seconds_to_close <= 60]
     assert late == []
+
+
+async def test_d_resting_orders_count_against_the_limits_until_they_are_gone(tmp_path: Path) -> None:
+    # A 1% daily budget ($10 of $1,000) and a 5% per-strike cap: resting bids alone exhaust both.
+    risk = RiskConfig(daily_loss_pct=1.0, max_drawdown_pct=50.0, per_strike_pct=5.0)
+    run = await run_engine(tmp_path, risk, [RestingBids(contracts=4)], sim_seconds=90, seed=3)
+    start = run.exchange.config.start_balance
+    floor = start - start * 100 // 10_000
+    orders = run.audit.orders
+    assert len(orders) >= 3 and all(o.tif == "good_till_canceled" for o in orders)
+    fee = run.exchange.series_by_ticker["KXBTC15M"].fees
+    for o in orders:
+        worst = _opening_cost(o) + fee.fee(Price(o.price), Count(o.count), True)
+        # Everything already resting plus this order could fill and expire worthless: the account still
+        # ends at or above the daily floor ...
+        assert o.cash - o.resting_worst - worst >= floor, o
+        # ... and this strike's resting orders plus this one stay within 5% of equity (marks within
+        # three cents, as in the per-strike test).
+        cap = (o.equity + 3 * o.mark_tick) * 500 // 10_000
+        assert o.position_cost + o.resting_worst_here + worst <= cap, (o, cap)
+    # The limits did bind: later bids were refused, not sent.
+    rejected = run.engine.stats.rejected
+    assert rejected["daily_loss"] + rejected["per_strike"] > 0, rejected
+    # Nothing was left resting on the exchange after shutdown.
+    assert not [o for o in run.exchange.orders.values() if o.user_id == run.user_id and o.is_live]

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.config import RiskConfig
+from kxbtc.pricing.fees import kalshi_taker_fee
 from kxbtc.risk.limits import (
     ApprovedOrder,
     MarketRisk,
@@ -14,6 +15,7 @@ from kxbtc.risk.limits import (
     opening_count,
     order_cost,
 )
+from kxbtc.risk.resting import RestingBook, RestingOrder
 from kxbtc.units import Count, Money, Price
 
 DOLLAR = 1_000_000
@@ -142,3 +144,50 @@ def test_open_positions_count_against_the_daily_loss_budget() -> None:
         "KXBTC15M-X", clock.time_ns() + 600 * NS_PER_S, Count(0), Money(0), 0.1, open_value=Money(50 * DOLLAR)
     )
     assert isinstance(rm.check(_buy_yes(5000, 1), full), Rejection)
+
+
+def test_resting_orders_count_against_the_per_strike_cap() -> None:
+    rm, clock = _manager()
+    # $200 allowed on the strike; nothing filled yet but $150 of bids rest there: room for about $50.
+    resting = MarketRisk(
+        "KXBTC15M-X",
+        clock.time_ns() + 600 * NS_PER_S,
+        Count(0),
+        Money(0),
+        0.1,
+        resting_cost=Money(150 * DOLLAR),
+    )
+    decision = rm.check(_buy_yes(5000, 1000), resting)
+    assert isinstance(decision, ApprovedOrder)
+    assert 150 * DOLLAR + decision.worst_case_loss <= 200 * DOLLAR
+    assert decision.count >= 9_000  # about 98 contracts at $0.50 plus fees
+    full = MarketRisk(
+        "KXBTC15M-X",
+        clock.time_ns() + 600 * NS_PER_S,
+        Count(0),
+        Money(0),
+        0.1,
+        resting_cost=Money(200 * DOLLAR),
+    )
+    refused = rm.check(_buy_yes(5000, 1), full)
+    assert isinstance(refused, Rejection) and refused.rule == "per_strike"
+
+
+def test_a_resting_order_is_worth_its_full_fill_until_the_exchange_says_it_is_gone() -> None:
+    book = RestingBook()
+    bid = RestingOrder("o1", "KXBTC15M-X", "bid", Price(4000), Count(1000))  # 10 YES at $0.40
+    ask = RestingOrder("o2", "KXBTC15M-Y", "ask", Price(7000), Count(500))  # 5 NO at $0.30
+    book.update(bid, "resting")
+    book.update(ask, "resting")
+    assert book.worst_case("KXBTC15M-X") == 4 * DOLLAR + kalshi_taker_fee(4000, 1000)
+    assert book.worst_case() == book.worst_case("KXBTC15M-X") + 1_500_000 + kalshi_taker_fee(7000, 500)
+    # A partial fill shrinks what is left to fill; a cancel removes it for good, even if the create
+    # acknowledgement arrives after the cancel.
+    book.update(RestingOrder("o1", "KXBTC15M-X", "bid", Price(4000), Count(400)), "resting")
+    assert book.worst_case("KXBTC15M-X") == 1_600_000 + kalshi_taker_fee(4000, 400)
+    book.update(bid, "canceled")
+    book.update(bid, "resting")
+    assert book.worst_case("KXBTC15M-X") == 0 and "o1" not in book
+    # The exchange's list at reconciliation replaces everything (a dropped cancel cannot leave a ghost).
+    book.replace([RestingOrder("o3", "KXBTC15M-Z", "bid", Price(100), Count(100))])
+    assert len(book) == 1 and book.worst_case() == 10_000 + kalshi_taker_fee(100, 100)

@@ -42,14 +42,16 @@ from kxbtc.kalshi.ws_messages import (
     UserOrder,
 )
 from kxbtc.portfolio import Portfolio
+from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.risk.limits import ApprovedOrder, MarketRisk, Rejection, RiskEvent, RiskManager
+from kxbtc.risk.resting import RestingBook, RestingOrder
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.reconcile import Reconciler
 from kxbtc.store.records import FillRecord, PnlSnapshot, RiskEventRecord
 from kxbtc.strategy import build_strategies
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, Strategy, contract_view
 from kxbtc.strategy.imbalance import imbalance_drift
-from kxbtc.units import PRICE_SCALE, Money, parse_count, parse_money, parse_price
+from kxbtc.units import PRICE_SCALE, Count, Money, parse_count, parse_money, parse_price
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,8 @@ class Engine(WsHandler):
         # out of date, so the per-strike cap cannot be checked and the ticker takes no new orders.
         self._awaiting_ticker: dict[str, str] = {}
         self._filled_by_order: dict[str, int] = {}  # fills seen before their order's acknowledgement
+        #: Our orders resting on the exchange: each could still fill in full, so risk counts it.
+        self.resting = RestingBook()
         self._tasks: set[asyncio.Task[None]] = set()
         self._book_sub: Subscription | None = None
         self._reconcile_soon = False
@@ -265,6 +269,19 @@ class Engine(WsHandler):
             self._pending_risk = 0
             if report.balance is not None:
                 self._check_anchor(report.balance)
+            await self._sync_resting(sent_before)
+
+    async def _sync_resting(self, sent_before: int) -> None:
+        """Replace the resting-order book with the exchange's list (repairs dropped ``user_orders``)."""
+        listed = [o async for o in self.rest.iter_orders(status="resting")]
+        if self._inflight or self.router.sent != sent_before:
+            return  # an order went out while listing: the list may miss it; the next pass will do
+        self.resting.replace(
+            self._resting_from_exchange(
+                o.order_id, o.ticker, o.book_side, o.yes_price_dollars, o.remaining_count_fp
+            )
+            for o in listed
+        )
 
     def _implied_anchor(self, balance: Money) -> int:
         ledger = self.portfolio.ledger
@@ -430,8 +447,9 @@ class Engine(WsHandler):
         if decisions:
             # The gate sizes against equity: a fill since the last tick must already count.
             self._update_equity()
-        # Orders in flight and earlier approvals in this batch count as if already filled.
-        open_value = self.open_value() + self._pending_risk if decisions else 0
+        # Orders in flight, resting orders and earlier approvals in this batch count as if already filled.
+        open_value = self.open_value() + self._pending_risk + self.resting.worst_case() if decisions else 0
+        batch_cost: dict[str, int] = {}  # per market: worst case approved earlier in this batch
         unbooked = {self._awaiting_ticker.get(order_id) for order_id in self._awaiting}
         for d in decisions:
             intent = d.intent
@@ -448,6 +466,7 @@ class Engine(WsHandler):
                 book_stale=not self.ws.is_tradeable(intent.ticker),
                 fees=spec.fees,
                 open_value=Money(open_value),
+                resting_cost=Money(self.resting.worst_case(intent.ticker) + batch_cost.get(intent.ticker, 0)),
             )
             verdict = self.risk.check(intent, risk_view)
             outcome = (
@@ -481,6 +500,7 @@ class Engine(WsHandler):
                 continue
             self.stats.approved += 1
             open_value += verdict.worst_case_loss
+            batch_cost[intent.ticker] = batch_cost.get(intent.ticker, 0) + verdict.worst_case_loss
             approved.append(verdict)
         if approved:
             tickers = {a.intent.ticker for a in approved}
@@ -506,6 +526,10 @@ class Engine(WsHandler):
             self._pending_risk -= sum(a.worst_case_loss for a in approved)
         # Until its fills arrive on the stream, an acknowledged fill still counts as pending risk.
         for order, result in zip(approved, results, strict=True):
+            if result.order_id and result.status == "resting":
+                self.resting.update(
+                    self._resting_order(result.order_id, order, result.remaining_count), "resting"
+                )
             if result.order_id and result.fill_count > 0 and order.count > 0:
                 unseen = result.fill_count - self._filled_by_order.pop(result.order_id, 0)
                 if unseen > 0:
@@ -556,8 +580,32 @@ class Engine(WsHandler):
         if count < unseen:
             self._awaiting[order_id] = (unseen - count, risk - released)
 
+    def _resting_order(self, order_id: str, approved: ApprovedOrder, remaining: Count) -> RestingOrder:
+        intent = approved.intent
+        return RestingOrder(
+            order_id, intent.ticker, intent.side, intent.price, remaining, self._fees_for(intent.ticker)
+        )
+
+    def _fees_for(self, ticker: str) -> FeeSchedule:
+        spec = self.markets.get(ticker)
+        return spec.fees if spec is not None else BTC_DEFAULT_FEES
+
+    def _resting_from_exchange(
+        self, order_id: str, ticker: str, side: str | None, price: str, remaining: str
+    ) -> RestingOrder:
+        yes_price = parse_price(price)
+        if side is None:  # an order without its book side: count the costlier leg
+            side = "bid" if yes_price * 2 >= PRICE_SCALE else "ask"
+        return RestingOrder(order_id, ticker, side, yes_price, parse_count(remaining), self._fees_for(ticker))
+
     def on_user_order(self, msg: UserOrder) -> None:
         body = msg.msg
+        self.resting.update(
+            self._resting_from_exchange(
+                body.order_id, body.ticker, body.book_side, body.yes_price_dollars, body.remaining_count_fp
+            ),
+            body.status,
+        )
         if body.client_order_id:
             self.portfolio.strategy_by_order.setdefault(body.order_id, "")
             self.store.update_order(

@@ -53,9 +53,13 @@ class MarketRisk:
     data_age_s: float
     book_stale: bool = False
     fees: FeeSchedule = BTC_DEFAULT_FEES
-    #: What every open position in the portfolio is worth now (marked to mid): all of it can still be
-    #: lost at settlement, so it counts against the daily-loss and drawdown budgets.
+    #: What every open position in the portfolio is worth now (marked to mid), plus the worst case of
+    #: every resting order and order in flight: all of it can still be lost, so it counts against the
+    #: daily-loss and drawdown budgets.
     open_value: Money = NO_MONEY
+    #: Worst case of our orders resting on this market: they may fill at any moment, so they count
+    #: against the per-strike cap as if already filled.
+    resting_cost: Money = NO_MONEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +241,9 @@ class RiskManager:
         strike_cap = min(_pct_of(st.equity, self._per_strike_bps), self._accountability)
         grows_same_side = market.position >= 0 if intent.side == "bid" else market.position <= 0
         # Flipping sides starts the new side's cost from zero once the old side is closed.
-        strike_room = strike_cap - market.position_cost if grows_same_side else strike_cap
+        strike_room = (
+            strike_cap - market.position_cost if grows_same_side else strike_cap
+        ) - market.resting_cost
         # Breakers are hard limits: if every open position and this whole order went to zero, equity
         # would still sit at or above both floors.
         worst_equity = st.equity - market.open_value
