@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import NS_PER_S, ScaledClock, SystemClock
 from kxbtc.errors import NotFoundError
@@ -21,6 +23,9 @@ from kxbtc.kalshi.ws_messages import Fill
 from kxbtc.sim.exchange import Exchange
 from kxbtc.sim.harness import SimHarness
 from kxbtc.units import Count, Price, parse_count
+
+# One rerun on failure, as for the other tests that run the simulator on wall-clock time at high speed.
+pytestmark = pytest.mark.flaky(reruns=1)
 
 SPEED = 60.0  # simulated seconds per real second: a 15-minute market closes within 15 real seconds
 

@@ -306,10 +306,17 @@ class Engine(WsHandler):
 
     # -- equity and risk --------------------------------------------------------------------------
 
-    def _mark(self, ticker: str) -> int | None:
+    def _settled_mark(self, ticker: str) -> int | None:
+        """The YES price a determined market pays out at (1 or 0), None while it is undetermined."""
         result = self.results.get(ticker)
         if result in ("yes", "no"):
             return PRICE_SCALE if result == "yes" else 0
+        return None
+
+    def _mark(self, ticker: str) -> int | None:
+        settled = self._settled_mark(ticker)
+        if settled is not None:
+            return settled
         book = self.ws.books.get(ticker)
         if book is not None and not book.stale:
             bid, ask = book.best_yes_bid(), book.yes_ask()
@@ -649,9 +656,9 @@ class Engine(WsHandler):
 
     def _exit_mark(self, ticker: str, position: int) -> int | None:
         """The YES price that values a position at what selling it now would fetch (bid side)."""
-        result = self.results.get(ticker)
-        if result in ("yes", "no"):
-            return PRICE_SCALE if result == "yes" else 0
+        settled = self._settled_mark(ticker)
+        if settled is not None:
+            return settled
         book = self.ws.books.get(ticker)
         if book is None or book.stale:
             return self._marks.get(ticker)
