@@ -171,7 +171,7 @@ async def run_engine(
     *,
     sim_seconds: float,
     seed: int = 7,
-    start_offset_s: float = 0.0,
+    start_offset_s: float = 30.0,
     speed: float = SPEED,
     restart_of: Run | None = None,
 ) -> Run:
@@ -180,7 +180,7 @@ async def run_engine(
     ``restart_of``: start a new engine on the same exchange, account and database as that run."""
     config = Config(risk=risk, strategies={})
     if restart_of is None:
-        clock = ScaledClock(speed, start_ns=_aligned_start(start_offset_s) if start_offset_s else None)
+        clock = ScaledClock(speed, start_ns=_aligned_start(start_offset_s))
         exchange = Exchange(clock, seed=seed, config=SimConfig(series=("KXBTC15M",)))
         keys = [generate_key_pair()]
     else:
@@ -199,12 +199,10 @@ async def run_engine(
 
 
 def _aligned_start(offset_s: float) -> int:
-    """A start time ``offset_s`` seconds into a 15-minute window (so a close comes soon)."""
-    import time
-
-    quarter = 900 * NS_PER_S
-    now = time.time_ns()
-    return now // quarter * quarter + int(offset_s * NS_PER_S)
+    """A fixed start ``offset_s`` seconds into a 15-minute window, at midday UTC: runs do not depend on
+    the time of day they happen at (where a window stands, a UTC day rolling over mid-run)."""
+    midday = 1_780_315_200 * NS_PER_S  # 2026-06-01 12:00:00 UTC, a quarter-hour boundary
+    return midday + int(offset_s * NS_PER_S)
 
 
 # -- test-only strategies -----------------------------------------------------------------------
@@ -399,7 +397,9 @@ async def test_c_nothing_opens_in_the_final_60_seconds(tmp_path: Path) -> None:
 async def test_d_resting_orders_count_against_the_limits_until_they_are_gone(tmp_path: Path) -> None:
     # A 1% daily budget ($10 of $1,000) and a 5% per-strike cap: resting bids alone exhaust both.
     risk = RiskConfig(daily_loss_pct=1.0, max_drawdown_pct=50.0, per_strike_pct=5.0)
-    run = await run_engine(tmp_path, risk, [RestingBids(contracts=4)], sim_seconds=90, seed=3)
+    run = await run_engine(
+        tmp_path, risk, [RestingBids(contracts=4)], sim_seconds=90, seed=3, start_offset_s=120
+    )
     start = run.exchange.config.start_balance
     floor = start - start * 100 // 10_000
     orders = run.audit.orders
