@@ -34,6 +34,7 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_orderbook.py
 	$(BIN)/python benchmarks/bench_fair_value.py
+	$(BIN)/python benchmarks/bench_decision.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

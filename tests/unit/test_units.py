@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -83,3 +86,20 @@ def test_fee_matches_recorded_fills() -> None:
     maker = FeeSchedule.from_wire("quadratic", 1)
     assert maker.fee(5000, 100, is_taker=False) == 0
     assert FeeSchedule.from_wire("quadratic_with_maker_fees", 1).fee(5000, 100, False) == 4400
+
+
+@given(
+    fee_type=st.sampled_from(["quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees"]),
+    multiplier=st.sampled_from(["1", "0.5", "2", "1.25", "0.1"]),
+    price=st.integers(1, 9999),
+    count=st.integers(0, 10_000_000),
+    is_taker=st.booleans(),
+)
+def test_fee_is_the_exact_formula_rounded_up_to_a_hundredth_of_a_cent(
+    fee_type: str, multiplier: str, price: int, count: int, is_taker: bool
+) -> None:
+    schedule = FeeSchedule.from_wire(fee_type, multiplier)
+    rate = schedule.coefficient(is_taker) * Fraction(multiplier)
+    dollars = rate * Fraction(count, 100) * Fraction(price, 10_000) * Fraction(10_000 - price, 10_000)
+    ticks = math.ceil(dollars * 10_000)  # $0.0001 steps
+    assert schedule.fee(price, count, is_taker) == ticks * 100

@@ -8,7 +8,7 @@ Integer arithmetic throughout: Price is 1e-4 $, Count is 1e-2 contracts, the res
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from kxbtc.units import PRICE_SCALE, Money
@@ -26,6 +26,15 @@ class FeeSchedule:
 
     fee_type: str = "quadratic"
     multiplier: Fraction = Fraction(1)
+    # coefficient x multiplier as an integer fraction (numerator, denominator x 1e6), taker and maker:
+    # fee() runs on the fast path, where Fraction arithmetic costs ~40 us a call and ints ~0.3 us.
+    _taker: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _maker: tuple[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name, is_taker in (("_taker", True), ("_maker", False)):
+            rate = self.coefficient(is_taker) * self.multiplier
+            object.__setattr__(self, name, (rate.numerator, rate.denominator * 1_000_000))
 
     @staticmethod
     def from_wire(fee_type: str, fee_multiplier: float | int | str) -> FeeSchedule:
@@ -45,13 +54,11 @@ class FeeSchedule:
 
     def fee(self, price: int, count: int, is_taker: bool) -> Money:
         """Fee for one fill of ``count`` (1e-2) contracts at YES price ``price`` (1e-4), in Money."""
-        coeff = self.coefficient(is_taker) * self.multiplier
-        if coeff == 0 or count == 0:
+        rate_num, rate_den = self._taker if is_taker else self._maker
+        if rate_num == 0 or count == 0:
             return Money(0)
-        # dollars = coeff * (count/1e2) * (price/1e4) * ((1e4-price)/1e4); in 1e-4 $ units: / 1e6.
-        exact = coeff * count * price * (PRICE_SCALE - price)
-        num, den = exact.numerator, exact.denominator * 1_000_000
-        ticks = -(-num // den)  # round up to $0.0001
+        # dollars = rate * (count/1e2) * (price/1e4) * ((1e4-price)/1e4); in 1e-4 $ units: / 1e6.
+        ticks = -(-(rate_num * count * price * (PRICE_SCALE - price)) // rate_den)  # round up to $0.0001
         return Money(ticks * 100)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kxbtc.config import to_count
+from kxbtc.config import StrategyConfig, to_count
 from kxbtc.pricing.kelly import all_in_cost, size_binary
 from kxbtc.risk.limits import OrderIntent
 from kxbtc.strategy.base import (
@@ -24,6 +24,12 @@ class FairValueEdge(Strategy):
     #: (`kxbtc calibrate`) found 6 degrees of freedom better than normal tails, and 4-12 all alike.
     tail_df: float | None = 6.0
 
+    def __init__(self, config: StrategyConfig) -> None:
+        super().__init__(config)
+        # Converted once: Decimal arithmetic has no place on the per-book-update path.
+        self._min_edge = float(config.min_edge)
+        self._max_count = to_count(config.max_contracts)
+
     def on_book(self, market: MarketState, oracle: OracleView, ctx: DecisionContext) -> list[Decision]:
         book, contract = market.book, market.contract
         if book.stale:
@@ -34,7 +40,7 @@ class FairValueEdge(Strategy):
             return []
         p_yes = blend_prior(p_model, ctx.priors.get(contract.ticker))
         yes_ask, no_ask = book.yes_ask(), book.no_ask()
-        min_edge = float(self.config.min_edge)
+        min_edge = self._min_edge
         # Only offers whose edge after fees clears the margin are candidates.
         yes_offer = yes_ask if _edge(p_yes, yes_ask, market) > min_edge else None
         no_offer = no_ask if _edge(1 - p_yes, no_ask, market) > min_edge else None
@@ -46,7 +52,7 @@ class FairValueEdge(Strategy):
             Price(no_offer) if no_offer is not None else None,
             ctx.bankroll,
             fraction=self.config.kelly_fraction,
-            max_count=to_count(self.config.max_contracts),
+            max_count=self._max_count,
             fees=contract.fees,
         )
         if sized.side is None or sized.count <= 0 or sized.price is None:
