@@ -1,16 +1,71 @@
-"""The ``kxbtc`` command. Each subcommand lives beside the code it drives and is registered here."""
+"""The ``kxbtc`` command. Each subcommand lives beside the code it drives and is registered here.
+
+Subcommand modules are imported only when their command runs (or ``--help`` lists it): many of them pull in
+scipy, aiohttp or the simulator, which ``kxbtc --version`` or ``kxbtc status`` should not pay for.
+"""
 
 from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
 from kxbtc import __version__
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
+__all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
+
+#: Every subcommand: its name on the command line -> ``"module:attribute"`` of its click command.
+#: Adding a command or group is one line here.
+COMMANDS: dict[str, str] = {
+    "backtest": "kxbtc.backtest.cli:backtest",
+    "calibrate": "kxbtc.pricing.cli:calibrate_command",
+    "config": "kxbtc.engine.cli:config_group",
+    "demo": "kxbtc.engine.cli:demo",
+    "doctor": "kxbtc.engine.cli:doctor",
+    "fairvalue": "kxbtc.pricing.cli:fairvalue",
+    "fills": "kxbtc.ops.cli:fills",
+    "halt": "kxbtc.ops.cli:halt",
+    "keys": "kxbtc.keys:keys",
+    "oracle": "kxbtc.oracle.cli:oracle",
+    "orders": "kxbtc.ops.cli:orders",
+    "pnl": "kxbtc.ops.cli:pnl",
+    "positions": "kxbtc.ops.cli:positions",
+    "resume": "kxbtc.ops.cli:resume",
+    "run": "kxbtc.engine.cli:run_live",
+    "sim": "kxbtc.sim.cli:sim",
+    "status": "kxbtc.ops.cli:status",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose subcommands, named in ``lazy_commands``, are imported on first use."""
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            self.add_command(_import_command(self.lazy_commands[cmd_name]), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def _import_command(target: str) -> click.Command:
+    """The click command at ``"module:attribute"``."""
+    module_name, _, attribute = target.partition(":")
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{target} is not a click command")
+    return command
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kxbtc")
 def cli() -> None:
     """kxbtc: autonomous trading for Kalshi's 15-minute and hourly Bitcoin markets."""
@@ -18,42 +73,3 @@ def cli() -> None:
 
 def main() -> None:
     cli()
-
-
-from kxbtc.keys import keys  # noqa: E402
-
-cli.add_command(keys)
-
-from kxbtc.pricing.cli import calibrate_command, fairvalue  # noqa: E402
-
-cli.add_command(fairvalue)
-cli.add_command(calibrate_command)
-
-from kxbtc.ops.cli import fills, halt, orders, pnl, positions, resume, status  # noqa: E402
-
-cli.add_command(status)
-cli.add_command(positions)
-cli.add_command(orders)
-cli.add_command(fills)
-cli.add_command(pnl)
-cli.add_command(halt)
-cli.add_command(resume)
-
-from kxbtc.sim.cli import sim  # noqa: E402
-
-cli.add_command(sim)
-
-from kxbtc.oracle.cli import oracle  # noqa: E402
-
-cli.add_command(oracle)
-
-from kxbtc.engine.cli import config_group, demo, doctor, run_live  # noqa: E402
-
-cli.add_command(demo)
-cli.add_command(run_live)
-cli.add_command(doctor)
-cli.add_command(config_group)
-
-from kxbtc.backtest.cli import backtest  # noqa: E402
-
-cli.add_command(backtest)

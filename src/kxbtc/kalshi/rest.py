@@ -21,10 +21,10 @@ import enum
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, Unpack
 from urllib.parse import quote, urlsplit
 
 import httpx2
@@ -43,6 +43,14 @@ from kxbtc.errors import (
 from kxbtc.kalshi.auth import Signer
 from kxbtc.kalshi.error_bodies import ORDER_ALREADY_EXISTS, code_is, item_error, parse_error
 from kxbtc.kalshi.ratelimit import RateLimiter
+from kxbtc.kalshi.rest_filters import (
+    EventFilters,
+    FillFilters,
+    MarketFilters,
+    OrderFilters,
+    SettlementFilters,
+    TradeFilters,
+)
 from kxbtc.kalshi.rest_messages import (
     AccountLimits,
     AmendOrderRequest,
@@ -183,7 +191,7 @@ def _params(**values: Any) -> Params:
             continue
         if isinstance(value, bool):
             out.append((key, "true" if value else "false"))
-        elif isinstance(value, list | tuple):
+        elif isinstance(value, Sequence) and not isinstance(value, str):
             if value:
                 out.append((key, ",".join(str(v) for v in value)))
         else:
@@ -194,6 +202,46 @@ def _params(**values: Any) -> Params:
 def _seg(value: str) -> str:
     """One path segment, escaped (tickers are safe, but an order id is caller input)."""
     return quote(value, safe="")
+
+
+def _event_query(filters: EventFilters) -> Params:
+    """``event_tickers`` goes out as the comma-joined ``event_ticker`` the API names it."""
+    renamed = {("event_ticker" if key == "event_tickers" else key): value for key, value in filters.items()}
+    return _params(**renamed)
+
+
+def _market_query(filters: MarketFilters) -> Params:
+    """The named filters, then ``extra`` as it is."""
+    named = {key: value for key, value in filters.items() if key != "extra"}
+    return _params(**named, **dict(filters.get("extra") or {}))
+
+
+class _Paged(Protocol):
+    @property
+    def cursor(self) -> str | None: ...
+
+
+PageT = TypeVar("PageT", bound=_Paged)
+ItemT = TypeVar("ItemT")
+
+
+@dataclass(frozen=True, slots=True)
+class _ListEndpoint(Generic[PageT, ItemT]):
+    """A cursor-paged GET: its path, its page type and where a page keeps its items."""
+
+    path: str
+    page: type[PageT]
+    items: Callable[[PageT], list[ItemT] | None]
+
+
+_EVENTS: _ListEndpoint[EventsPage, Event] = _ListEndpoint("/events", EventsPage, lambda p: p.events)
+_MARKETS: _ListEndpoint[MarketsPage, Market] = _ListEndpoint("/markets", MarketsPage, lambda p: p.markets)
+_TRADES: _ListEndpoint[TradesPage, Trade] = _ListEndpoint("/markets/trades", TradesPage, lambda p: p.trades)
+_FILLS: _ListEndpoint[FillsPage, Fill] = _ListEndpoint("/portfolio/fills", FillsPage, lambda p: p.fills)
+_ORDERS: _ListEndpoint[OrdersPage, Order] = _ListEndpoint("/portfolio/orders", OrdersPage, lambda p: p.orders)
+_SETTLEMENTS: _ListEndpoint[SettlementsPage, Settlement] = _ListEndpoint(
+    "/portfolio/settlements", SettlementsPage, lambda p: p.settlements
+)
 
 
 @dataclass(slots=True)
@@ -359,20 +407,33 @@ class KalshiRestClient:
         raw = await self._request("GET", path, params=params, retry=Retry.SAFE)
         return decode(raw, kind, f"GET {self.full_path(path)}")
 
-    async def _pages(self, path: str, kind: type[Any], params: Params) -> AsyncIterator[Any]:
+    async def _get_page(
+        self, endpoint: _ListEndpoint[PageT, ItemT], filters: Params, cursor: str | None
+    ) -> PageT:
+        return await self._get(endpoint.path, endpoint.page, [*filters, *_params(cursor=cursor)])
+
+    async def _pages(self, endpoint: _ListEndpoint[PageT, ItemT], filters: Params) -> AsyncIterator[PageT]:
         """Follow ``cursor`` until it is empty, absent or null; a repeated cursor is a protocol error."""
         seen: set[str] = set()
         cursor: str | None = None
         while True:
-            query = [*params, ("cursor", cursor)] if cursor else params
-            page = await self._get(path, kind, query)
+            page = await self._get_page(endpoint, filters, cursor)
             yield page
             cursor = page.cursor
             if not cursor:
                 return
             if cursor in seen:
-                raise ProtocolError(f"GET {self.full_path(path)}: cursor {cursor!r} repeated; stopping")
+                raise ProtocolError(
+                    f"GET {self.full_path(endpoint.path)}: cursor {cursor!r} repeated; stopping"
+                )
             seen.add(cursor)
+
+    async def _iter_items(
+        self, endpoint: _ListEndpoint[PageT, ItemT], filters: Params
+    ) -> AsyncIterator[ItemT]:
+        async for page in self._pages(endpoint, filters):
+            for item in endpoint.items(page) or ():
+                yield item
 
     # ----------------------------------------------------------------------------------------------
     # Exchange, series, events, markets (public)
@@ -396,109 +457,25 @@ class KalshiRestClient:
         params = _params(series_ticker=series_ticker, show_historical=show_historical)
         return (await self._get("/series/fee_changes", SeriesFeeChanges, params)).series_fee_change_arr or []
 
-    def _event_params(
-        self,
-        series_ticker: str | None,
-        status: str | None,
-        with_nested_markets: bool | None,
-        event_tickers: Sequence[str] | None,
-        min_close_ts: int | None,
-        limit: int | None,
-    ) -> Params:
-        return _params(
-            limit=limit,
-            series_ticker=series_ticker,
-            status=status,
-            with_nested_markets=with_nested_markets,
-            event_ticker=list(event_tickers) if event_tickers else None,
-            min_close_ts=min_close_ts,
-        )
+    async def get_events(self, *, cursor: str | None = None, **filters: Unpack[EventFilters]) -> EventsPage:
+        return await self._get_page(_EVENTS, _event_query(filters), cursor)
 
-    async def get_events(
-        self,
-        *,
-        series_ticker: str | None = None,
-        status: str | None = None,
-        with_nested_markets: bool | None = None,
-        event_tickers: Sequence[str] | None = None,
-        min_close_ts: int | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> EventsPage:
-        params = self._event_params(
-            series_ticker, status, with_nested_markets, event_tickers, min_close_ts, limit
-        )
-        return await self._get("/events", EventsPage, [*params, *_params(cursor=cursor)])
-
-    async def iter_events(
-        self,
-        *,
-        series_ticker: str | None = None,
-        status: str | None = None,
-        with_nested_markets: bool | None = None,
-        event_tickers: Sequence[str] | None = None,
-        min_close_ts: int | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[Event]:
-        params = self._event_params(
-            series_ticker, status, with_nested_markets, event_tickers, min_close_ts, limit
-        )
-        async for page in self._pages("/events", EventsPage, params):
-            for event in page.events or ():
-                yield event
+    def iter_events(self, **filters: Unpack[EventFilters]) -> AsyncIterator[Event]:
+        return self._iter_items(_EVENTS, _event_query(filters))
 
     async def get_event(self, event_ticker: str, *, with_nested_markets: bool = True) -> EventResponse:
         params = _params(with_nested_markets=with_nested_markets)
         return await self._get(f"/events/{_seg(event_ticker)}", EventResponse, params)
 
-    @staticmethod
-    def _market_params(
-        series_ticker: str | None,
-        event_ticker: str | None,
-        status: str | None,
-        tickers: Sequence[str] | None,
-        limit: int | None,
-        extra: Mapping[str, int | str] | None,
-    ) -> Params:
-        params = _params(
-            limit=limit,
-            series_ticker=series_ticker,
-            event_ticker=event_ticker,
-            status=status,
-            tickers=list(tickers) if tickers else None,
-        )
-        return params + _params(**dict(extra or {}))
-
     async def get_markets(
-        self,
-        *,
-        series_ticker: str | None = None,
-        event_ticker: str | None = None,
-        status: str | None = None,
-        tickers: Sequence[str] | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        extra: Mapping[str, int | str] | None = None,
+        self, *, cursor: str | None = None, **filters: Unpack[MarketFilters]
     ) -> MarketsPage:
         """One page of ``GET /markets``. ``extra`` passes other filters (``min_close_ts`` ...)."""
-        params = self._market_params(series_ticker, event_ticker, status, tickers, limit, extra)
-        return await self._get("/markets", MarketsPage, [*params, *_params(cursor=cursor)])
+        return await self._get_page(_MARKETS, _market_query(filters), cursor)
 
-    async def iter_markets(
-        self,
-        *,
-        series_ticker: str | None = None,
-        event_ticker: str | None = None,
-        status: str | None = None,
-        tickers: Sequence[str] | None = None,
-        limit: int | None = None,
-        extra: Mapping[str, int | str] | None = None,
-    ) -> AsyncIterator[Market]:
+    def iter_markets(self, **filters: Unpack[MarketFilters]) -> AsyncIterator[Market]:
         """Every market matching the filters, following cursors to the last page."""
-        params = self._market_params(series_ticker, event_ticker, status, tickers, limit, extra)
-        async for page in self._pages("/markets", MarketsPage, params):
-            for market in page.markets or ():
-                yield market
+        return self._iter_items(_MARKETS, _market_query(filters))
 
     async def get_market(self, ticker: str) -> Market:
         return (await self._get(f"/markets/{_seg(ticker)}", MarketResponse)).market
@@ -514,30 +491,11 @@ class KalshiRestClient:
         params: Params = [("tickers", t) for t in tickers]  # repeated, not comma-joined
         return (await self._get("/markets/orderbooks", OrderbooksResponse, params)).orderbooks or []
 
-    async def get_trades(
-        self,
-        *,
-        ticker: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> TradesPage:
-        params = _params(ticker=ticker, min_ts=min_ts, max_ts=max_ts, limit=limit, cursor=cursor)
-        return await self._get("/markets/trades", TradesPage, params)
+    async def get_trades(self, *, cursor: str | None = None, **filters: Unpack[TradeFilters]) -> TradesPage:
+        return await self._get_page(_TRADES, _params(**filters), cursor)
 
-    async def iter_trades(
-        self,
-        *,
-        ticker: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[Trade]:
-        params = _params(ticker=ticker, min_ts=min_ts, max_ts=max_ts, limit=limit)
-        async for page in self._pages("/markets/trades", TradesPage, params):
-            for trade in page.trades or ():
-                yield trade
+    def iter_trades(self, **filters: Unpack[TradeFilters]) -> AsyncIterator[Trade]:
+        return self._iter_items(_TRADES, _params(**filters))
 
     async def get_candlesticks(
         self, series_ticker: str, ticker: str, *, start_ts: int, end_ts: int, period_interval: int = 1
@@ -578,146 +536,30 @@ class KalshiRestClient:
         )
         return await self._get("/portfolio/positions", PositionsPage, params)
 
-    async def get_fills(
-        self,
-        *,
-        ticker: str | None = None,
-        order_id: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        subaccount: int | None = None,
-        exchange_index: int | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> FillsPage:
-        params = _params(
-            ticker=ticker,
-            order_id=order_id,
-            min_ts=min_ts,
-            max_ts=max_ts,
-            subaccount=subaccount,
-            exchange_index=exchange_index,
-            limit=limit,
-            cursor=cursor,
-        )
-        return await self._get("/portfolio/fills", FillsPage, params)
+    async def get_fills(self, *, cursor: str | None = None, **filters: Unpack[FillFilters]) -> FillsPage:
+        return await self._get_page(_FILLS, _params(**filters), cursor)
 
-    async def iter_fills(
-        self,
-        *,
-        ticker: str | None = None,
-        order_id: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        subaccount: int | None = None,
-        exchange_index: int | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[Fill]:
-        params = _params(
-            ticker=ticker,
-            order_id=order_id,
-            min_ts=min_ts,
-            max_ts=max_ts,
-            subaccount=subaccount,
-            exchange_index=exchange_index,
-            limit=limit,
-        )
-        async for page in self._pages("/portfolio/fills", FillsPage, params):
-            for fill in page.fills or ():
-                yield fill
+    def iter_fills(self, **filters: Unpack[FillFilters]) -> AsyncIterator[Fill]:
+        return self._iter_items(_FILLS, _params(**filters))
 
-    async def get_orders(
-        self,
-        *,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        status: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        subaccount: int | None = None,
-        exchange_index: int | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> OrdersPage:
-        params = _params(
-            ticker=ticker,
-            event_ticker=event_ticker,
-            status=status,
-            min_ts=min_ts,
-            max_ts=max_ts,
-            subaccount=subaccount,
-            exchange_index=exchange_index,
-            limit=limit,
-            cursor=cursor,
-        )
-        return await self._get("/portfolio/orders", OrdersPage, params)
+    async def get_orders(self, *, cursor: str | None = None, **filters: Unpack[OrderFilters]) -> OrdersPage:
+        return await self._get_page(_ORDERS, _params(**filters), cursor)
 
-    async def iter_orders(
-        self,
-        *,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        status: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        subaccount: int | None = None,
-        exchange_index: int | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[Order]:
+    def iter_orders(self, **filters: Unpack[OrderFilters]) -> AsyncIterator[Order]:
         """Orders newest first, across pages."""
-        params = _params(
-            ticker=ticker,
-            event_ticker=event_ticker,
-            status=status,
-            min_ts=min_ts,
-            max_ts=max_ts,
-            subaccount=subaccount,
-            exchange_index=exchange_index,
-            limit=limit,
-        )
-        async for page in self._pages("/portfolio/orders", OrdersPage, params):
-            for order in page.orders or ():
-                yield order
+        return self._iter_items(_ORDERS, _params(**filters))
 
     async def get_order(self, order_id: str) -> Order:
         """One order. The read model lags writes by ~hundreds of ms: do not trust one post-write GET."""
         return (await self._get(f"/portfolio/orders/{_seg(order_id)}", OrderResponse)).order
 
     async def get_settlements(
-        self,
-        *,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        subaccount: int | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
+        self, *, cursor: str | None = None, **filters: Unpack[SettlementFilters]
     ) -> SettlementsPage:
-        params = _params(
-            ticker=ticker,
-            event_ticker=event_ticker,
-            min_ts=min_ts,
-            max_ts=max_ts,
-            subaccount=subaccount,
-            limit=limit,
-            cursor=cursor,
-        )
-        return await self._get("/portfolio/settlements", SettlementsPage, params)
+        return await self._get_page(_SETTLEMENTS, _params(**filters), cursor)
 
-    async def iter_settlements(
-        self,
-        *,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[Settlement]:
-        params = _params(ticker=ticker, event_ticker=event_ticker, min_ts=min_ts, max_ts=max_ts, limit=limit)
-        async for page in self._pages("/portfolio/settlements", SettlementsPage, params):
-            for settlement in page.settlements or ():
-                yield settlement
+    def iter_settlements(self, **filters: Unpack[SettlementFilters]) -> AsyncIterator[Settlement]:
+        return self._iter_items(_SETTLEMENTS, _params(**filters))
 
     async def get_account_limits(self) -> AccountLimits:
         return await self._get("/account/limits", AccountLimits)
@@ -804,11 +646,8 @@ class KalshiRestClient:
     ) -> Order | None:
         """The order with this client_order_id in ``ticker``, searching newest first, or None."""
         pages = 0
-        async for page in self._pages(
-            "/portfolio/orders", OrdersPage, _params(ticker=ticker, subaccount=subaccount, limit=200)
-        ):
-            orders: list[Order] = page.orders or []
-            for order in orders:
+        async for page in self._pages(_ORDERS, _params(ticker=ticker, subaccount=subaccount, limit=200)):
+            for order in page.orders or ():
                 if order.client_order_id == client_order_id:
                     return order
             pages += 1

@@ -18,14 +18,13 @@ Deterministic under ``seed``: ids, the index path and the counterparties draw fr
 
 from __future__ import annotations
 
-import base64
 import heapq
 import logging
 import random
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Unpack
 
 from kxbtc.clock import NS_PER_MS, NS_PER_S, Clock
 from kxbtc.sim.accounts import (
@@ -75,12 +74,16 @@ from kxbtc.sim.markets import (
     specs_kxbtcd,
 )
 from kxbtc.sim.matching import STP_TYPES, TIME_IN_FORCE, LevelChange, MatchPlan, Order, OrderBook
+
+# Page, decode_cursor and encode_cursor (``as`` imports) stay importable from here, where they used to live.
+from kxbtc.sim.paging import Page as Page
+from kxbtc.sim.paging import PortfolioQuery, in_window, paginate, portfolio_page
+from kxbtc.sim.paging import decode_cursor as decode_cursor
+from kxbtc.sim.paging import encode_cursor as encode_cursor
 from kxbtc.sim.price_path import PricePath, SyntheticPath
 from kxbtc.units import PRICE_SCALE, Count, Money, Price, notional
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 CRYPTO_SHARD = 2
 DEFAULT_START_BALANCE = Money(1_000_000_000)  # $1,000 per new user
@@ -186,14 +189,6 @@ class DecreaseResult:
     reduced_by: Count
     remaining_count: Count
     ts_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of a list; ``cursor`` is ``""`` on the last page."""
-
-    items: list[T]
-    cursor: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -716,7 +711,7 @@ class Exchange:
                 and (max_close_ts is None or m.close_ns <= max_close_ts * NS_PER_S)
             )
 
-        return _paginate([m for m in self.markets.values() if keep(m)], lambda m: m.seq, cursor, limit)
+        return paginate([m for m in self.markets.values() if keep(m)], lambda m: m.seq, cursor, limit)
 
     def event(self, event_ticker: str) -> tuple[Event, list[Market]]:
         self.step()
@@ -744,7 +739,7 @@ class Exchange:
                 return True
             return any(self.markets[t].status in statuses for t in e.market_tickers if t in self.markets)
 
-        return _paginate(
+        return paginate(
             [e for e in self.events_by_ticker.values() if keep(e)], lambda e: e.seq, cursor, limit
         )
 
@@ -786,8 +781,8 @@ class Exchange:
             source: Iterable[Trade] = self.trades.get(ticker, [])
         else:
             source = (t for ts in self.trades.values() for t in ts)
-        items = [t for t in source if _in_window(t.ts_ns, min_ts, max_ts)]
-        return _paginate(items, lambda t: t.seq, cursor, limit)
+        items = [t for t in source if in_window(t.ts_ns, min_ts, max_ts)]
+        return paginate(items, lambda t: t.seq, cursor, limit)
 
     def _candle(self, ticker: str, second: int) -> Candle:
         end = -(-second // 60) * 60
@@ -1342,76 +1337,41 @@ class Exchange:
         self,
         user_id: str,
         *,
-        ticker: str | None = None,
         event_ticker: str | None = None,
         status: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        subaccount: int | None = None,
-        cursor: str = "",
-        limit: int = 100,
+        **query: Unpack[PortfolioQuery],
     ) -> Page[Order]:
         """Newest first. ``event_ticker`` may be a comma list."""
         self.step()
         events = set(event_ticker.split(",")) if event_ticker else None
-        items = [
+        orders = (
             o
             for o in self._user(user_id).orders
-            if (ticker is None or o.ticker == ticker)
-            and (events is None or o.event_ticker in events)
-            and (status is None or o.status == status)
-            and (subaccount is None or o.subaccount == subaccount)
-            and _in_window(o.created_ns, min_ts, max_ts)
-        ]
-        return _paginate(items, lambda o: o.seq, cursor, limit)
+            if (events is None or o.event_ticker in events) and (status is None or o.status == status)
+        )
+        return portfolio_page(orders, lambda o: o.created_ns, query)
 
     def fills_page(
-        self,
-        user_id: str,
-        *,
-        ticker: str | None = None,
-        order_id: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        subaccount: int | None = None,
-        cursor: str = "",
-        limit: int = 100,
+        self, user_id: str, *, order_id: str | None = None, **query: Unpack[PortfolioQuery]
     ) -> Page[Fill]:
         self.step()
         self._user(user_id)
-        items = [
-            f
-            for f in self.accounts.fills.get(user_id, [])
-            if (ticker is None or f.ticker == ticker)
-            and (order_id is None or f.order_id == order_id)
-            and (subaccount is None or f.subaccount == subaccount)
-            and _in_window(f.ts_ns, min_ts, max_ts)
-        ]
-        return _paginate(items, lambda f: f.seq, cursor, limit)
+        fills = (
+            f for f in self.accounts.fills.get(user_id, []) if order_id is None or f.order_id == order_id
+        )
+        return portfolio_page(fills, lambda f: f.ts_ns, query)
 
     def settlements_page(
-        self,
-        user_id: str,
-        *,
-        ticker: str | None = None,
-        event_ticker: str | None = None,
-        min_ts: int | None = None,
-        max_ts: int | None = None,
-        subaccount: int | None = None,
-        cursor: str = "",
-        limit: int = 100,
+        self, user_id: str, *, event_ticker: str | None = None, **query: Unpack[PortfolioQuery]
     ) -> Page[Settlement]:
         self.step()
         self._user(user_id)
-        items = [
+        settlements = (
             s
             for s in self.accounts.settlements.get(user_id, [])
-            if (ticker is None or s.ticker == ticker)
-            and (event_ticker is None or s.event_ticker == event_ticker)
-            and (subaccount is None or s.subaccount == subaccount)
-            and _in_window(s.settled_ns, min_ts, max_ts)
-        ]
-        return _paginate(items, lambda s: s.seq, cursor, limit)
+            if event_ticker is None or s.event_ticker == event_ticker
+        )
+        return portfolio_page(settlements, lambda s: s.settled_ns, query)
 
     def positions_page(
         self,
@@ -1447,7 +1407,7 @@ class Exchange:
             market = self.markets.get(t)
             # Subaccounts (0..63) of one market share its sequence number: keep cursor keys unique.
             rows.append(((market.seq if market else 0) * 64 + sub, MarketPositionView(state, resting)))
-        page = _paginate(rows, lambda r: r[0], cursor, limit)
+        page = paginate(rows, lambda r: r[0], cursor, limit)
         views = [v for _, v in page.items]
         by_event: dict[str, list[PositionState]] = {}
         for view in views:
@@ -1596,36 +1556,3 @@ def _unfilled_reason(time_in_force: str) -> str:
     return {"fill_or_kill": "FillOrKill", "immediate_or_cancel": "ImmediateOrCancel"}.get(
         time_in_force, "Canceled"
     )
-
-
-def _in_window(ts_ns: int, min_ts: int | None, max_ts: int | None) -> bool:
-    return (min_ts is None or ts_ns >= min_ts * NS_PER_S) and (max_ts is None or ts_ns <= max_ts * NS_PER_S)
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"kx:{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int | None:
-    """The sequence number a cursor continues below; None for "" or garbage (read from the start)."""
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not text.startswith("kx:") or not text[3:].isdigit():
-        return None
-    return int(text[3:])
-
-
-def _paginate(items: list[T], key: Any, cursor: str, limit: int) -> Page[T]:
-    """Newest first by ``key`` (a sequence number); the cursor is the last key served."""
-    after = decode_cursor(cursor)
-    ordered = sorted(items, key=key, reverse=True)
-    if after is not None:
-        ordered = [i for i in ordered if key(i) < after]
-    limit = max(1, min(limit or 100, 1000))
-    page = ordered[:limit]
-    more = len(ordered) > limit
-    return Page(page, encode_cursor(key(page[-1])) if more and page else "")

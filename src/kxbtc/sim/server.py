@@ -29,6 +29,8 @@ from kxbtc.sim.accounts import Trade
 from kxbtc.sim.auth_check import DEFAULT_MAX_FUTURE_MS, DEFAULT_MAX_PAST_MS, AuthChecker, AuthFailure
 from kxbtc.sim.exchange import CreateResult, Exchange, SimRejection
 from kxbtc.sim.faults import FaultInjector, FaultSpec, HttpFault, LostResponse
+from kxbtc.sim.markets import Event
+from kxbtc.sim.paging import DEFAULT_LIMIT, MAX_LIMIT, Paging, PortfolioQuery
 from kxbtc.sim.requests import (
     AmendRequest,
     CancelTarget,
@@ -336,6 +338,34 @@ def _opt_str(query: MultiMapping[str], name: str) -> str | None:
     return value or None
 
 
+def _paging(
+    query: MultiMapping[str],
+    operation: str,
+    *,
+    default: int = DEFAULT_LIMIT,
+    high: int = MAX_LIMIT,
+    tags: tuple[str, str] = ("gte", "lte"),
+) -> Paging:
+    """``cursor`` and ``limit`` of a list read; a ``limit`` outside 0..``high`` is the validator's 400."""
+    limit = query_int(query, "limit", operation, default=default, low=0, high=high, tags=tags)
+    return Paging(cursor=query.get("cursor", ""), limit=limit)
+
+
+def _portfolio_query(query: MultiMapping[str], operation: str) -> PortfolioQuery:
+    """The filters and paging that orders, fills and settlements share (their own filters aside)."""
+    return PortfolioQuery(
+        ticker=_opt_str(query, "ticker"),
+        min_ts=_opt_int(query, "min_ts", operation),
+        max_ts=_opt_int(query, "max_ts", operation),
+        subaccount=_opt_int(query, "subaccount", operation),
+        **_portfolio_paging(query, operation),
+    )
+
+
+def _portfolio_paging(query: MultiMapping[str], operation: str) -> Paging:
+    return _paging(query, operation, tags=("min", "max"))
+
+
 def _candles(
     exchange: Exchange, ticker: str, trades: list[Trade], start_ts: int, end_ts: int, period_s: int
 ) -> list[dict[str, Any]]:
@@ -530,25 +560,19 @@ class RestApi:
 
     async def events(self, call: Call) -> web.Response:
         q = call.query
-        limit = query_int(q, "limit", "GetEvents", default=200, low=0, high=200)
+        paging = _paging(q, "GetEvents", default=200, high=200)
         page = self.x.events_page(
-            series_ticker=_opt_str(q, "series_ticker"),
-            status=_opt_str(q, "status"),
-            cursor=q.get("cursor", ""),
-            limit=limit,
+            series_ticker=_opt_str(q, "series_ticker"), status=_opt_str(q, "status"), **paging
         )
         nested = q.get("with_nested_markets", "").lower() == "true"
-        events = []
-        for event in page.items:
-            markets = None
-            if nested:
-                markets = [
-                    wire.market_json(self.x, self.x.markets[t])
-                    for t in event.market_tickers
-                    if t in self.x.markets
-                ]
-            events.append(wire.event_json(event, markets))
-        return json_response({"events": events, "cursor": page.cursor})
+
+        def render(event: Event) -> wire.Json:
+            if not nested:
+                return wire.event_json(event, None)
+            markets = [self.x.markets[t] for t in event.market_tickers if t in self.x.markets]
+            return wire.event_json(event, [wire.market_json(self.x, m) for m in markets])
+
+        return json_response(wire.page_json("events", page, render))
 
     async def event(self, call: Call) -> web.Response:
         event, markets = self.x.event(call.match("event_ticker"))
@@ -563,7 +587,7 @@ class RestApi:
 
     async def markets(self, call: Call) -> web.Response:
         q = call.query
-        limit = query_int(q, "limit", "GetMarkets", default=100, low=0, high=1000)
+        paging = _paging(q, "GetMarkets")
         tickers = [t for t in q.get("tickers", "").split(",") if t]
         page = self.x.markets_page(
             event_ticker=_opt_str(q, "event_ticker"),
@@ -572,12 +596,9 @@ class RestApi:
             status=_opt_str(q, "status"),
             min_close_ts=_opt_int(q, "min_close_ts", "GetMarkets"),
             max_close_ts=_opt_int(q, "max_close_ts", "GetMarkets"),
-            cursor=q.get("cursor", ""),
-            limit=limit,
+            **paging,
         )
-        return json_response(
-            {"cursor": page.cursor, "markets": [wire.market_json(self.x, m) for m in page.items]}
-        )
+        return json_response(wire.page_json("markets", page, lambda m: wire.market_json(self.x, m)))
 
     async def market(self, call: Call) -> web.Response:
         return json_response({"market": wire.market_json(self.x, self.x.market(call.match("ticker")))})
@@ -601,15 +622,14 @@ class RestApi:
 
     async def trades(self, call: Call) -> web.Response:
         q = call.query
-        limit = query_int(q, "limit", "GetTrades", default=100, low=0, high=1000)
+        paging = _paging(q, "GetTrades")
         page = self.x.trades_page(
             ticker=_opt_str(q, "ticker"),
             min_ts=_opt_int(q, "min_ts", "GetTrades"),
             max_ts=_opt_int(q, "max_ts", "GetTrades"),
-            cursor=q.get("cursor", ""),
-            limit=limit,
+            **paging,
         )
-        return json_response({"cursor": page.cursor, "trades": [wire.trade_json(t) for t in page.items]})
+        return json_response(wire.page_json("trades", page, wire.trade_json))
 
     async def candlesticks(self, call: Call) -> web.Response:
         ticker = call.match("ticker")
@@ -675,9 +695,6 @@ class RestApi:
         )
         return json_response(wire.balance_json(balance))
 
-    def _list_limit(self, call: Call, operation: str) -> int:
-        return query_int(call.query, "limit", operation, default=100, low=0, high=1000, tags=("min", "max"))
-
     async def positions(self, call: Call) -> web.Response:
         q = call.query
         page = self.x.positions_page(
@@ -687,55 +704,26 @@ class RestApi:
             count_filter=_opt_str(q, "count_filter"),
             subaccount=_opt_int(q, "subaccount", "GetPositions"),
             exchange_index=_opt_int(q, "exchange_index", "GetPositions"),
-            cursor=q.get("cursor", ""),
-            limit=self._list_limit(call, "GetPositions"),
+            **_portfolio_paging(q, "GetPositions"),
         )
         return json_response(wire.positions_json(page))
 
     async def fills(self, call: Call) -> web.Response:
-        q = call.query
-        page = self.x.fills_page(
-            call.user,
-            ticker=_opt_str(q, "ticker"),
-            order_id=_opt_str(q, "order_id"),
-            min_ts=_opt_int(q, "min_ts", "GetFills"),
-            max_ts=_opt_int(q, "max_ts", "GetFills"),
-            subaccount=_opt_int(q, "subaccount", "GetFills"),
-            cursor=q.get("cursor", ""),
-            limit=self._list_limit(call, "GetFills"),
-        )
-        return json_response({"cursor": page.cursor, "fills": [wire.fill_json(f) for f in page.items]})
+        order_id = _opt_str(call.query, "order_id")
+        page = self.x.fills_page(call.user, order_id=order_id, **_portfolio_query(call.query, "GetFills"))
+        return json_response(wire.page_json("fills", page, wire.fill_json))
 
     async def settlements(self, call: Call) -> web.Response:
-        q = call.query
-        page = self.x.settlements_page(
-            call.user,
-            ticker=_opt_str(q, "ticker"),
-            event_ticker=_opt_str(q, "event_ticker"),
-            min_ts=_opt_int(q, "min_ts", "GetSettlements"),
-            max_ts=_opt_int(q, "max_ts", "GetSettlements"),
-            subaccount=_opt_int(q, "subaccount", "GetSettlements"),
-            cursor=q.get("cursor", ""),
-            limit=self._list_limit(call, "GetSettlements"),
-        )
-        return json_response(
-            {"cursor": page.cursor, "settlements": [wire.settlement_json(s) for s in page.items]}
-        )
+        event_ticker = _opt_str(call.query, "event_ticker")
+        query = _portfolio_query(call.query, "GetSettlements")
+        page = self.x.settlements_page(call.user, event_ticker=event_ticker, **query)
+        return json_response(wire.page_json("settlements", page, wire.settlement_json))
 
     async def orders(self, call: Call) -> web.Response:
-        q = call.query
-        page = self.x.orders_page(
-            call.user,
-            ticker=_opt_str(q, "ticker"),
-            event_ticker=_opt_str(q, "event_ticker"),
-            status=_opt_str(q, "status"),
-            min_ts=_opt_int(q, "min_ts", "GetOrders"),
-            max_ts=_opt_int(q, "max_ts", "GetOrders"),
-            subaccount=_opt_int(q, "subaccount", "GetOrders"),
-            cursor=q.get("cursor", ""),
-            limit=self._list_limit(call, "GetOrders"),
-        )
-        return json_response({"cursor": page.cursor, "orders": [wire.order_json(o) for o in page.items]})
+        event_ticker, status = _opt_str(call.query, "event_ticker"), _opt_str(call.query, "status")
+        query = _portfolio_query(call.query, "GetOrders")
+        page = self.x.orders_page(call.user, event_ticker=event_ticker, status=status, **query)
+        return json_response(wire.page_json("orders", page, wire.order_json))
 
     async def order(self, call: Call) -> web.Response:
         return json_response({"order": wire.order_json(self.x.order(call.user, call.match("order_id")))})
