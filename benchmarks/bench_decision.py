@@ -97,9 +97,9 @@ def main() -> int:
         print(json.dumps(result))
     else:
         print(
-            f"book update -> approved order, {result['frames']} frames ({decisions} decisions, {approved} approved):"
-            f" median {result['median_us']:.2f} us, p99 {result['p99_us']:.2f} us, mean {result['mean_us']:.2f} us,"
-            f" max {result['max_us']:.1f} us"
+            f"book update -> approved order, {result['frames']} frames"
+            f" ({decisions} decisions, {approved} approved): median {result['median_us']:.2f} us,"
+            f" p99 {result['p99_us']:.2f} us, mean {result['mean_us']:.2f} us, max {result['max_us']:.1f} us"
         )
     return 0
 
