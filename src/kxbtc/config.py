@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kxbtc.errors import ConfigError
 from kxbtc.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, Count, Money, Price
@@ -77,6 +77,153 @@ class StoreConfig(_Section):
     path: Path = Path("kxbtc.db")
 
 
+#: The ensemble's roles; each has its own system prompt in ``kxbtc.llm.roles``.
+LLM_ROLES = ("lead", "news", "bull", "bear", "risk")
+
+_DEFAULT_LLM_PROVIDERS: dict[str, dict[str, Any]] = {
+    "xai": {"kind": "openai", "base_url": "https://api.x.ai/v1", "api_key_env": "XAI_API_KEY"},
+    "anthropic": {
+        "kind": "anthropic",
+        "base_url": "https://api.anthropic.com",
+        "api_key_env": "ANTHROPIC_API_KEY",
+    },
+    "openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
+    "gemini": {
+        "kind": "openai",
+        "base_url": "https://generativelanguage.googleapis.com/v1beta/openai/",
+        "api_key_env": "GEMINI_API_KEY",
+        "token_limit_param": "max_tokens",
+    },
+    "deepseek": {
+        "kind": "openai",
+        "base_url": "https://api.deepseek.com",
+        "api_key_env": "DEEPSEEK_API_KEY",
+        "json_mode": "json_object",
+        "token_limit_param": "max_tokens",
+    },
+}
+# The brief's split: lead 30%, news 20%, bull and bear 17.5% each, risk 15%.
+_DEFAULT_LLM_ROLES: dict[str, dict[str, Any]] = {
+    "lead": {"provider": "xai", "model": "grok-4-latest", "weight": 0.30},
+    "news": {"provider": "anthropic", "model": "claude-sonnet-5-5", "weight": 0.20},
+    "bull": {"provider": "openai", "model": "gpt-5.5", "weight": 0.175},
+    "bear": {"provider": "gemini", "model": "gemini-flash-latest", "weight": 0.175},
+    "risk": {"provider": "deepseek", "model": "deepseek-reasoner", "weight": 0.15},
+}
+
+
+class LlmProviderConfig(_Section):
+    """One API endpoint. ``kind`` is its wire protocol: OpenAI chat completions or Anthropic messages."""
+
+    kind: Literal["openai", "anthropic"]
+    base_url: str = Field(min_length=1)
+    #: Name of the environment variable holding the key ("" for a local server that needs none).
+    api_key_env: str = Field("", pattern=r"^([A-Z_][A-Z0-9_]*)?$")
+    #: How to ask for JSON: a strict schema, plain JSON mode, or only the prompt.
+    json_mode: Literal["json_schema", "json_object", "none"] = "json_schema"
+    token_limit_param: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
+    timeout_s: float = Field(30.0, gt=0, le=600)
+    max_retries: int = Field(1, ge=0, le=5, description="retries on network errors, timeouts, 429 and 5xx")
+    retry_backoff_s: float = Field(1.0, ge=0, le=60)
+
+
+class LlmRoleConfig(_Section):
+    provider: str
+    model: str = Field(min_length=1)
+    weight: float = Field(ge=0, le=1_000)
+    enabled: bool = True
+    max_output_tokens: int = Field(2_000, ge=64, le=64_000)
+
+
+class LlmPrice(_Section):
+    """Dollars per million tokens."""
+
+    input_usd_per_mtok: Decimal = Field(ge=0, decimal_places=6)
+    output_usd_per_mtok: Decimal = Field(ge=0, decimal_places=6)
+
+
+def _over_defaults(value: Any, defaults: dict[str, dict[str, Any]]) -> Any:
+    """Entries given in the file or environment are laid over the defaults, key by key."""
+    if not isinstance(value, dict):
+        return value
+    merged: dict[str, Any] = {name: dict(entry) for name, entry in defaults.items()}
+    for name, entry in value.items():
+        merged[name] = {**merged.get(name, {}), **entry} if isinstance(entry, dict) else entry
+    return merged
+
+
+class LlmConfig(_Section):
+    """The multi-LLM forecast ensemble (a slow loop feeding probability priors to the strategies)."""
+
+    enabled: bool = False
+    providers: dict[str, LlmProviderConfig] = Field(
+        default_factory=lambda: {n: LlmProviderConfig(**e) for n, e in _DEFAULT_LLM_PROVIDERS.items()}
+    )
+    roles: dict[str, LlmRoleConfig] = Field(
+        default_factory=lambda: {n: LlmRoleConfig(**e) for n, e in _DEFAULT_LLM_ROLES.items()}
+    )
+    #: Model name -> token prices; a model missing here is recorded at cost 0.
+    prices: dict[str, LlmPrice] = Field(default_factory=dict)
+    deadline_s: float = Field(60.0, gt=0, le=600, description="the whole ensemble's time budget per market")
+    interval_s: float = Field(120.0, gt=0, le=86_400, description="how often the priors are refreshed")
+    max_age_s: float = Field(300.0, gt=0, le=86_400, description="a prior older than this stops counting")
+    blend_weight: float = Field(0.1, ge=0, le=1, description="weight of a fully confident prior")
+    min_weight: float = Field(0.5, ge=0, le=1, description="share of the role weight that must answer")
+    max_markets: int = Field(3, ge=1, le=100, description="markets forecast per refresh, nearest 50/50 first")
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _providers_over_defaults(cls, value: Any) -> Any:
+        return _over_defaults(value, _DEFAULT_LLM_PROVIDERS)
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles_over_defaults(cls, value: Any) -> Any:
+        return _over_defaults(value, _DEFAULT_LLM_ROLES)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: dict[str, LlmRoleConfig]) -> dict[str, LlmRoleConfig]:
+        unknown = sorted(set(value) - set(LLM_ROLES))
+        if unknown:
+            raise ValueError(f"unknown role {', '.join(unknown)}; known: {', '.join(LLM_ROLES)}")
+        if sum(role.weight for role in value.values() if role.enabled) <= 0:
+            raise ValueError("the enabled roles' weights must sum to more than 0")
+        return value
+
+    @model_validator(mode="after")
+    def _roles_name_providers(self) -> LlmConfig:
+        for name, role in self.roles.items():
+            if role.provider not in self.providers:
+                raise ValueError(
+                    f"roles.{name}.provider: {role.provider!r} is not a configured provider"
+                    f" (known: {', '.join(sorted(self.providers))})"
+                )
+        return self
+
+
+class PolymarketConfig(_Section):
+    """Polymarket market data and the cross-venue (Kalshi vs Polymarket) basis trade. Off by default."""
+
+    enabled: bool = False
+    gamma_url: str = "https://gamma-api.polymarket.com"
+    clob_url: str = "https://clob.polymarket.com"
+    ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+    min_edge: Decimal = Field(
+        Decimal("0.01"), ge=0, le=1, decimal_places=4, description="required edge per pair after fees, $"
+    )
+    basis_margin: Decimal = Field(
+        Decimal("0.02"),
+        ge=0,
+        le=1,
+        decimal_places=4,
+        description="extra edge per pair for the settlement basis (BRTI 60 s average vs Chainlink point), $",
+    )
+    max_pair_contracts: Decimal = Field(Decimal(50), gt=0, decimal_places=0, description="largest pair size")
+    max_book_age_s: float = Field(5.0, gt=0, le=600, description="skip a Polymarket book older than this")
+    ping_interval_s: float = Field(10.0, gt=0, le=60)
+
+
 class Config(_Section):
     risk: RiskConfig = RiskConfig()
     strategies: dict[str, StrategyConfig] = Field(
@@ -85,6 +232,8 @@ class Config(_Section):
     kalshi: KalshiConfig = KalshiConfig()
     clock: ClockConfig = ClockConfig()
     store: StoreConfig = StoreConfig()
+    llm: LlmConfig = LlmConfig()
+    polymarket: PolymarketConfig = PolymarketConfig()
 
     @field_validator("strategies")
     @classmethod

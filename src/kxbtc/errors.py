@@ -90,3 +90,39 @@ class ProtocolError(KxbtcError):
 
 class BookError(ProtocolError):
     """An order-book update left the book invalid (negative level, crossed book): resync."""
+
+
+class LlmError(KxbtcError):
+    """An LLM call failed or its answer was unusable. The message never contains an API key."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, provider: str = "", model: str = "", status: int = 0) -> None:
+        where = f"{provider}/{model}: " if provider else ""
+        super().__init__(f"{where}{status} {message}" if status else f"{where}{message}")
+        self.message = message
+        self.provider = provider
+        self.model = model
+        self.status = status
+
+
+class LlmUnavailableError(LlmError):
+    """A failure the same request may not repeat: network, timeout, HTTP 408/429/5xx."""
+
+    retryable = True
+
+
+class LlmTimeoutError(LlmUnavailableError):
+    """No answer within the configured timeout."""
+
+
+class LlmRejectedError(LlmError):
+    """The provider refused the request (HTTP 4xx other than 408/429): bad model name, bad parameters."""
+
+
+class LlmAuthError(LlmRejectedError):
+    """Missing API key, or HTTP 401/403."""
+
+
+class LlmOutputError(LlmError):
+    """The model answered, but not with the forecast JSON the schema demands."""

@@ -1,0 +1,160 @@
+"""``kxbtc llm forecast``: run the configured ensemble once on a market described on the command line.
+
+Runs whether or not ``llm.enabled`` is set (that switch is for the engine's slow loop). Exit codes:
+0 a blended prior; 1 too little weight answered (no prior); 2 a bad option or configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kxbtc.clock import SystemClock
+from kxbtc.config import Config, load_config
+from kxbtc.errors import ConfigError
+from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from kxbtc.llm.ensemble import Ensemble, EnsembleResult
+from kxbtc.llm.providers import build_providers
+from kxbtc.llm.schemas import ForecastRequest, StrikeType
+from kxbtc.units import format_fixed
+
+MONEY_DECIMALS = 6  # Money is micro-dollars
+_STRIKE_TYPES: tuple[StrikeType, ...] = ("greater", "greater_or_equal", "less", "less_or_equal", "between")
+
+
+def _load(config_path: Path | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"kxbtc: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@click.group("llm")
+def llm() -> None:
+    """The multi-LLM forecast ensemble."""
+
+
+@llm.command("forecast")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config.")
+@click.option("--ticker", required=True, help="Market ticker.")
+@click.option("--spot", type=click.FloatRange(min=0, min_open=True), required=True, help="Index, dollars.")
+@click.option("--strike", type=click.FloatRange(min=0, min_open=True), required=True, help="Strike, dollars.")
+@click.option("--strike-type", type=click.Choice(_STRIKE_TYPES), default="greater", show_default=True)
+@click.option(
+    "--cap-strike", type=click.FloatRange(min=0, min_open=True), default=None, help="For 'between'."
+)
+@click.option("--seconds-to-close", type=click.FloatRange(min=0, min_open=True), required=True)
+@click.option("--model-prob", type=click.FloatRange(0, 1), default=None, help="The quant model's P(YES).")
+@click.option("--vol", type=click.FloatRange(min=0), default=None, help="Realised vol, annualised fraction.")
+@click.option("--mid", type=click.FloatRange(0, 1), default=None, help="Book YES mid, dollars.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def forecast(
+    config_path: Path | None,
+    ticker: str,
+    spot: float,
+    strike: float,
+    strike_type: StrikeType,
+    cap_strike: float | None,
+    seconds_to_close: float,
+    model_prob: float | None,
+    vol: float | None,
+    mid: float | None,
+    as_json: bool,
+) -> None:
+    """Ask every configured role about one market and print each answer and the blend."""
+    config = _load(config_path)
+    if strike_type == "between" and cap_strike is None:
+        click.echo("error: --strike-type between needs --cap-strike", err=True)
+        sys.exit(EXIT_USAGE)
+    clock = SystemClock()
+    request = ForecastRequest(
+        ticker=ticker,
+        strike=strike,
+        strike_type=strike_type,
+        cap_strike=cap_strike,
+        close_time=datetime.now(UTC) + timedelta(seconds=seconds_to_close),
+        seconds_to_close=seconds_to_close,
+        spot=spot,
+        model_probability=model_prob,
+        realized_vol=vol,
+        book_mid=mid,
+    )
+
+    async def run() -> EnsembleResult:
+        ensemble = Ensemble(config.llm, build_providers(config.llm, clock), clock)
+        try:
+            return await ensemble.forecast(request)
+        finally:
+            await ensemble.aclose()
+
+    result = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps(result_json(result), indent=2))
+    else:
+        _print_text(result, config.llm.min_weight)
+    sys.exit(EXIT_OK if result.probability is not None else EXIT_FAILURE)
+
+
+def _dollars(micro: int) -> str:
+    return "$" + format_fixed(micro, MONEY_DECIMALS)
+
+
+def result_json(result: EnsembleResult) -> dict[str, Any]:
+    return {
+        "ticker": result.ticker,
+        "probability": result.probability,
+        "confidence": result.blend.confidence,
+        "spread": result.blend.spread,
+        "agreement": result.blend.agreement,
+        "surviving_weight": result.blend.surviving_weight,
+        "roles": [
+            {
+                "role": r.role,
+                "provider": r.provider,
+                "model": r.model,
+                "weight": r.weight,
+                "ok": r.ok,
+                "probability": r.forecast.probability if r.forecast else None,
+                "confidence": r.forecast.confidence if r.forecast else None,
+                "rationale": r.forecast.rationale if r.forecast else None,
+                "key_drivers": list(r.forecast.key_drivers) if r.forecast else [],
+                "error": r.error,
+                "latency_ms": r.latency_ms,
+                "cost_usd": format_fixed(r.cost, MONEY_DECIMALS),
+            }
+            for r in result.roles
+        ],
+    }
+
+
+def _print_text(result: EnsembleResult, min_weight: float) -> None:
+    click.echo(f"{result.ticker}: {len(result.roles)} roles asked")
+    for r in result.roles:
+        head = f"  {r.role:<5} {r.provider}/{r.model} (weight {r.weight:g})"
+        tail = f"{r.latency_ms} ms, {_dollars(r.cost)}"
+        if r.forecast is None:
+            click.echo(f"{head}: FAILED ({tail}): {r.error}")
+            continue
+        click.echo(
+            f"{head}: P(YES)={r.forecast.probability:.4f} confidence={r.forecast.confidence:.2f} ({tail})"
+        )
+        click.echo(f"        {r.forecast.rationale}")
+        if r.forecast.key_drivers:
+            click.echo(f"        drivers: {'; '.join(r.forecast.key_drivers)}")
+    b = result.blend
+    if b.probability is None:
+        click.echo(
+            f"blend: no prior: {b.surviving_weight:.0%} of the weight answered, {min_weight:.0%} needed"
+        )
+        return
+    click.echo(
+        f"blend: P(YES)={b.probability:.4f} confidence={b.confidence:.3f} agreement={b.agreement:.3f}"
+        f" spread={b.spread:.4f} weight answered={b.surviving_weight:.0%}"
+    )
