@@ -170,6 +170,11 @@ class LlmConfig(_Section):
     blend_weight: float = Field(0.1, ge=0, le=1, description="weight of a fully confident prior")
     min_weight: float = Field(0.5, ge=0, le=1, description="share of the role weight that must answer")
     max_markets: int = Field(3, ge=1, le=100, description="markets forecast per refresh, nearest 50/50 first")
+    #: Spend guards: once either is reached the ensemble is not asked again until 00:00 UTC.
+    daily_budget_usd: Decimal = Field(
+        Decimal(10), ge=0, le=100_000, decimal_places=6, description="LLM spend per UTC day (priced models)"
+    )
+    max_calls_per_day: int = Field(5_000, ge=0, le=1_000_000, description="LLM calls per UTC day, all roles")
 
     @field_validator("providers", mode="before")
     @classmethod

@@ -351,3 +351,54 @@ async def test_a_missing_key_fails_its_role_without_a_request(stub: LlmStub) -> 
     assert result.probability is None
     assert all(f"environment variable {KEY_ENV} is not set" in r.error for r in result.roles)
     assert stub.received == []
+
+
+async def test_spend_guards_pause_the_ensemble_until_the_next_utc_day(stub: LlmStub) -> None:
+    def script_round() -> None:
+        for role, p in GOOD.items():
+            stub.script(MODELS[role], Reply(text=forecast_text(p), input_tokens=1_000, output_tokens=200))
+
+    prices = {MODELS["lead"]: {"input_usd_per_mtok": "2", "output_usd_per_mtok": "10"}}  # $0.004 a call
+    clock = ManualClock()  # 2026-01-01T00:00:00Z
+    # By money: one round spends the whole $0.004 budget; the next round asks nobody.
+    ensemble = make_ensemble(stub, clock, prices=prices)
+    service = PriorService(
+        clock,
+        ensemble,
+        60.0,
+        requests=lambda: [market()],
+        max_age_s=600,
+        blend_weight=0.1,
+        daily_budget=4_000,
+    )
+    try:
+        script_round()
+        await service.refresh()
+        assert len(stub.received) == len(MODELS) and service.spend.cost == 4_000
+        clock.advance(3_600)
+        await service.refresh()
+        assert len(stub.received) == len(MODELS)  # paused: no call went out
+        clock.advance(86_400)  # a new UTC day re-opens the budget
+        script_round()
+        await service.refresh()
+        assert len(stub.received) == 2 * len(MODELS)
+    finally:
+        await ensemble.aclose()
+    # By count, which holds even for models without a price.
+    ensemble = make_ensemble(stub, clock)
+    service = PriorService(
+        clock,
+        ensemble,
+        60.0,
+        requests=lambda: [market()],
+        max_age_s=600,
+        blend_weight=0.1,
+        max_calls_per_day=5,
+    )
+    try:
+        script_round()
+        await service.refresh()
+        await service.refresh()
+        assert len(stub.received) == 3 * len(MODELS) and service.spend.calls == 5
+    finally:
+        await ensemble.aclose()

@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from typing import get_args
 
 from kxbtc.clock import NS_PER_S, Clock
-from kxbtc.config import LlmConfig
+from kxbtc.config import LlmConfig, to_money
 from kxbtc.llm.ensemble import CallRecorder, Ensemble, EnsembleResult
 from kxbtc.llm.providers import build_providers
 from kxbtc.llm.schemas import ForecastRequest, StrikeType
 from kxbtc.pricing.volatility import SECONDS_PER_YEAR
 from kxbtc.strategy.base import ContractView, OracleView, model_probability
+from kxbtc.units import Money, format_money
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,35 @@ class Prior:
     ts_ns: int  # when the forecast started: the age of the data it saw
 
 
+@dataclass(slots=True)
+class DailySpend:
+    """LLM cost and call count for one UTC day."""
+
+    day: str = ""
+    cost: int = 0  # Money
+    calls: int = 0
+    warned: bool = False
+
+    def _roll(self, now_ns: int) -> None:
+        day = datetime.fromtimestamp(now_ns / NS_PER_S, UTC).strftime("%Y-%m-%d")
+        if day != self.day:
+            self.day, self.cost, self.calls, self.warned = day, 0, 0, False
+
+    def add(self, now_ns: int, cost: int, calls: int) -> None:
+        self._roll(now_ns)
+        self.cost += cost
+        self.calls += calls
+
+    def over_limit(self, now_ns: int, budget: int | None, max_calls: int | None) -> str:
+        """Why no more calls may be made today, or "" while within both limits."""
+        self._roll(now_ns)
+        if budget is not None and self.cost >= budget:
+            return f"spent {format_money(self.cost)} of the {format_money(budget)} daily budget"
+        if max_calls is not None and self.calls >= max_calls:
+            return f"{self.calls} calls made, the daily limit is {max_calls}"
+        return ""
+
+
 class PriorService:
     def __init__(
         self,
@@ -50,6 +80,8 @@ class PriorService:
         max_age_s: float,
         blend_weight: float,
         max_markets: int = 3,
+        daily_budget: Money | None = None,
+        max_calls_per_day: int | None = None,
     ) -> None:
         self.clock = clock
         self.ensemble = ensemble
@@ -62,6 +94,10 @@ class PriorService:
         #: The last ensemble result per ticker, for display and diagnosis.
         self.latest: dict[str, EnsembleResult] = {}
         self.rounds = 0  # rounds completed
+        #: Spend guards (a runaway loop of paid calls is a known failure of LLM trading bots).
+        self.daily_budget = daily_budget
+        self.max_calls_per_day = max_calls_per_day
+        self.spend = DailySpend()
 
     async def run(self) -> None:
         while True:
@@ -70,6 +106,12 @@ class PriorService:
 
     async def refresh(self) -> None:
         """One round: forecast the chosen markets concurrently and store their priors."""
+        over = self.spend.over_limit(self.clock.time_ns(), self.daily_budget, self.max_calls_per_day)
+        if over:
+            if not self.spend.warned:
+                self.spend.warned = True
+                log.warning("LLM ensemble paused until 00:00 UTC: %s", over)
+            return
         chosen = pick_markets(self.requests(), self.max_markets)
         tasks = [asyncio.create_task(self._forecast(request)) for request in chosen]
         try:
@@ -82,6 +124,7 @@ class PriorService:
 
     async def _forecast(self, request: ForecastRequest) -> None:
         result = await self.ensemble.forecast(request)
+        self.spend.add(self.clock.time_ns(), sum(r.cost for r in result.roles), len(result.roles))
         self.latest[request.ticker] = result
         if result.probability is None:
             self._priors.pop(request.ticker, None)
@@ -162,4 +205,6 @@ def build_prior_service(
         max_age_s=config.max_age_s,
         blend_weight=config.blend_weight,
         max_markets=config.max_markets,
+        daily_budget=to_money(config.daily_budget_usd),
+        max_calls_per_day=config.max_calls_per_day,
     )
