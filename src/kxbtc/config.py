@@ -18,7 +18,7 @@ from kxbtc.errors import ConfigError
 from kxbtc.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, Count, Money, Price
 
 #: Strategies the engine knows; a config naming anything else is rejected at start.
-KNOWN_STRATEGIES = ("fair_value", "imbalance", "book_glitch", "settlement_window")
+KNOWN_STRATEGIES = ("fair_value", "imbalance", "book_glitch", "settlement_window", "cross_venue")
 
 ENV_PREFIX = "KXBTC_"
 
@@ -247,6 +247,16 @@ class Config(_Section):
         if unknown:
             raise ValueError(f"unknown strategy {', '.join(unknown)}; known: {', '.join(KNOWN_STRATEGIES)}")
         return value
+
+    @model_validator(mode="after")
+    def _cross_venue_needs_polymarket(self) -> Config:
+        cross_venue = self.strategies.get("cross_venue")
+        if cross_venue is not None and cross_venue.enabled and not self.polymarket.enabled:
+            raise ValueError(
+                "strategies.cross_venue is enabled but polymarket.enabled is false: the cross-venue"
+                " strategy trades against Polymarket's books; set polymarket.enabled = true or disable it"
+            )
+        return self
 
 
 def to_money(value: Decimal) -> Money:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import Config
+from kxbtc.engine.cross_venue import CrossVenueDesk
 from kxbtc.engine.oracle import IndexState
 from kxbtc.errors import KxbtcError
 from kxbtc.execution.router import ExecutionRouter, SubmitResult
@@ -93,6 +94,7 @@ class Engine(WsHandler):
         refresh_every_s: float = 10.0,
         cancel_unknown_on_start: bool = True,
         clock_error_ms: Callable[[], float] | None = None,
+        poly_ws_clock: Clock | None = None,
     ) -> None:
         self.config = config
         self.rest = rest
@@ -139,6 +141,12 @@ class Engine(WsHandler):
         self._refresh_soon = False
         self._stopping = False
         self._saved_baseline = ""
+        #: Polymarket books and the cross-venue pairs' second legs (``[polymarket] enabled``).
+        self.desk: CrossVenueDesk | None = None
+        if config.polymarket.enabled:
+            self.desk = CrossVenueDesk(
+                config, store=store, clock=clock, note_event=self._note_event, ws_clock=poly_ws_clock
+            )
 
     # -- start, run, stop -------------------------------------------------------------------------
 
@@ -160,6 +168,8 @@ class Engine(WsHandler):
         await self.ws.subscribe(["fill", "user_orders"])
         await self.ws.subscribe("market_lifecycle_v2")
         await self.ws.subscribe("cfbenchmarks_value", index_ids=["BRTI"])
+        if self.desk is not None:
+            self.desk.start()
         self._update_equity()
 
     async def run(self, *, until_ns: int | None = None, stop: asyncio.Event | None = None) -> None:
@@ -194,6 +204,8 @@ class Engine(WsHandler):
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, KxbtcError):
                 await task
+        if self.desk is not None:
+            await self._guard(self.desk.close(), "cross-venue desk close")
         await self._guard(self.router.cancel_all("engine shutdown"), "cancel-all at shutdown")
         await self._guard(self.reconcile(), "final reconcile")
         self._snapshot_pnl()
@@ -442,6 +454,8 @@ class Engine(WsHandler):
                 for strategy in self.strategies:
                     if strategy.name == "imbalance":
                         decisions += strategy.on_book(m, oracle, ctx)
+        if self.desk is not None:
+            decisions += self.desk.decisions(markets, now, final_freeze_s=ctx.final_freeze_s)
         self._act(decisions)
 
     def _act(self, decisions: list[Decision]) -> None:
@@ -526,6 +540,7 @@ class Engine(WsHandler):
         return True
 
     async def _submit(self, approved: list[ApprovedOrder], tickers: set[str]) -> list[SubmitResult]:
+        paired = self.desk is not None and self.desk.claim(approved)
         try:
             results = await self.router.submit(approved)
         finally:
@@ -548,6 +563,8 @@ class Engine(WsHandler):
         self.stats.orders_filled += sum(r.fill_count > 0 for r in results)
         if any(r.status == "unknown" for r in results):
             self._reconcile_soon = True
+        if paired and self.desk is not None:  # the Polymarket legs, for what Kalshi filled
+            self._spawn(self.desk.hedge(approved, results), "cross-venue hedge")
         return results
 
     def _spawn(self, work: Awaitable[object], what: str) -> None:

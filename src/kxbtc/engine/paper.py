@@ -48,4 +48,5 @@ async def paper_engine(
             strategies=list(strategies) if strategies is not None else None,
             reconcile_every_s=reconcile_every_s,
             refresh_every_s=refresh_every_s,
+            poly_ws_clock=SystemClock(),  # the Polymarket socket's pings and backoff, like the Kalshi one's
         )
