@@ -68,6 +68,12 @@ class KalshiConfig(_Section):
     ws_url: str = ""
 
 
+class EngineConfig(_Section):
+    #: Orders found resting on the exchange at start that this run did not place: cancel them (the safe
+    #: default after a crash) or adopt them (they stay, and count against the limits like our own).
+    on_start_resting: Literal["cancel", "adopt"] = "cancel"
+
+
 class ClockConfig(_Section):
     ntp_servers: tuple[str, ...] = ("time.cloudflare.com", "pool.ntp.org", "time.google.com")
     ntp_timeout_s: float = Field(2.0, gt=0, le=30)
@@ -235,6 +241,7 @@ class Config(_Section):
         default_factory=lambda: {"fair_value": StrategyConfig(), "book_glitch": StrategyConfig()}
     )
     kalshi: KalshiConfig = KalshiConfig()
+    engine: EngineConfig = EngineConfig()
     clock: ClockConfig = ClockConfig()
     store: StoreConfig = StoreConfig()
     llm: LlmConfig = LlmConfig()

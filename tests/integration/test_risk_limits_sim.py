@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from kxbtc.clock import NS_PER_S, ScaledClock
-from kxbtc.config import Config, RiskConfig, StrategyConfig
+from kxbtc.config import Config, EngineConfig, RiskConfig, StrategyConfig
 from kxbtc.engine.core import Engine
 from kxbtc.engine.paper import paper_engine
 from kxbtc.risk.limits import OrderIntent
@@ -174,11 +174,13 @@ async def run_engine(
     start_offset_s: float = 30.0,
     speed: float = SPEED,
     restart_of: Run | None = None,
+    on_start_resting: str = "cancel",
+    prepare: Callable[[Exchange, str], None] | None = None,
 ) -> Run:
     """The demo's wiring with injected strategies; runs ``sim_seconds`` of simulated time.
 
     ``restart_of``: start a new engine on the same exchange, account and database as that run."""
-    config = Config(risk=risk, strategies={})
+    config = Config(risk=risk, strategies={}, engine=EngineConfig(on_start_resting=on_start_resting))
     if restart_of is None:
         clock = ScaledClock(speed, start_ns=_aligned_start(start_offset_s))
         exchange = Exchange(clock, seed=seed, config=SimConfig(series=("KXBTC15M",)))
@@ -189,6 +191,8 @@ async def run_engine(
         clock = exchange.clock  # type: ignore[assignment]  # the ScaledClock made above
     store = SqliteStore(tmp_path / "kxbtc.db")
     async with SimHarness(exchange, step_interval_s=0.02, keys=keys) as sim:
+        if prepare is not None:  # before the audit starts: what an earlier run left on the account
+            prepare(exchange, sim.user_id())
         audit = restart_of.audit if restart_of is not None else ExchangeAudit(exchange, sim.user_id())
         async with paper_engine(
             config, sim, store, clock, strategies=strategies, reconcile_every_s=30.0
@@ -419,3 +423,38 @@ async def test_d_resting_orders_count_against_the_limits_until_they_are_gone(tmp
     assert rejected["daily_loss"] + rejected["per_strike"] > 0, rejected
     # Nothing was left resting on the exchange after shutdown.
     assert not [o for o in run.exchange.orders.values() if o.user_id == run.user_id and o.is_live]
+
+
+async def test_e_orders_adopted_at_start_count_against_the_per_strike_cap(tmp_path: Path) -> None:
+    # Before the engine starts, the account already has a bid resting deep under the market on the
+    # open window (placed by an earlier run, say). Configured to adopt it, the engine leaves it there
+    # and counts it: every order it then sends keeps resting + position + order within the 5% cap.
+    risk = RiskConfig(daily_loss_pct=50.0, max_drawdown_pct=50.0, per_strike_pct=5.0)
+    placed: list[str] = []
+
+    def rest_a_bid(exchange: Exchange, user_id: str) -> None:
+        [market] = [
+            m for m in exchange.markets.values() if m.status == "active" and m.series_ticker == "KXBTC15M"
+        ]
+        result = exchange.create_order(
+            user_id, ticker=market.ticker, side="bid", price=Price(500), count=Count(400 * WHOLE),
+            time_in_force="good_till_canceled", self_trade_prevention_type=None,
+        )  # fmt: skip
+        placed.append(result.order.order_id)
+
+    run = await run_engine(
+        tmp_path, risk, [Accumulate(contracts=20)], sim_seconds=60, seed=11,
+        on_start_resting="adopt", prepare=rest_a_bid,
+    )  # fmt: skip
+    [order_id] = placed
+    orders = [o for o in run.audit.orders if o.ticker == run.exchange.orders[order_id].ticker]
+    assert orders, "the strategy never traded the adopted order's market"
+    # The adopted bid was still resting when the engine's orders arrived (not cancelled at start) ...
+    assert all(o.resting_worst_here > 0 for o in orders)
+    fee = run.exchange.series_by_ticker["KXBTC15M"].fees
+    for o in orders:
+        worst = _opening_cost(o) + fee.fee(Price(o.price), Count(o.count), True)
+        cap = (o.equity + 3 * o.mark_tick) * 500 // 10_000
+        # ... and it counted: the position, every resting order and this order all fit under the cap.
+        assert o.position_cost + o.resting_worst_here + worst <= cap, (o, cap)
+    assert run.engine.stats.rejected["per_strike"] > 0

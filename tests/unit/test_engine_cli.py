@@ -111,3 +111,25 @@ def test_the_installed_command_exits_2_on_a_bad_config(negative_limit: Path) -> 
     assert proc.returncode == EXIT_USAGE
     assert "risk.daily_loss_pct" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_prod_refuses_a_cross_venue_pair_hedged_on_paper(tmp_path: Path) -> None:
+    path = tmp_path / "xv.toml"
+    path.write_text("[polymarket]\nenabled = true\n[strategies.cross_venue]\nenabled = true\n")
+    result = _invoke(
+        "run", "--env", "prod", "--yes-real-money", "--config", str(path), "--key-id", "X",
+        "--key-file", str(tmp_path / "k.pem"), "--db", str(tmp_path / "kxbtc.db"),
+    )  # fmt: skip
+    assert result.exit_code == EXIT_USAGE
+    assert "strategies.cross_venue" in result.stderr and "paper" in result.stderr
+    assert not (tmp_path / "kxbtc.db").exists()
+
+
+def test_resting_orders_at_start_are_cancelled_unless_configured_to_be_adopted(tmp_path: Path) -> None:
+    path = tmp_path / "adopt.toml"
+    path.write_text('[engine]\non_start_resting = "adopt"\n')
+    result = _invoke("config", "check", "--config", str(path))
+    assert result.exit_code == EXIT_OK and "on_start_resting=adopt" in result.stdout
+    path.write_text('[engine]\non_start_resting = "keep"\n')
+    result = _invoke("config", "check", "--config", str(path))
+    assert result.exit_code == EXIT_USAGE and "engine.on_start_resting" in result.stderr

@@ -50,12 +50,26 @@ def config_check(config_path: Path | None, as_json: bool) -> None:
         click.echo(cfg.model_dump_json(indent=2))
     else:
         click.echo(f"configuration OK ({config_path or 'defaults'})")
-        for section in ("risk", "kalshi", "clock", "store"):
+        for section in ("risk", "kalshi", "clock", "store", "engine"):
             click.echo(
                 f"[{section}] " + ", ".join(f"{k}={v}" for k, v in getattr(cfg, section).model_dump().items())
             )
         enabled = [name for name, s in cfg.strategies.items() if s.enabled]
         click.echo(f"strategies: {', '.join(enabled) or 'none'}")
+        llm = cfg.llm
+        roles = ", ".join(
+            f"{name}={r.provider}:{r.model}@{r.weight}" for name, r in llm.roles.items() if r.enabled
+        )
+        click.echo(
+            f"[llm] enabled={llm.enabled}, interval_s={llm.interval_s}, blend_weight={llm.blend_weight},"
+            f" daily_budget_usd={llm.daily_budget_usd}, max_calls_per_day={llm.max_calls_per_day};"
+            f" roles: {roles}"
+        )
+        poly = cfg.polymarket
+        click.echo(
+            f"[polymarket] enabled={poly.enabled}, min_edge={poly.min_edge},"
+            f" basis_margin={poly.basis_margin}, max_pair_contracts={poly.max_pair_contracts}"
+        )
 
 
 @click.command("doctor")
@@ -138,6 +152,14 @@ def run_live(
         sys.exit(EXIT_USAGE)
     anchor = _parse_sim_clock(sim_clock) if sim_clock is not None else None
     cfg = _load(config_path)
+    cross_venue = cfg.strategies.get("cross_venue")
+    if env == "prod" and cfg.polymarket.enabled and cross_venue is not None and cross_venue.enabled:
+        click.echo(
+            "kxbtc: refusing strategies.cross_venue with --env prod: its Polymarket leg is paper only"
+            " (live Polymarket order entry is not built), so real Kalshi legs would go unhedged",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
     try:
         urls = (rest_url, ws_url) if env == "sim" else None
         code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp, anchor))

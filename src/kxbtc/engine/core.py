@@ -42,6 +42,8 @@ from kxbtc.kalshi.ws_messages import (
     OrderbookSnapshot,
     UserOrder,
 )
+from kxbtc.llm.schemas import ForecastRequest
+from kxbtc.llm.service import PriorService, build_prior_service, forecast_request
 from kxbtc.portfolio import Portfolio
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.risk.limits import ApprovedOrder, MarketRisk, Rejection, RiskEvent, RiskManager
@@ -92,7 +94,7 @@ class Engine(WsHandler):
         tick_s: float = 1.0,
         reconcile_every_s: float = 30.0,
         refresh_every_s: float = 10.0,
-        cancel_unknown_on_start: bool = True,
+        cancel_unknown_on_start: bool | None = None,
         clock_error_ms: Callable[[], float] | None = None,
         poly_ws_clock: Clock | None = None,
     ) -> None:
@@ -109,7 +111,11 @@ class Engine(WsHandler):
         self.tick_s = tick_s
         self.reconcile_every_s = reconcile_every_s
         self.refresh_every_s = refresh_every_s
-        self.cancel_unknown_on_start = cancel_unknown_on_start
+        self.cancel_unknown_on_start = (
+            config.engine.on_start_resting == "cancel"
+            if cancel_unknown_on_start is None
+            else cancel_unknown_on_start
+        )
         #: How far our clock may be from true time (ms), from the clock sync; feeds the skew halt.
         self._clock_error_ms = clock_error_ms
 
@@ -147,6 +153,13 @@ class Engine(WsHandler):
             self.desk = CrossVenueDesk(
                 config, store=store, clock=clock, note_event=self._note_event, ws_clock=poly_ws_clock
             )
+        #: The LLM ensemble's priors (``[llm] enabled``): a slow loop beside the fast one, read as plain data.
+        self.prior_service: PriorService | None = None
+        self._prior_task: asyncio.Task[None] | None = None
+        if config.llm.enabled:
+            self.prior_service = build_prior_service(
+                config.llm, clock, store.record_llm_call, self._llm_requests
+            )
 
     # -- start, run, stop -------------------------------------------------------------------------
 
@@ -160,6 +173,8 @@ class Engine(WsHandler):
             self._anchor = self._implied_anchor(report.balance)
         self._restore_risk_day()
         await self._recover_orders()
+        # Orders left resting (adopted, or a cancel that failed) weigh on the limits from the first decision.
+        await self._guard(self._sync_resting(self.router.sent), "resting-order sync")
         await self.refresh_markets()
         self.ws.start()
         tickers = sorted(self.markets)
@@ -170,6 +185,8 @@ class Engine(WsHandler):
         await self.ws.subscribe("cfbenchmarks_value", index_ids=["BRTI"])
         if self.desk is not None:
             self.desk.start()
+        if self.prior_service is not None:
+            self._prior_task = asyncio.ensure_future(self._guard(self.prior_service.run(), "LLM priors"))
         self._update_equity()
 
     async def run(self, *, until_ns: int | None = None, stop: asyncio.Event | None = None) -> None:
@@ -201,6 +218,12 @@ class Engine(WsHandler):
         if self._stopping:
             return
         self._stopping = True
+        if self._prior_task is not None:  # its loop never ends by itself
+            self._prior_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prior_task
+        if self.prior_service is not None:
+            await self.prior_service.aclose()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, KxbtcError):
                 await task
@@ -418,7 +441,25 @@ class Engine(WsHandler):
                         drift[ticker] = imbalance_drift(
                             book, dollar_vol, cfg.imbalance_levels, cfg.imbalance_threshold
                         )
-        return DecisionContext(now, self.equity(), drift, {}, self.config.risk.final_freeze_s)
+        return DecisionContext(now, self.equity(), drift, self._priors(), self.config.risk.final_freeze_s)
+
+    def _priors(self) -> dict[str, tuple[float, float]]:
+        return self.prior_service.priors() if self.prior_service is not None else {}
+
+    def _llm_requests(self) -> list[ForecastRequest]:
+        """What the LLM ensemble is asked about each slow round (cheap; never waits)."""
+        now = self.clock.time_ns()
+        requests: list[ForecastRequest] = []
+        for ticker, spec in self.markets.items():
+            if not spec.is_open_at(now):
+                continue
+            mark = self._mark(ticker)
+            oracle = self.index.view(now, [spec.close_time_ns])
+            mid = None if mark is None else mark / PRICE_SCALE
+            request = forecast_request(contract_view(spec), oracle, now, mid)
+            if request is not None:
+                requests.append(request)
+        return requests
 
     def _evaluate(self, ticker: str, book: OrderBook) -> None:
         spec = self.markets.get(ticker)
@@ -428,7 +469,7 @@ class Engine(WsHandler):
         self.stats.evaluations += 1
         market = MarketState(contract_view(spec), book, self.portfolio.position(ticker))
         oracle = self.index.view(now, [spec.close_time_ns])
-        ctx = DecisionContext(now, self.equity(), {}, {}, self.config.risk.final_freeze_s)
+        ctx = DecisionContext(now, self.equity(), {}, self._priors(), self.config.risk.final_freeze_s)
         decisions: list[Decision] = []
         for strategy in self.strategies:
             decisions += strategy.on_book(market, oracle, ctx)
