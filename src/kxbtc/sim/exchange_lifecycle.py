@@ -1,0 +1,307 @@
+"""Time on the simulated exchange: ``step`` brings it up to the clock one index second at a time,
+lists events ahead of their windows, opens, closes, determines and settles markets, expires orders,
+pauses trading for the weekly maintenance and forgets old finalized markets."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+
+from kxbtc.clock import NS_PER_S
+from kxbtc.sim.accounts import MONEY_PER_COUNT_DOLLAR, Settlement
+from kxbtc.sim.events import EventCreated, LifecycleEvent, PositionUpdate
+from kxbtc.sim.exchange_execution import OrderExecution
+from kxbtc.sim.markets import (
+    GRIDS,
+    HOUR_NS,
+    QUARTER_NS,
+    RULES_SECONDARY,
+    Event,
+    Market,
+    MarketSpec,
+    dollars_display,
+    et_phrase,
+    event_ticker_15m,
+    event_ticker_hourly,
+    in_weekly_maintenance,
+    settlement_average_cents,
+    spec_15m,
+    specs_kxbtc,
+    specs_kxbtcd,
+)
+from kxbtc.sim.matching import OrderBook
+from kxbtc.units import Count, Money
+
+# The records keep the logger name they had when this code lived in ``kxbtc.sim.exchange``.
+log = logging.getLogger("kxbtc.sim.exchange")
+
+
+class MarketLifecycle(OrderExecution):
+    """The clock: index seconds, market schedule and lifecycle, settlement, expiry and pauses."""
+
+    def step(self, now_ns: int | None = None) -> None:
+        """Bring the exchange up to ``now_ns`` (default: the clock): index seconds, lifecycle, expiry,
+        counterparties. Re-entrant calls (from inside a step) do nothing."""
+        if self._stepping:
+            return
+        self._stepping = True
+        try:
+            now = self.clock.time_ns() if now_ns is None else now_ns
+            now_s = now // NS_PER_S
+            while self._last_s < now_s:
+                self._last_s += 1
+                self._second(self._last_s)
+            self._expire(now_s)
+            if self.liquidity is not None:
+                self.liquidity.step(now)
+        finally:
+            self._stepping = False
+
+    async def run(self, interval_s: float = 0.1) -> None:
+        """Step on the injected clock until cancelled."""
+        while True:
+            try:
+                self.step()
+            except Exception:  # the loop must survive one bad step; the error is logged with its type
+                log.exception("simulated exchange step failed")
+            await self.clock.sleep(interval_s)
+
+    def _second(self, s: int) -> None:
+        t_ns = s * NS_PER_S
+        value = self.prices.value_cents(s)
+        self._ensure_schedule(t_ns)
+        while self._lifecycle and self._lifecycle[0][0] <= t_ns:
+            _, _, ticker = heapq.heappop(self._lifecycle)
+            self._advance_market(ticker, t_ns)
+        if self.config.weekly_maintenance:
+            paused = in_weekly_maintenance(t_ns)
+            if paused == self.trading_active:
+                self.set_trading_active(not paused)
+        self._sample_candles(s)
+        if self.bus.has_subscribers:
+            self._publish_index(s, value)
+        self._recent.append(value)
+        if len(self._recent) > 60:
+            del self._recent[0]
+
+    def index_value(self, second: int | None = None) -> int:
+        """The index (cents) at ``second`` (default: the last processed second)."""
+        return self.prices.value_cents(self._last_s if second is None else second)
+
+    def index_window(self, close_s: int, upto_s: int | None = None) -> list[int]:
+        """Values of the settlement window ``(close - 60, close]`` observed up to ``upto_s``."""
+        last = min(close_s, self._last_s if upto_s is None else upto_s)
+        return [self.prices.value_cents(x) for x in range(close_s - 59, last + 1)]
+
+    # -- schedule and lifecycle -------------------------------------------------------------------
+
+    def _ensure_schedule(self, t_ns: int) -> None:
+        if "KXBTC15M" in self.series_by_ticker:
+            quarter = t_ns // QUARTER_NS * QUARTER_NS
+            for k in range(1, self.config.windows_ahead_15m + 2):
+                close = quarter + k * QUARTER_NS
+                if ("KXBTC15M", close) not in self._created_closes:
+                    self._created_closes.add(("KXBTC15M", close))
+                    self._create_event(
+                        "KXBTC15M",
+                        event_ticker_15m(close),
+                        close,
+                        close - QUARTER_NS,
+                        [spec_15m(close)],
+                        t_ns,
+                    )
+        hour = t_ns // HOUR_NS * HOUR_NS
+        for series in ("KXBTCD", "KXBTC"):
+            if series not in self.series_by_ticker:
+                continue
+            for close in (hour + HOUR_NS, hour + 2 * HOUR_NS):
+                if (series, close) in self._created_closes:
+                    continue
+                if close - HOUR_NS - self.config.hourly_lead_s * NS_PER_S > t_ns:
+                    continue
+                self._created_closes.add((series, close))
+                ticker = event_ticker_hourly(series, close)
+                spot = self.prices.value_cents(t_ns // NS_PER_S)
+                if series == "KXBTCD":
+                    specs = specs_kxbtcd(ticker, close, spot, self.config.ladder_each_side)
+                else:
+                    specs = specs_kxbtc(ticker, close, spot, self.config.range_each_side)
+                self._create_event(series, ticker, close, close - HOUR_NS, specs, t_ns)
+        self._prune(t_ns)
+
+    def _create_event(
+        self,
+        series_ticker: str,
+        event_ticker: str,
+        close_ns: int,
+        open_ns: int,
+        specs: list[MarketSpec],
+        t_ns: int,
+    ) -> None:
+        series = self.series_by_ticker[series_ticker]
+        event = Event(
+            event_ticker=event_ticker,
+            series_ticker=series_ticker,
+            title=series.title if series_ticker == "KXBTC15M" else f"{series.title} on {et_phrase(close_ns)}",
+            sub_title=et_phrase(close_ns),
+            strike_ns=close_ns,
+            exchange_index=series.exchange_index,
+            mutually_exclusive=series_ticker == "KXBTC",
+            strike_period="fifteen_min" if series_ticker == "KXBTC15M" else "hour",
+            updated_ns=t_ns,
+            seq=self._next_seq(),
+        )
+        self.events_by_ticker[event_ticker] = event
+        self.bus.publish(EventCreated(event, t_ns))
+        for spec in specs:
+            market = Market(
+                ticker=spec.ticker,
+                event_ticker=event_ticker,
+                series_ticker=series_ticker,
+                market_id=self._uuid(),
+                title=spec.title,
+                yes_sub_title=spec.yes_sub_title,
+                no_sub_title=spec.no_sub_title,
+                strike_type=spec.strike_type,
+                floor_strike=spec.floor_strike,
+                cap_strike=spec.cap_strike,
+                created_ns=t_ns,
+                open_ns=open_ns,
+                close_ns=close_ns,
+                settlement_timer_s=series.settlement_timer_s,
+                price_level_structure=series.price_level_structure,
+                grid=GRIDS[series.price_level_structure],
+                exchange_index=series.exchange_index,
+                rules_primary=spec.rules_primary,
+                rules_secondary=RULES_SECONDARY,
+                seq=self._next_seq(),
+                updated_ns=t_ns,
+            )
+            self.markets[market.ticker] = market
+            self.books[market.ticker] = OrderBook(market.ticker)
+            self.trades[market.ticker] = []
+            event.market_tickers.append(market.ticker)
+            self.bus.publish(LifecycleEvent("created", market, t_ns))
+            heapq.heappush(self._lifecycle, (max(open_ns, t_ns), market.seq, market.ticker))
+
+    def _advance_market(self, ticker: str, t_ns: int) -> None:
+        market = self.markets.get(ticker)
+        if market is None:
+            return
+        if market.status == "initialized" and t_ns >= market.open_ns:
+            if market.series_ticker == "KXBTC15M":
+                strike = settlement_average_cents(self.index_window(market.open_ns // NS_PER_S))
+                market.floor_strike = strike
+                market.yes_sub_title = market.no_sub_title = f"Target Price: {dollars_display(strike)}"
+                market.updated_ns = t_ns
+                self.bus.publish(LifecycleEvent("metadata_updated", market, t_ns))
+            market.status = "active"
+        if market.status == "active" and t_ns >= market.close_ns:
+            market.status = "closed"
+            self._cancel_all_resting(market, t_ns, "MarketClosed")
+        if market.status == "closed" and t_ns >= market.close_ns:
+            value = settlement_average_cents(self.index_window(market.close_ns // NS_PER_S))
+            market.settlement_value_cents = value
+            market.result = "yes" if market.yes_wins(value) else "no"
+            market.status = "determined"
+            market.determined_ns = t_ns
+            market.updated_ns = t_ns
+            self.bus.publish(LifecycleEvent("determined", market, t_ns))
+        if market.status == "determined":
+            assert market.determined_ns is not None
+            due = market.determined_ns + market.settlement_timer_s * NS_PER_S
+            if t_ns >= due:
+                self._settle(market, t_ns)
+                return
+            heapq.heappush(self._lifecycle, (due, market.seq, ticker))
+            return
+        if market.status == "initialized":
+            heapq.heappush(self._lifecycle, (market.open_ns, market.seq, ticker))
+        elif market.status == "active":
+            heapq.heappush(self._lifecycle, (market.close_ns, market.seq, ticker))
+
+    def _settle(self, market: Market, t_ns: int) -> None:
+        market.status = "finalized"
+        market.settled_ns = t_ns
+        market.updated_ns = t_ns
+        yes_won = market.result == "yes"
+        for key in [k for k in self.accounts.positions if k[2] == market.ticker]:
+            state = self.accounts.positions.pop(key)
+            user_id, subaccount, _ = key
+            pos = state.position
+            won = pos > 0 if yes_won else pos < 0
+            payout = Money(abs(pos) * MONEY_PER_COUNT_DOLLAR) if won else Money(0)
+            if payout:
+                self.accounts.move_cash(user_id, subaccount, state.exchange_index, payout)
+            ledger = self.accounts.ledger
+            ledger.payouts = Money(ledger.payouts + payout)
+            if pos > 0:
+                ledger.escrow = Money(ledger.escrow - pos * MONEY_PER_COUNT_DOLLAR)
+            if self.is_internal(user_id):
+                continue
+            settlement = Settlement(
+                user_id=user_id,
+                subaccount=subaccount,
+                ticker=market.ticker,
+                event_ticker=market.event_ticker,
+                exchange_index=market.exchange_index,
+                market_result="yes" if yes_won else "no",
+                yes_count=Count(max(pos, 0)),
+                yes_total_cost=state.cost if pos > 0 else Money(0),
+                no_count=Count(max(-pos, 0)),
+                no_total_cost=state.cost if pos < 0 else Money(0),
+                revenue=payout,
+                value_cents=100 if yes_won else 0,
+                fee_cost=state.fees_paid,
+                settled_ns=t_ns,
+                seq=self._next_seq(),
+            )
+            self.accounts.record_settlement(settlement)
+            state.realized_pnl = Money(state.realized_pnl + payout - state.cost)
+            state.cost = Money(0)
+            state.position = Count(0)
+            state.last_updated_ns = t_ns
+            self.bus.publish(PositionUpdate(user_id, subaccount, state.copy(), t_ns))
+        market.open_interest = Count(0)
+        self.bus.publish(LifecycleEvent("settled", market, t_ns))
+
+    def _prune(self, t_ns: int) -> None:
+        horizon = t_ns - self.config.retain_finalized_s * NS_PER_S
+        if t_ns % (60 * NS_PER_S):
+            return  # once a minute is plenty
+        for ticker in [
+            t
+            for t, m in self.markets.items()
+            if m.status == "finalized" and m.settled_ns is not None and m.settled_ns < horizon
+        ]:
+            market = self.markets.pop(ticker)
+            self.books.pop(ticker, None)
+            self.trades.pop(ticker, None)
+            self._candles.pop(ticker, None)
+            self._ticker_state.pop(ticker, None)
+            event = self.events_by_ticker.get(market.event_ticker)
+            if event is not None and all(t not in self.markets for t in event.market_tickers):
+                del self.events_by_ticker[market.event_ticker]
+
+    # -- pauses, market close and order expiry -------------------------------------------------
+
+    def set_trading_active(self, active: bool) -> None:
+        """Pause or resume trading (cancels stay allowed); orders with ``cancel_order_on_pause`` go."""
+        self.trading_active = active
+        if not active:
+            now = self.now_ns()
+            for order in [o for o in self.orders.values() if o.is_live and o.cancel_order_on_pause]:
+                self._cancel(order, now, "ExchangePaused")
+
+    def _cancel_all_resting(self, market: Market, now: int, reason: str) -> None:
+        for order in self.books[market.ticker].resting_orders():
+            self._cancel(order, now, reason)
+        self._publish_ticker(market, now)
+
+    def _expire(self, now_s: int) -> None:
+        while self._expiries and self._expiries[0][0] <= now_s:
+            _, seq, order_id = heapq.heappop(self._expiries)
+            order = self.orders.get(order_id)
+            if order is not None and order.is_live and order.seq == seq:
+                self._cancel(order, now_s * NS_PER_S, "Expired")
+                self._publish_ticker(self.markets[order.ticker], now_s * NS_PER_S)
