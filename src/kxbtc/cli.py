@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "pnl": "kxbtc.ops.cli:pnl",
     "poly": "kxbtc.polymarket.cli:poly",
     "positions": "kxbtc.ops.cli:positions",
+    "record": "kxbtc.backtest.cli:record",
     "resume": "kxbtc.ops.cli:resume",
     "run": "kxbtc.engine.cli:run_live",
     "sim": "kxbtc.sim.cli:sim",

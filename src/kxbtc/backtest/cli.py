@@ -1,21 +1,32 @@
-"""``kxbtc backtest``: the deterministic in-process backtest against the simulator, with its report."""
+"""``kxbtc backtest``: the deterministic in-process backtest against the simulator, or a replay of a
+recording, with its report; ``kxbtc record``: record live market data for the replay."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import Progress
 
-from kxbtc.config import KNOWN_STRATEGIES
-from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
+from kxbtc.cli_support import config_option, load_config_or_exit, parse_sim_clock
+from kxbtc.config import KNOWN_STRATEGIES, Config
+from kxbtc.errors import ConfigError, KxbtcError
+from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from kxbtc.backtest.recorder import RecorderStats, RecordingWriter
 
 
 @click.command("backtest")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config.")
+@config_option
 @click.option("--markets", type=click.IntRange(min=1), default=60, show_default=True, help="Markets in all.")
 @click.option(
     "--seed",
@@ -36,10 +47,25 @@ from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
 @click.option(
     "--strategy",
     "strategies",
-    type=click.Choice(KNOWN_STRATEGIES),
+    # cross_venue needs a Polymarket book, which neither the simulator nor a Kalshi recording has.
+    type=click.Choice([name for name in KNOWN_STRATEGIES if name != "cross_venue"]),
     multiple=True,
     default=("fair_value",),
     show_default=True,
+)
+@click.option(
+    "--replay",
+    "replay_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Replay this recording (from `kxbtc record`) instead of running the simulator.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.IntRange(min=0),
+    default=250,
+    show_default=True,
+    help="With --replay: an order fills against the book as recorded this long after the decision.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def backtest(
@@ -48,14 +74,18 @@ def backtest(
     seeds: tuple[int, ...],
     mispricing: float,
     strategies: tuple[str, ...],
+    replay_path: Path | None,
+    latency_ms: int,
     as_json: bool,
 ) -> None:
-    """Run strategies against the simulator second by second (no network) and report P&L after fees."""
+    """Run strategies against the simulator second by second (no network), or on a recording with
+    --replay, and report P&L after fees."""
     from kxbtc.backtest.report import summarize
     from kxbtc.backtest.sim_loop import run_backtest
-    from kxbtc.engine.cli import _load
 
-    cfg = _load(config_path)
+    cfg = load_config_or_exit(config_path)
+    if replay_path is not None:
+        _replay(cfg, replay_path, strategies, latency_ms, as_json)
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("backtest: markets settled", total=markets)
@@ -76,3 +106,198 @@ def backtest(
     report = summarize(runs)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.render())
     sys.exit(EXIT_OK if report.ledger_matches_exchange else EXIT_FAILURE)
+
+
+def _replay(cfg: Config, path: Path, strategies: tuple[str, ...], latency_ms: int, as_json: bool) -> None:
+    from kxbtc.backtest.recording import RecordingError
+    from kxbtc.backtest.replay import run_replay
+    from kxbtc.backtest.replay_report import render_replay, replay_json
+    from kxbtc.backtest.report import summarize
+
+    try:
+        run, stats = run_replay(cfg, path, latency_ms=latency_ms, strategies=strategies)
+    except RecordingError as exc:
+        click.echo(f"kxbtc: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    report = summarize([run])
+    click.echo(json.dumps(replay_json(report, stats), indent=2) if as_json else render_replay(report, stats))
+    sys.exit(EXIT_OK if report.ledger_matches_exchange else EXIT_FAILURE)
+
+
+@click.command("record")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The recording to write: FILE.jsonl, or FILE.jsonl.gz to compress it.",
+)
+@click.option("--series", multiple=True, default=("KXBTC15M",), show_default=True)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Stop after this many minutes (on the recording's clock). Default: until interrupted.",
+)
+@click.option(
+    "--env",
+    type=click.Choice(["demo", "prod", "sim"]),
+    default="demo",
+    show_default=True,
+    help="Kalshi's demo or production exchange, or a simulator given by --rest-url/--ws-url.",
+)
+@click.option("--rest-url", default=None, help="Override the REST base URL (required with --env sim).")
+@click.option("--ws-url", default=None, help="Override the WebSocket URL (required with --env sim).")
+@config_option
+@click.option("--key-id", default=None)
+@click.option("--key-file", type=click.Path(path_type=Path), default=None)
+@click.option("--no-ntp", is_flag=True, help="Take the clock offset from the exchange's Date header only.")
+@click.option(
+    "--snapshot-every",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    show_default=True,
+    help="Ask for fresh book snapshots every this many seconds (0: never): checkpoints the replay "
+    "verifies its rebuilt books against.",
+)
+@click.option(
+    "--sim-clock",
+    default=None,
+    metavar="SPEED:SIM_NS:WALL_NS",
+    help="With --env sim: stamp lines with the simulator's clock (see `kxbtc run --sim-clock`).",
+)
+def record(
+    out_path: Path,
+    series: tuple[str, ...],
+    minutes: float | None,
+    env: str,
+    rest_url: str | None,
+    ws_url: str | None,
+    config_path: Path | None,
+    key_id: str | None,
+    key_file: Path | None,
+    no_ntp: bool,
+    snapshot_every: float,
+    sim_clock: str | None,
+) -> None:
+    """Record market data (definitions, books, index, trades, results) for `kxbtc backtest --replay`."""
+
+    if env == "sim" and not (rest_url and ws_url):
+        click.echo("kxbtc: --env sim needs --rest-url and --ws-url (see `kxbtc sim serve`)", err=True)
+        sys.exit(EXIT_USAGE)
+    if sim_clock is not None and env != "sim":
+        click.echo("kxbtc: --sim-clock only applies to --env sim", err=True)
+        sys.exit(EXIT_USAGE)
+    anchor = parse_sim_clock(sim_clock) if sim_clock is not None else None
+    cfg = load_config_or_exit(config_path)
+    try:
+        stats = asyncio.run(
+            _record(
+                cfg,
+                out_path,
+                series,
+                minutes,
+                env,
+                (rest_url, ws_url),
+                key_id,
+                key_file,
+                no_ntp,
+                snapshot_every,
+                anchor,
+            )
+        )
+    except KxbtcError as exc:
+        click.echo(f"kxbtc: {exc}", err=True)
+        sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
+    click.echo(
+        f"recorded {stats.frames:,} frames from {len(stats.markets)} markets to {out_path}"
+        + (f"; {len(stats.errors)} errors (first: {stats.errors[0]})" if stats.errors else ""),
+        err=True,
+    )
+    sys.exit(EXIT_OK)
+
+
+async def _record(
+    cfg: Config,
+    out_path: Path,
+    series: tuple[str, ...],
+    minutes: float | None,
+    env: str,
+    urls: tuple[str | None, str | None],
+    key_id: str | None,
+    key_file: Path | None,
+    no_ntp: bool,
+    snapshot_every: float,
+    sim_anchor: tuple[float, int, int] | None,
+) -> RecorderStats:
+    """The engine's connection set-up (keys, clock sync, clients), then the recorder until done."""
+    import httpx2
+
+    from kxbtc.backtest.recorder import Recorder, RecordingWriter
+    from kxbtc.clock import NS_PER_S, Clock, ScaledClock
+    from kxbtc.engine.live import endpoints, load_credentials, make_signer
+    from kxbtc.kalshi.rest import KalshiRestClient
+    from kxbtc.timesync import ClockSync, SkewGuard
+
+    creds = load_credentials(cfg, key_id, key_file)
+    default_rest, default_ws = endpoints(cfg, env) if env != "sim" else ("", "")
+    rest_url, ws_url = urls[0] or default_rest, urls[1] or default_ws
+
+    async def fetch_date() -> str:
+        async with httpx2.AsyncClient(timeout=5.0) as http:
+            return (await http.get(rest_url.rstrip("/") + "/exchange/status")).headers.get("date", "")
+
+    sync = ClockSync(
+        ntp_servers=() if no_ntp else cfg.clock.ntp_servers,
+        ntp_timeout_s=cfg.clock.ntp_timeout_s,
+        fetch_date=fetch_date,
+        guard=SkewGuard(int(cfg.risk.max_clock_skew_ms)),
+    )
+    await sync.sync()
+    signer = make_signer(creds, sync.clock, sync.guard)
+    clock: Clock = sync.clock
+    if sim_anchor is not None:
+        speed, sim_ns, wall_ns = sim_anchor
+        clock = ScaledClock(speed, start_ns=sim_ns + int((time.time_ns() - wall_ns) * speed))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    until = None if minutes is None else clock.time_ns() + int(minutes * 60 * NS_PER_S)
+    console = Console(stderr=True)
+    async with KalshiRestClient(rest_url, signer, clock) as rest:
+        recorder = Recorder(
+            rest,
+            ws_url,
+            signer,
+            clock,
+            RecordingWriter(out_path),
+            series=series,
+            snapshot_every_s=snapshot_every,
+            on_progress=_progress_printer(console),
+        )
+        resync = asyncio.create_task(sync.run())
+        try:
+            return await recorder.run(until_ns=until, stop=stop)
+        finally:
+            resync.cancel()
+
+
+def _progress_printer(console: Console) -> Callable[[RecorderStats, RecordingWriter], None]:
+    """One progress line on stderr: rewritten in place on a terminal, else printed every 30 s."""
+    last = [0.0]
+
+    def show(stats: RecorderStats, writer: RecordingWriter) -> None:
+        minutes = (stats.now_ns - stats.started_ns) / 60e9
+        text = (
+            f"record: {minutes:6.1f} min, {stats.frames:,} frames, {writer.lines:,} lines written "
+            f"(backlog {writer.backlog}), {len(stats.markets)} markets, {len(stats.errors)} errors"
+        )
+        if console.is_terminal:
+            console.file.write("\r" + text)
+            console.file.flush()
+        elif time.monotonic() - last[0] >= 30.0:
+            last[0] = time.monotonic()
+            console.print(text, highlight=False)
+
+    return show

@@ -16,17 +16,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from kxbtc.backtest.desk import Desk
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.config import Config, StrategyConfig
 from kxbtc.engine.oracle import IndexState
-from kxbtc.pnl import Ledger
-from kxbtc.risk.limits import ApprovedOrder, MarketRisk, RiskManager
+from kxbtc.risk.limits import ApprovedOrder, RiskManager
 from kxbtc.sim.exchange import CRYPTO_SHARD, Exchange, SimConfig, SimRejection
 from kxbtc.sim.markets import Market
 from kxbtc.strategy import build_strategies
-from kxbtc.strategy.base import ContractView, DecisionContext, MarketState, Strategy
-from kxbtc.units import Count, Money
+from kxbtc.strategy.base import ContractView, Strategy
+from kxbtc.units import Money
 
 SERIES = "KXBTC15M"
 #: Index history fed to the volatility estimate before the first decision.
@@ -137,12 +137,21 @@ class BacktestLoop:
         self.strategies = list(strategies) if strategies is not None else build_strategies(config.strategies)
         self.risk = RiskManager(config.risk, self.clock)
         self.index = IndexState()
-        self.ledger = Ledger()
         self.tracked: dict[str, MarketResult] = {}
         self._marks: dict[str, int] = {}
         self._fills_seen = 0
         start_cash = self.exchange.accounts.cash_of(self.user, 0, CRYPTO_SHARD)
         self.result = RunResult(seed, mispricing, start_cash)
+        self.desk = Desk(
+            config,
+            self.strategies,
+            self.risk,
+            self.index,
+            start_cash=start_cash,
+            mark=self._mark,
+            rejections=self.result.rejections,
+        )
+        self.ledger = self.desk.ledger
 
     def run(self) -> RunResult:
         now_s = self.clock.time_ns() // NS_PER_S
@@ -204,51 +213,16 @@ class BacktestLoop:
         return self._marks.get(ticker)
 
     def equity(self) -> Money:
-        """Start cash plus realized P&L net of fees plus open positions at mid (at cost without a mark)."""
-        unrealized = 0
-        for ticker, pnl in self.ledger.markets.items():
-            if pnl.position:
-                mark = self._mark(ticker)
-                unrealized += pnl.unrealized(mark) if mark is not None else 0
-        return Money(
-            self.result.start_cash + self.ledger.total_realized() - self.ledger.total_fees() + unrealized
-        )
+        return self.desk.equity()
 
     def open_value(self) -> Money:
-        total = 0
-        for ticker, pnl in self.ledger.markets.items():
-            if pnl.position:
-                mark = self._mark(ticker)
-                total += pnl.cost if mark is None else pnl.unrealized(mark) + pnl.cost
-        return Money(total)
+        return self.desk.open_value()
 
     def _decide(self, market: Market, now: int) -> None:
-        contract = contract_of(market, self.exchange)
-        pnl = self.ledger.markets.get(market.ticker)
-        position = Count(pnl.position if pnl else 0)
-        state = MarketState(contract, book_of(self.exchange, market), position)
-        oracle = self.index.view(now, [market.close_ns])
-        equity = self.equity()
-        ctx = DecisionContext(now, equity, {}, {}, self.config.risk.final_freeze_s)
-        for strategy in self.strategies:
-            for decision in strategy.on_book(state, oracle, ctx):
-                pnl = self.ledger.markets.get(market.ticker)
-                view = MarketRisk(
-                    market.ticker,
-                    market.close_ns,
-                    Count(pnl.position if pnl else 0),
-                    Money(pnl.cost if pnl else 0),
-                    self.index.age_s(now),
-                    fees=contract.fees,
-                    open_value=self.open_value(),
-                )
-                verdict = self.risk.check(decision.intent, view)
-                if not isinstance(verdict, ApprovedOrder):
-                    self.result.rejections[verdict.rule] += 1
-                    continue
-                self._send(verdict, now, equity, view.position_cost)
+        self.desk.decide(contract_of(market, self.exchange), book_of(self.exchange, market), now, self._send)
 
-    def _send(self, approved: ApprovedOrder, now: int, equity: int, position_cost: int) -> None:
+    def _send(self, approved: ApprovedOrder, equity: int, position_cost: int) -> None:
+        now = self.clock.time_ns()
         intent = approved.intent
         record = self.tracked[intent.ticker]
         try:

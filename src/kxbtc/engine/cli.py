@@ -17,22 +17,11 @@ from pathlib import Path
 
 import click
 
-from kxbtc.config import Config, load_config
+from kxbtc.cli_support import config_option, load_config_or_exit, parse_sim_clock
+from kxbtc.config import Config
 from kxbtc.errors import ConfigError, KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from kxbtc.timesync import SkewGuard
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config file."
-)
-
-
-def _load(config_path: Path | None) -> Config:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        click.echo(f"kxbtc: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
 
 
 @click.group("config")
@@ -45,7 +34,7 @@ def config_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the effective configuration as JSON.")
 def config_check(config_path: Path | None, as_json: bool) -> None:
     """Validate the config file and environment; print the effective settings."""
-    cfg = _load(config_path)
+    cfg = load_config_or_exit(config_path)
     if as_json:
         click.echo(cfg.model_dump_json(indent=2))
     else:
@@ -93,7 +82,7 @@ def doctor(
     from kxbtc.engine.doctor import run_checks
     from kxbtc.engine.live import endpoints
 
-    cfg = _load(config_path)
+    cfg = load_config_or_exit(config_path)
     url = rest_url or endpoints(cfg, env)[0]
     checks = asyncio.run(run_checks(cfg, url, key_id=key_id, key_file=key_file, ntp=not no_ntp))
     if as_json:
@@ -150,8 +139,8 @@ def run_live(
     if sim_clock is not None and env != "sim":
         click.echo("kxbtc: --sim-clock only applies to --env sim", err=True)
         sys.exit(EXIT_USAGE)
-    anchor = _parse_sim_clock(sim_clock) if sim_clock is not None else None
-    cfg = _load(config_path)
+    anchor = parse_sim_clock(sim_clock) if sim_clock is not None else None
+    cfg = load_config_or_exit(config_path)
     cross_venue = cfg.strategies.get("cross_venue")
     if env == "prod" and cfg.polymarket.enabled and cross_venue is not None and cross_venue.enabled:
         click.echo(
@@ -237,20 +226,6 @@ async def _run_live(
     return EXIT_OK
 
 
-def _parse_sim_clock(text: str) -> tuple[float, int, int]:
-    """``SPEED:SIM_NS:WALL_NS`` -> (speed, sim_ns, wall_ns); a malformed value is a usage error."""
-    try:
-        speed_text, sim_text, wall_text = text.split(":")
-        speed, sim_ns, wall_ns = float(speed_text), int(sim_text), int(wall_text)
-    except ValueError:
-        speed = 0.0
-        sim_ns = wall_ns = 0
-    if speed <= 0 or sim_ns <= 0 or wall_ns <= 0:
-        click.echo(f"kxbtc: --sim-clock {text!r}: expected SPEED:SIM_NS:WALL_NS, all positive", err=True)
-        sys.exit(EXIT_USAGE)
-    return speed, sim_ns, wall_ns
-
-
 @click.command("demo")
 @config_option
 @click.option(
@@ -293,7 +268,7 @@ def demo(
     from kxbtc.engine.view import DemoView
     from kxbtc.sim.exchange import SimConfig
 
-    cfg = _load(config_path)
+    cfg = load_config_or_exit(config_path)
     view = DemoView(minutes=minutes, speed=speed, interactive=sys.stderr.isatty())
     with view:
         summary = asyncio.run(

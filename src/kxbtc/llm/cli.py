@@ -15,9 +15,8 @@ from typing import Any
 
 import click
 
+from kxbtc.cli_support import load_config_or_exit
 from kxbtc.clock import SystemClock
-from kxbtc.config import Config, load_config
-from kxbtc.errors import ConfigError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from kxbtc.llm.ensemble import Ensemble, EnsembleResult
 from kxbtc.llm.providers import build_providers
@@ -26,14 +25,6 @@ from kxbtc.units import format_fixed
 
 MONEY_DECIMALS = 6  # Money is micro-dollars
 _STRIKE_TYPES: tuple[StrikeType, ...] = ("greater", "greater_or_equal", "less", "less_or_equal", "between")
-
-
-def _load(config_path: Path | None) -> Config:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        click.echo(f"kxbtc: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
 
 
 @click.group("llm")
@@ -69,7 +60,7 @@ def forecast(
     as_json: bool,
 ) -> None:
     """Ask every configured role about one market and print each answer and the blend."""
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     if strike_type == "between" and cap_strike is None:
         click.echo("error: --strike-type between needs --cap-strike", err=True)
         sys.exit(EXIT_USAGE)

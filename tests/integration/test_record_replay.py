@@ -1,0 +1,152 @@
+"""Record one 15-minute market from the simulator over real loopback HTTP and WebSocket, then replay it.
+
+The simulator runs at 120x on a fixed midday start, so the recording covers a whole market (open to
+determination) in about eight real seconds. The recorder asks for fresh snapshots every two simulated
+minutes: each is the simulator's own book at that instant, and the book the replay rebuilt from deltas
+must equal it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kxbtc.backtest.recorder import Recorder, RecordingWriter
+from kxbtc.backtest.recording import Recording
+from kxbtc.backtest.replay import run_replay
+from kxbtc.backtest.replay_books import BookReplayer
+from kxbtc.backtest.replay_report import replay_json
+from kxbtc.backtest.report import summarize
+from kxbtc.cli import EXIT_OK, cli
+from kxbtc.clock import NS_PER_S, ScaledClock
+from kxbtc.config import Config, RiskConfig
+from kxbtc.kalshi.rest import KalshiRestClient
+from kxbtc.kalshi.ws_messages import OrderbookSnapshot
+from kxbtc.sim.exchange import Exchange, SimConfig
+from kxbtc.sim.harness import SimHarness, ThreadedSimHarness
+
+# One rerun on failure, as for the other tests that run the simulator on wall-clock time at high speed.
+pytestmark = pytest.mark.flaky(reruns=1)
+
+SPEED = 120.0
+MIDDAY_NS = 1_780_315_200 * NS_PER_S  # 2026-06-01 12:00:00 UTC, a quarter-hour boundary
+CLOSE_NS = MIDDAY_NS + 900 * NS_PER_S
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rec") / "sim.jsonl.gz"
+
+    async def record() -> None:
+        # Starts a minute before the 12:00 window opens (the simulator's start-up eats a little of it).
+        clock = ScaledClock(SPEED, start_ns=MIDDAY_NS - 60 * NS_PER_S)
+        exchange = Exchange(clock, seed=5, config=SimConfig(series=("KXBTC15M",), mispricing=0.06))
+        async with SimHarness(exchange, step_interval_s=0.02) as sim:
+            signer = sim.signer()
+            async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
+                recorder = Recorder(
+                    rest, sim.ws_url, signer, clock, RecordingWriter(path), snapshot_every_s=120.0
+                )
+                stats = await recorder.run(until_ns=CLOSE_NS + 20 * NS_PER_S)
+        assert stats.errors == []
+
+    asyncio.run(record())
+    return path
+
+
+def test_the_recording_holds_definitions_books_index_trades_and_the_result(recording: Path) -> None:
+    rec = Recording(recording)
+    assert rec.header.series == ("KXBTC15M",) and rec.header.use_yes_price
+    kinds: dict[str, int] = {}
+    tickers: set[str] = set()
+    for line in rec.lines():
+        key = line.kind
+        if line.frame is not None:
+            key = "ws:" + json.loads(line.frame)["type"]
+        kinds[key] = kinds.get(key, 0) + 1
+        if line.kind == "market":
+            tickers.add(line.body["ticker"])
+    assert "KXBTC15M-26JUN010815-15" in tickers  # the 12:00-12:15 window, and the one after it rolled in
+    assert len(tickers) >= 2
+    for kind in ("ws:orderbook_snapshot", "ws:orderbook_delta", "ws:cfbenchmarks_value", "ws:trade"):
+        assert kinds.get(kind, 0) > 0, kinds
+    assert kinds["ws:market_lifecycle_v2"] >= 1 and kinds["end"] == 1
+
+
+def test_books_rebuilt_from_the_recording_equal_the_simulators_snapshots(recording: Path) -> None:
+    rec = Recording(recording)
+    books = BookReplayer(use_yes_price=rec.header.use_yes_price)
+    compared = 0
+    for line in rec.lines():
+        if line.kind == "connection":
+            books.on_connection(bool(line.body["up"]))
+        if line.frame is None:
+            continue
+        msg = books.decode(line.frame)
+        book = books.books.get(msg.msg.market_ticker) if isinstance(msg, OrderbookSnapshot) else None
+        if book is not None and not book.stale:
+            rebuilt = book.to_levels()  # from the first snapshot and every delta since
+            books.on_message(msg)
+            assert book.to_levels() == rebuilt, f"line {line.number}: the simulator's book differs"
+            compared += 1
+        else:
+            books.on_message(msg)
+    assert compared >= 5
+    assert books.stats.seq_gaps == 0 and books.stats.book_errors == 0
+    assert books.stats.snapshot_checks == compared and books.stats.snapshot_mismatches == 0
+
+
+def test_replay_settles_from_the_recorded_result_and_is_deterministic(recording: Path) -> None:
+    config = Config(risk=RiskConfig(daily_loss_pct=50.0, max_drawdown_pct=50.0))
+    first_run, first_stats = run_replay(config, recording, strategies=["fair_value"])
+    second_run, second_stats = run_replay(config, recording, strategies=["fair_value"])
+    first = replay_json(summarize([first_run]), first_stats)
+    second = replay_json(summarize([second_run]), second_stats)
+    assert first == second
+
+    assert first["replay"]["settlement"]["KXBTC15M-26JUN010815-15"] == "lifecycle"
+    assert first["ledger_matches_exchange"] is True
+    assert first["orders"] > 0 and first["fills"] > 0  # the makers misprice: fair value finds trades
+    assert first["replay"]["snapshot_mismatches"] == 0
+
+
+def test_record_command_writes_a_recording_the_backtest_command_replays(tmp_path: Path) -> None:
+    clock = ScaledClock(SPEED, start_ns=MIDDAY_NS + 120 * NS_PER_S)
+    threaded = ThreadedSimHarness(exchange=Exchange(clock, seed=9, config=SimConfig(series=("KXBTC15M",))))
+    out = tmp_path / "cli.jsonl"
+    with threaded as sim:
+        key_file = sim.key.write_private_key(tmp_path)
+        args = [
+            "record",
+            "--out",
+            str(out),
+            "--env",
+            "sim",
+            "--rest-url",
+            sim.rest_url,
+            "--ws-url",
+            sim.ws_url,
+            "--key-id",
+            sim.key.key_id,
+            "--key-file",
+            str(key_file),
+            "--no-ntp",
+            "--minutes",
+            "1",
+            "--sim-clock",
+            f"{SPEED}:{clock.time_ns()}:{time.time_ns()}",
+        ]
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == EXIT_OK, result.output
+    assert "recorded" in result.stderr
+    assert Recording(out).header.series == ("KXBTC15M",)
+
+    replayed = CliRunner().invoke(cli, ["backtest", "--replay", str(out), "--json"])
+    assert replayed.exit_code == EXIT_OK, replayed.output
+    report = json.loads(replayed.stdout)
+    assert report["markets"] == 1 and report["replay"]["frames"] > 0
