@@ -117,18 +117,6 @@ def _frame_json(frame: str | bytes) -> Any:
 # -- the WebSocket side ---------------------------------------------------------------------------
 
 
-class _TappedWsClient(KalshiWsClient):
-    """The production client, with every received frame handed to ``tap`` before it is processed."""
-
-    def __init__(self, *args: Any, tap: Callable[[str | bytes], None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._tap = tap
-
-    def _handle_frame(self, frame: str | bytes) -> None:
-        self._tap(frame)
-        super()._handle_frame(frame)
-
-
 class _RecorderHandler(WsHandler):
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
@@ -192,13 +180,13 @@ class Recorder:
         self.snapshot_every_s = snapshot_every_s
         self.on_progress = on_progress
         self.header = Header(clock.time_ns(), self.series, rest.base_url, ws_url, use_yes_price)
-        self.ws = _TappedWsClient(
+        self.ws = KalshiWsClient(
             ws_url,
             signer,
             ws_clock or SystemClock(),  # pings and backoff run on the machine's clock, as in the engine
             handler=_RecorderHandler(self),
             use_yes_price=use_yes_price,
-            tap=self._tap,
+            frame_tap=self._tap,
         )
         self.stats = RecorderStats(self.header.start_ns)
         self.markets: dict[str, ContractSpec] = {}

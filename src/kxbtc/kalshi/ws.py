@@ -230,6 +230,8 @@ class KalshiWsClient(WsFrameDispatch):
             async for frame in ws:
                 self._last_rx = self.clock.monotonic()
                 try:
+                    if self.frame_tap is not None:
+                        self.frame_tap(frame)
                     self._handle_frame(frame)
                 except Exception as exc:  # a bug in handling one frame must not take the feed down
                     log.exception("ws: internal error handling a frame")

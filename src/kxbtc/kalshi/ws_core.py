@@ -52,6 +52,7 @@ class WsClientCore:
         command_timeout: float = 10.0,
         resync_timeout: float = 10.0,
         max_frame_bytes: int = 2**22,
+        frame_tap: Callable[[str | bytes], None] | None = None,
     ) -> None:
         if liveness_timeout <= ping_after:
             raise ValueError("liveness_timeout must exceed ping_after (a ping needs time to be answered)")
@@ -72,6 +73,8 @@ class WsClientCore:
         self._command_timeout = command_timeout
         self._resync_timeout = resync_timeout
         self._max_frame_bytes = max_frame_bytes
+        #: Sees every received frame, as received, before it is decoded (the recorder writes them down).
+        self.frame_tap = frame_tap
 
         self._subs: list[Subscription] = []
         self._by_sid: dict[int, Subscription] = {}
