@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 
+from kxbtc.backoff import equal_jitter
 from kxbtc.clock import Clock, SystemClock
 from kxbtc.errors import (
     ConflictError,
@@ -321,8 +322,7 @@ class KalshiRestClient:
         return self._prefix + path
 
     def _backoff(self, attempt: int) -> float:
-        delay: float = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
-        return delay * (0.5 + 0.5 * self._rng.random())
+        return equal_jitter(attempt - 1, self.backoff_base_s, self.backoff_max_s, self._rng)
 
     async def _send_once(
         self, method: str, path: str, params: Params | None, body: bytes | None, items: int

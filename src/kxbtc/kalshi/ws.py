@@ -33,6 +33,7 @@ import logging
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from kxbtc.backoff import equal_jitter
 from kxbtc.errors import (
     AuthError,
     ExchangeError,
@@ -127,8 +128,7 @@ class KalshiWsClient(WsFrameDispatch):
 
     def backoff_delay(self, attempt: int) -> float:
         """Equal-jitter exponential backoff: uniform in [cap/2, cap], cap = initial * 2**attempt."""
-        cap = min(self._backoff_max, self._backoff_initial * 2.0 ** min(attempt, 30))
-        return cap / 2 + self._rng.random() * cap / 2
+        return equal_jitter(attempt, self._backoff_initial, self._backoff_max, self._rng)
 
     async def _open(self) -> ClientConnection:
         headers = self.signer.headers("GET", self.path)  # signed afresh on every attempt

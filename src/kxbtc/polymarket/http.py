@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import httpx2
 
+from kxbtc.backoff import equal_jitter
 from kxbtc.clock import Clock, SystemClock
 from kxbtc.errors import (
     ExchangeError,
@@ -102,7 +103,6 @@ class PolyHttp:
                 error = error_for_status(response.status_code, response.content, path=path)
             if not isinstance(error, RetryableError) or attempt > self.max_retries:
                 raise error
-            cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
-            delay = cap * (0.5 + 0.5 * self._rng.random())
+            delay = equal_jitter(attempt - 1, self.backoff_base_s, self.backoff_max_s, self._rng)
             log.warning("retrying GET %s in %.3fs (attempt %d): %s", path, delay, attempt, error)
             await self._clock.sleep(delay)

@@ -36,6 +36,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from kxbtc.backoff import equal_jitter
 from kxbtc.clock import Clock
 from kxbtc.errors import BookError, KxbtcError, NetworkError, ProtocolError, RejectedError
 from kxbtc.polymarket.book import PolyBook
@@ -250,8 +251,7 @@ class PolymarketWsClient:
 
     def backoff_delay(self, attempt: int) -> float:
         """Equal-jitter exponential backoff: uniform in [cap/2, cap], cap = initial * 2**attempt."""
-        cap = min(self._backoff_max, self._backoff_initial * 2.0 ** min(attempt, 30))
-        return cap / 2 + self._rng.random() * cap / 2
+        return equal_jitter(attempt, self._backoff_initial, self._backoff_max, self._rng)
 
     # -----------------------------------------------------------------------------------------
     # Subscriptions
