@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "backtest": "kxbtc.backtest.cli:backtest",
     "calibrate": "kxbtc.pricing.cli:calibrate_command",
     "config": "kxbtc.engine.cli:config_group",
+    "dashboard": "kxbtc.dashboard.server:dashboard",
     "demo": "kxbtc.engine.cli:demo",
     "doctor": "kxbtc.engine.cli:doctor",
     "fairvalue": "kxbtc.pricing.cli:fairvalue",

@@ -22,15 +22,12 @@ from rich.console import Console, RenderableType
 from kxbtc.clock import Clock, SystemClock
 from kxbtc.errors import KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_USAGE
-from kxbtc.ops import pnl_report, queries, render
+from kxbtc.ops import kill_switch, queries, reports
+from kxbtc.ops.kill_switch import DEFAULT_HALT_REASON
 from kxbtc.ops.pnl_report import GROUPINGS, GroupBy
-from kxbtc.ops.queries import HALT_KEY, DatabaseUnusable
-from kxbtc.store.db import read_fills, read_positions, read_settlements
-from kxbtc.store.records import RiskEventRecord
+from kxbtc.ops.queries import DatabaseUnusable
 
 DEFAULT_DB = "kxbtc.db"
-DEFAULT_HALT_REASON = "manual halt by the operator"
-STATUS_RISK_EVENTS = 5
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,10 +89,6 @@ def _emit(as_json: bool, payload: dict[str, Any], table: Callable[[], Renderable
     console.print(table())
 
 
-def _replay(conn: sqlite3.Connection) -> pnl_report.Replay:
-    return pnl_report.replay(read_fills(conn), read_settlements(conn))
-
-
 # -- read commands ----------------------------------------------------------------------------------
 
 
@@ -105,20 +98,7 @@ def _replay(conn: sqlite3.Connection) -> pnl_report.Replay:
 def status(db: Path, as_json: bool) -> None:
     """Balance, equity, open positions, resting orders, today's P&L, halt state, last risk events."""
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
-        today = pnl_report.utc_day(_clock().time_ns())
-        result = _replay(conn)
-        view = render.StatusView(
-            db=str(db),
-            schema_version=queries.schema_version(conn, db),
-            halt_reason=queries.read_value(conn, HALT_KEY) or "",
-            balance=queries.latest_balance(conn),
-            equity=queries.latest_pnl(conn),
-            open_positions=len(result.ledger.open_positions()),
-            resting_orders=queries.count_orders(conn, "resting"),
-            today=pnl_report.day_line(result, today),
-            risk_events=queries.recent_risk_events(conn, STATUS_RISK_EVENTS),
-            warnings=result.warnings,
-        )
+        view = reports.status_view(conn, db, _clock().time_ns())
         _emit(as_json, view.as_json(), view.as_table)
 
 
@@ -128,14 +108,8 @@ def status(db: Path, as_json: bool) -> None:
 def positions(db: Path, as_json: bool) -> None:
     """Open positions rebuilt from the recorded fills, beside what the exchange last reported."""
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
-        result = _replay(conn)
-        rows = pnl_report.open_positions(result, read_positions(conn))
-        payload = {
-            "db": str(db),
-            "positions": [render.position_json(r) for r in rows],
-            "warnings": result.warnings,
-        }
-        _emit(as_json, payload, lambda: render.positions_table(rows))
+        report = reports.positions_report(conn, db)
+        _emit(as_json, report.as_json(), report.as_table)
 
 
 @click.command("orders")
@@ -146,9 +120,8 @@ def positions(db: Path, as_json: bool) -> None:
 def orders(db: Path, as_json: bool, order_status: str | None, limit: int) -> None:
     """The newest orders, newest first."""
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
-        found = queries.recent_orders(conn, order_status, limit)
-        payload = {"db": str(db), "orders": [render.order_json(o) for o in found]}
-        _emit(as_json, payload, lambda: render.orders_table(found))
+        report = reports.orders_report(conn, db, order_status, limit)
+        _emit(as_json, report.as_json(), report.as_table)
 
 
 @click.command("fills")
@@ -159,9 +132,8 @@ def orders(db: Path, as_json: bool, order_status: str | None, limit: int) -> Non
 def fills(db: Path, as_json: bool, ticker: str | None, limit: int) -> None:
     """The newest fills, newest first."""
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
-        found = queries.recent_fills(conn, ticker, limit)
-        payload = {"db": str(db), "fills": [render.fill_json(f) for f in found]}
-        _emit(as_json, payload, lambda: render.fills_table(found))
+        report = reports.fills_report(conn, db, ticker, limit)
+        _emit(as_json, report.as_json(), report.as_table)
 
 
 @click.command("pnl")
@@ -175,29 +147,11 @@ def pnl(db: Path, as_json: bool, by: GroupBy) -> None:
     if it traded alone; cross-strategy netting and settlement fees show as "(unattributed)".
     """
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
-        result = _replay(conn)
-        lines = pnl_report.group(result, by)
-        whole = pnl_report.total(result.events)
-        payload = {
-            "db": str(db),
-            "by": by,
-            "lines": [render.pnl_line_json(line) for line in lines],
-            "total": render.pnl_line_json(whole),
-            "warnings": result.warnings,
-        }
-        _emit(as_json, payload, lambda: render.pnl_table(by, lines, whole))
+        report = reports.pnl_report_by(conn, db, by)
+        _emit(as_json, report.as_json(), report.as_table)
 
 
 # -- the manual kill switch -------------------------------------------------------------------------
-
-
-def _switch(db: Path, reason: str, kind: str, severity: str) -> str:
-    with _guarded(db), closing(queries.open_for_write(db)) as conn:
-        event = RiskEventRecord(
-            _clock().time_ns(), kind, severity, reason or "trading resumed by the operator"
-        )
-        return queries.set_halt(conn, db, reason=reason, event=event)
-    raise AssertionError("unreachable")  # _guarded exits on every error
 
 
 @click.command("halt")
@@ -217,7 +171,8 @@ def halt(db: Path, reason: str) -> None:
     reason = reason.strip()
     if not reason:
         _exit("--reason must not be empty (an empty reason means running)", EXIT_USAGE)
-    previous = _switch(db, reason, "manual_halt", "halt")
+    with _guarded(db):
+        previous = kill_switch.halt(db, reason, _clock().time_ns())
     if previous:
         click.echo(f"trading was already halted ({previous}); reason now: {reason}")
     else:
@@ -231,10 +186,9 @@ def resume(db: Path) -> None:
 
     Only the manual switch: automatic breakers (daily loss, drawdown) re-arm by their own rules.
     """
-    with _guarded(db), closing(queries.open_readonly(db)) as conn:
-        halted = queries.read_value(conn, HALT_KEY) or ""
+    with _guarded(db):
+        halted = kill_switch.resume(db, _clock().time_ns())
     if not halted:
         click.echo("trading was not halted; nothing to do")
         return
-    _switch(db, "", "resume", "info")
     click.echo(f"trading resumed (was halted: {halted})")
