@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -254,6 +255,11 @@ async def _run_live(
     help="Keep the demo's database here (default: a temporary file).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option(
+    "--cross-venue",
+    is_flag=True,
+    help="Also simulate Polymarket and trade the cross_venue pairs against it (paper Polymarket legs).",
+)
 def demo(
     config_path: Path | None,
     minutes: float,
@@ -262,6 +268,7 @@ def demo(
     mispricing: float,
     db_path: Path | None,
     as_json: bool,
+    cross_venue: bool,
 ) -> None:
     """Run kxbtc against its built-in simulator: no keys, no network; prints a summary at the end."""
     from kxbtc.engine.demo import run_demo
@@ -280,13 +287,37 @@ def demo(
                 db_path=db_path,
                 sim_config=SimConfig(mispricing=mispricing),
                 on_tick=view.update,
+                cross_venue=cross_venue,
             )
         )
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:
         view.print_summary(summary)
+        if summary.cross_venue is not None:
+            _print_cross_venue(summary.cross_venue)
     sys.exit(EXIT_OK if summary.ledger_matches else EXIT_FAILURE)
+
+
+def _print_cross_venue(cross_venue: dict[str, Any]) -> None:
+    """The demo's cross-venue lines, after its summary table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="cross-venue pairs (paper Polymarket legs)", show_header=False)
+    rows = [
+        ("pairs proposed", str(cross_venue["pairs"])),
+        ("Kalshi legs filled", str(cross_venue["kalshi_legs_filled"])),
+        ("Polymarket legs filled", f"{cross_venue['filled']} of {cross_venue['poly_legs']}"),
+        ("unhedged", str(cross_venue["unhedged"])),
+        ("Polymarket cost (incl. fees)", f"${cross_venue['cost_usd']}"),
+        ("Polymarket fees", f"${cross_venue['fees_usd']}"),
+        ("Polymarket P&L, resolved", f"${cross_venue['settled_pnl_usd']}"),
+        ("Polymarket cost, unresolved", f"${cross_venue['open_cost_usd']}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
 
 
 def _clock_error_ms(guard: SkewGuard) -> float:

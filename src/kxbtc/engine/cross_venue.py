@@ -156,6 +156,9 @@ class _Counters:
     kalshi_filled: int = 0
     unhedged: int = 0
     missing: set[int] = field(default_factory=set)
+    found: set[int] = field(default_factory=set)  # window starts paired, ended ones included
+    #: The count each claimed Kalshi leg was sent with (the risk gate may have shrunk the quote's size).
+    sent: dict[str, int] = field(default_factory=dict)
 
 
 class CrossVenueDesk(PolyWsHandler):
@@ -299,6 +302,7 @@ class CrossVenueDesk(PolyWsHandler):
         for order, result in zip(approved, results, strict=True):
             pair = self._claimed.pop(order.intent, None)
             if pair is not None:
+                self._counters.sent[pair.pair_id] = order.count
                 legs.append((pair, result))
         self._hedging += 1  # counted now, so ``close`` waits for a task not started yet
         self._quiet.clear()
@@ -382,8 +386,9 @@ class CrossVenueDesk(PolyWsHandler):
 
     def _kalshi_text(self, pair: ProposedPair, result: SubmitResult) -> str:
         leg = "YES" if pair.quote.kalshi_side == "bid" else "NO"
+        sent = self._counters.sent.get(pair.pair_id, pair.quote.size)
         return (
-            f"Kalshi {leg} {pair.ticker} FOK {format_count(pair.quote.size)} @ "
+            f"Kalshi {leg} {pair.ticker} FOK {format_count(sent)} @ "
             f"{format_price(pair.quote.kalshi_price)} {result.status}, "
             f"filled {format_count(result.fill_count)} (order {result.order_id})"
         )
@@ -500,6 +505,7 @@ class CrossVenueDesk(PolyWsHandler):
         if market.end_s * NS_PER_S <= self.clock.time_ns():
             return  # the window ended while we looked it up
         self.windows[start] = market
+        self._counters.found.add(start)
         if isinstance(self.venue, PaperPolymarketVenue):
             for token in market.tokens:
                 self.venue.fee_rates[token] = market.fee_rate
@@ -578,7 +584,7 @@ class CrossVenueDesk(PolyWsHandler):
         resolved = [p for p in self.positions.values() if p.won is not None]
         unresolved = [p for p in self.positions.values() if p.won is None]
         return DeskSummary(
-            windows_found=sum(m is not None for m in self.windows.values()),
+            windows_found=len(self._counters.found),
             windows_missing=len(self._counters.missing),
             kalshi_legs_sent=self._counters.kalshi_sent,
             kalshi_legs_filled=self._counters.kalshi_filled,

@@ -2,6 +2,11 @@
 
 Several 15-minute markets open, trade and settle within a couple of real minutes; at the end the local
 ledger is compared, fill by fill, with the simulator's own, and the summary says whether they agree.
+
+With ``cross_venue=True`` a simulated Polymarket venue (``kxbtc.sim.polymarket``) runs beside the Kalshi
+simulator on the same clock and index, ``[polymarket]`` points at it and the ``cross_venue`` strategy is
+enabled beside the configured ones: the desk's paper Polymarket legs fill against the simulated books
+exactly as they would against the real ones, and the summary gains a ``cross_venue`` object.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from kxbtc.clock import NS_PER_S, ScaledClock
-from kxbtc.config import Config
+from kxbtc.config import Config, StrategyConfig
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
+from kxbtc.engine.cross_venue import DeskSummary
 from kxbtc.engine.paper import paper_engine
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
+from kxbtc.sim.poly_config import PolySimConfig
 from kxbtc.store.db import SqliteStore
 from kxbtc.units import format_money
 
@@ -45,9 +52,49 @@ class DemoSummary:
     mismatches: list[str] = field(default_factory=list)
     rejections: dict[str, int] = field(default_factory=dict)
     db_path: str = ""
+    #: The cross-venue desk's summary (``cross_venue_summary``); None when the demo ran without it.
+    cross_venue: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.cross_venue is None:
+            del out["cross_venue"]  # the demo without --cross-venue prints what it always printed
+        return out
+
+
+def cross_venue_summary(desk: DeskSummary) -> dict[str, Any]:
+    """The desk's counts and amounts: Money as micro-dollars (as the desk keeps them) and as dollars."""
+    return {
+        "pairs": desk.kalshi_legs_sent,
+        "kalshi_legs_filled": desk.kalshi_legs_filled,
+        "poly_legs": desk.poly_legs,
+        "filled": desk.poly_filled,
+        "unhedged": desk.unhedged,
+        "windows_found": desk.windows_found,
+        "windows_missing": desk.windows_missing,
+        "cost_usd": format_money(desk.poly_cost),
+        "fees_usd": format_money(desk.poly_fees),
+        "settled_pnl_usd": format_money(desk.settled_pnl),
+        "open_cost_usd": format_money(desk.open_cost),
+        "paper": desk.paper,
+        "desk": desk.to_json(),
+    }
+
+
+def with_cross_venue(config: Config, sim: SimHarness) -> Config:
+    """``config`` with ``[polymarket]`` on the simulated venue and the ``cross_venue`` strategy enabled."""
+    polymarket = config.polymarket.model_copy(
+        update={
+            "enabled": True,
+            "gamma_url": sim.poly_http_url,
+            "clob_url": sim.poly_http_url,
+            "ws_url": sim.poly_ws_url,
+        }
+    )
+    current = config.strategies.get("cross_venue")
+    enabled = StrategyConfig() if current is None else current.model_copy(update={"enabled": True})
+    strategies = {**config.strategies, "cross_venue": enabled}
+    return config.model_copy(update={"polymarket": polymarket, "strategies": strategies})
 
 
 def _summary(
@@ -81,6 +128,7 @@ def _summary(
         mismatches=audit.mismatches,
         rejections=dict(engine.stats.rejected),
         db_path=db_path,
+        cross_venue=cross_venue_summary(engine.desk.summary()) if engine.desk is not None else None,
     )
 
 
@@ -94,18 +142,29 @@ async def run_demo(
     series: tuple[str, ...] = ("KXBTC15M",),
     sim_config: SimConfig | None = None,
     on_tick: Callable[[Engine, float], None] | None = None,
+    cross_venue: bool = False,
+    poly_config: PolySimConfig | None = None,
 ) -> DemoSummary:
-    """Run the demo for ``minutes`` of real time; the simulated clock runs ``speed`` times faster."""
+    """Run the demo for ``minutes`` of real time; the simulated clock runs ``speed`` times faster.
+
+    ``cross_venue`` adds the simulated Polymarket venue (``poly_config``; by default its makers stray as
+    far as the Kalshi makers, ``SimConfig.mispricing``) and the cross-venue strategy.
+    """
     clock = ScaledClock(speed)
     exchange = Exchange(clock, seed=seed, config=sim_config)
+    if cross_venue and poly_config is None:
+        poly_config = PolySimConfig(mispricing=exchange.config.mispricing)
     tmp = None
     if db_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="kxbtc-demo-")
         db_path = Path(tmp.name) / "kxbtc.db"
     try:
-        async with SimHarness(exchange, step_interval_s=0.02) as sim:
+        async with SimHarness(
+            exchange, step_interval_s=0.02, polymarket=cross_venue, poly_config=poly_config
+        ) as sim:
             store = SqliteStore(db_path)
-            async with paper_engine(config, sim, store, clock, series=series) as engine:
+            engine_config = with_cross_venue(config, sim) if cross_venue else config
+            async with paper_engine(engine_config, sim, store, clock, series=series) as engine:
                 until = clock.time_ns() + int(minutes * 60 * speed * NS_PER_S)
                 started = time.monotonic()
                 ticker_task = None

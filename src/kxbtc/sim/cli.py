@@ -1,9 +1,12 @@
 """``kxbtc sim``: run the local Kalshi-compatible exchange.
 
 ``kxbtc sim serve`` prints exactly two lines first (the REST and WS base URLs, with the real port when
-``--port 0``) and serves until SIGINT/SIGTERM, then exits 0. Without ``--trust`` it mints one key pair,
-writes the private key (mode 0600) to a fresh temporary directory and names it on stderr; that directory
-is removed on exit.
+``--port 0``) and serves until SIGINT/SIGTERM, then exits 0. With ``--polymarket`` a simulated Polymarket
+venue runs beside it on a port of its own, and a third line follows the two: ``POLY http://HOST:PORT``
+(Gamma ``/events``, CLOB ``/book``; its market WebSocket is ``ws://HOST:PORT/ws/market``).
+
+Without ``--trust`` it mints one key pair, writes the private key (mode 0600) to a fresh temporary
+directory and names it on stderr; that directory is removed on exit.
 
 Time: ``--speed`` runs the exchange on a ``ScaledClock``; with ``--prices`` simulated time starts where the
 file starts (plus the exchange's warm-up), so a historical file replays. Signatures are always checked
@@ -81,6 +84,11 @@ def _parse_trust(values: tuple[str, ...]) -> list[KeyPair]:
     "--rate-limit/--no-rate-limit", default=False, show_default=True, help="Per-user token buckets."
 )
 @click.option("--counterparties/--no-counterparties", default=True, show_default=True)
+@click.option(
+    "--polymarket",
+    is_flag=True,
+    help="Also serve a simulated Polymarket venue (Gamma, CLOB /book, market WebSocket) on its own port.",
+)
 def serve(
     host: str,
     port: int,
@@ -92,6 +100,7 @@ def serve(
     prices: Path | None,
     rate_limit: bool,
     counterparties: bool,
+    polymarket: bool,
 ) -> None:
     """Serve the simulated exchange until SIGINT or SIGTERM."""
     try:
@@ -121,7 +130,8 @@ def serve(
             clock, seed=seed, start_balance=start_balance, prices=path_source, counterparties=counterparties
         )
         config = ServerConfig(faults=faults, fault_seed=seed, rate_limit=rate_limit)
-        asyncio.run(_serve(SimHarness(exchange, config=config, keys=keys, host=host, port=port)))
+        harness = SimHarness(exchange, config=config, keys=keys, host=host, port=port, polymarket=polymarket)
+        asyncio.run(_serve(harness))
     except KxbtcError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -142,6 +152,8 @@ async def _serve(harness: SimHarness) -> None:
     host = harness.host
     print(f"REST http://{host}:{harness.port}/trade-api/v2", flush=True)
     print(f"WS ws://{host}:{harness.port}/trade-api/ws/v2", flush=True)
+    if harness.poly is not None:
+        print(f"POLY {harness.poly_http_url}", flush=True)
     try:
         await stop.wait()
     finally:

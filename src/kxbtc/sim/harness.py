@@ -7,6 +7,10 @@ loop, for synchronous clients. The exchange steps on its clock in a background t
     async with SimHarness() as sim:
         signer = sim.signer()
         ...  # talk to sim.rest_url / sim.ws_url with signer.headers(method, path)
+
+With ``polymarket=True`` a simulated Polymarket venue (``kxbtc.sim.polymarket.PolySim``, driven by the same
+exchange and clock) is served beside it on a port of its own: ``poly_http_url`` (Gamma and CLOB) and
+``poly_ws_url`` (the market WebSocket).
 """
 
 from __future__ import annotations
@@ -27,8 +31,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from kxbtc.clock import Clock, SystemClock
+from kxbtc.errors import ConfigError
 from kxbtc.kalshi.auth import Signer
 from kxbtc.sim.exchange import Exchange
+from kxbtc.sim.poly_config import PolySimConfig
+from kxbtc.sim.poly_server import WS_MARKET_PATH, PolyServer
+from kxbtc.sim.polymarket import PolySim
 from kxbtc.sim.server import API_PREFIX, WS_PATH, ServerConfig, SimServer
 
 T = TypeVar("T")
@@ -79,6 +87,9 @@ class SimHarness:
         host: str = "127.0.0.1",
         port: int = 0,
         step_interval_s: float = 0.1,
+        polymarket: bool = False,
+        poly_config: PolySimConfig | None = None,
+        poly_port: int = 0,
     ) -> None:
         self.clock: Clock = clock or (exchange.clock if exchange is not None else SystemClock())
         self.exchange = exchange or Exchange(self.clock, seed=seed)
@@ -91,6 +102,15 @@ class SimHarness:
         self._step_interval_s = step_interval_s
         self._runner: web.AppRunner | None = None
         self._stepper: asyncio.Task[None] | None = None
+        #: The simulated Polymarket venue, when ``polymarket=True``.
+        self.poly: PolySim | None = None
+        self.poly_server: PolyServer | None = None
+        if polymarket:
+            self.poly = PolySim(self.exchange, poly_config, seed=self.exchange.seed)
+            self.poly_server = PolyServer(self.poly)
+        self.poly_port = poly_port
+        self._poly_runner: web.AppRunner | None = None
+        self._poly_stepper: asyncio.Task[None] | None = None
 
     @property
     def key(self) -> KeyPair:
@@ -107,6 +127,22 @@ class SimHarness:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}{WS_PATH}"
+
+    @property
+    def poly_http_url(self) -> str:
+        """The simulated Polymarket venue's Gamma and CLOB base URL."""
+        self._require_poly()
+        return f"http://{self.host}:{self.poly_port}"
+
+    @property
+    def poly_ws_url(self) -> str:
+        """The simulated Polymarket venue's market WebSocket."""
+        self._require_poly()
+        return f"ws://{self.host}:{self.poly_port}{WS_MARKET_PATH}"
+
+    def _require_poly(self) -> None:
+        if self.poly is None:
+            raise ConfigError("the simulated Polymarket venue is off: use SimHarness(..., polymarket=True)")
 
     def signer(self, key: KeyPair | None = None, clock: Clock | None = None) -> Signer:
         chosen = key or self.key
@@ -126,8 +162,23 @@ class SimHarness:
             self.port = int(self._runner.addresses[0][1])
         if self._step_interval_s > 0:
             self._stepper = asyncio.create_task(self.exchange.run(self._step_interval_s), name="sim-step")
+        if self.poly is not None and self.poly_server is not None:
+            await self._start_poly(self.poly, self.poly_server)
+
+    async def _start_poly(self, poly: PolySim, server: PolyServer) -> None:
+        self._poly_runner = web.AppRunner(
+            server.app, handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
+        await self._poly_runner.setup()
+        site = web.TCPSite(self._poly_runner, self.host, self.poly_port)
+        await site.start()
+        if self.poly_port == 0:
+            self.poly_port = int(self._poly_runner.addresses[0][1])
+        if self._step_interval_s > 0:
+            self._poly_stepper = asyncio.create_task(poly.run(self._step_interval_s), name="poly-sim-step")
 
     async def stop(self) -> None:
+        await self._stop_poly()
         if self._stepper is not None:
             self._stepper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -137,6 +188,18 @@ class SimHarness:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def _stop_poly(self) -> None:
+        if self._poly_stepper is not None:
+            self._poly_stepper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poly_stepper
+            self._poly_stepper = None
+        if self.poly_server is not None:
+            await self.poly_server.close_all()
+        if self._poly_runner is not None:
+            await self._poly_runner.cleanup()
+            self._poly_runner = None
 
     async def __aenter__(self) -> SimHarness:
         await self.start()
