@@ -24,6 +24,9 @@ from kxbtc.errors import ConfigError, KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from kxbtc.timesync import SkewGuard
 
+#: The Bitcoin series kxbtc trades: the 15-minute market, the hourly strike ladder, the hourly ranges.
+BTC_SERIES = ("KXBTC15M", "KXBTCD", "KXBTC")
+
 
 @click.group("config")
 def config_group() -> None:
@@ -108,7 +111,14 @@ def doctor(
 @click.option("--key-id", default=None)
 @click.option("--key-file", type=click.Path(path_type=Path), default=None)
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
-@click.option("--series", multiple=True, default=("KXBTC15M",), show_default=True)
+@click.option(
+    "--series",
+    type=click.Choice(BTC_SERIES),
+    multiple=True,
+    default=BTC_SERIES,
+    show_default=True,
+    help="Series to trade (repeat the option); the 15-minute market and both hourly ladders by default.",
+)
 @click.option("--yes-real-money", is_flag=True, help="Required with --env prod: this trades real money.")
 @click.option(
     "--sim-clock",
@@ -256,6 +266,14 @@ async def _run_live(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option(
+    "--series",
+    type=click.Choice(BTC_SERIES),
+    multiple=True,
+    default=("KXBTC15M",),
+    show_default=True,
+    help="Series the demo trades (repeat the option); the hourly ladders settle once an hour.",
+)
+@click.option(
     "--cross-venue",
     is_flag=True,
     help="Also simulate Polymarket and trade the cross_venue pairs against it (paper Polymarket legs).",
@@ -268,6 +286,7 @@ def demo(
     mispricing: float,
     db_path: Path | None,
     as_json: bool,
+    series: tuple[str, ...],
     cross_venue: bool,
 ) -> None:
     """Run kxbtc against its built-in simulator: no keys, no network; prints a summary at the end."""
@@ -287,6 +306,7 @@ def demo(
                 db_path=db_path,
                 sim_config=SimConfig(mispricing=mispricing),
                 on_tick=view.update,
+                series=series,
                 cross_venue=cross_venue,
             )
         )
