@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,8 @@ async def run_checks(
     except KxbtcError as exc:
         checks.append(Check("clock", False, str(exc)))
 
+    checks += llm_key_checks(config, os.environ)
+
     async with KalshiRestClient(rest_url, signer, SystemClock(), max_retries=1) as rest:
         try:
             status = await rest.get_exchange_status()
@@ -99,3 +103,21 @@ async def run_checks(
         else:
             checks.append(Check("shard balance", True, f"${shard / 1e6:,.4f} on shard {CRYPTO_SHARD}"))
     return checks
+
+
+def llm_key_checks(config: Config, environ: Mapping[str, str]) -> list[Check]:
+    """With ``[llm] enabled``: every enabled role's provider has its API key variable set (the value is
+    never shown). Nothing is sent to the providers: a paid call is not a health check."""
+    if not config.llm.enabled:
+        return []
+    missing: dict[str, list[str]] = {}
+    for name, role in config.llm.roles.items():
+        provider = config.llm.providers[role.provider]
+        if role.enabled and provider.api_key_env and not environ.get(provider.api_key_env):
+            missing.setdefault(provider.api_key_env, []).append(name)
+    if not missing:
+        return [Check("llm keys", True, "every enabled role's API key variable is set")]
+    detail = "; ".join(
+        f"{env} is not set (roles {', '.join(roles)})" for env, roles in sorted(missing.items())
+    )
+    return [Check("llm keys", False, detail)]
