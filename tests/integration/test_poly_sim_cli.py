@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from kxbtc.clock import SystemClock
+from kxbtc.clock import NS_PER_S, SystemClock
 from kxbtc.config import Config
 from kxbtc.engine.demo import run_demo
 from kxbtc.polymarket.gamma import GammaClient, window_start_of
@@ -58,12 +58,14 @@ def test_sim_serve_polymarket_prints_a_third_line_after_the_two_and_serves_gamma
 async def test_the_cross_venue_demo_pairs_against_the_simulated_venue_and_reports_the_desk() -> None:
     summary = await run_demo(
         Config(),
-        minutes=0.1,
+        minutes=0.2,
         speed=30.0,
         seed=2,
         sim_config=SimConfig(mispricing=0.03),
         cross_venue=True,
         poly_config=PolySimConfig(mispricing=0.2),
+        # A fixed start a minute into a window: the run must not depend on the time of day it happens at.
+        start_ns=(1_780_315_200 + 60) * NS_PER_S,
     )
     report = summary.to_json()
     assert summary.ledger_matches, summary.mismatches

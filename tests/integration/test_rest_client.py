@@ -530,13 +530,18 @@ async def test_rate_limited_error_surfaces_after_retries(
 
 
 async def test_orders_are_placed_exactly_once_against_the_faulty_simulator() -> None:
+    from kxbtc.clock import NS_PER_S, ScaledClock
+    from kxbtc.sim.exchange import Exchange
     from kxbtc.sim.faults import FaultSpec
     from kxbtc.sim.harness import SimHarness
     from kxbtc.sim.server import ServerConfig
 
     config = ServerConfig(faults=FaultSpec(http_429=0.2, http_5xx=0.1, lose_response=0.3), fault_seed=7)
+    # The market's clock starts at a fixed 12:10 UTC (signatures still use real time): at the real top of
+    # an hour the ladder found would otherwise close, cancelling the orders, halfway through the test.
+    market_clock = ScaledClock(1.0, start_ns=(1_780_315_200 + 600) * NS_PER_S)
     async with (
-        SimHarness(config=config) as sim,
+        SimHarness(Exchange(market_clock), config=config) as sim,
         KalshiRestClient(
             sim.rest_url,
             sim.signer(),
@@ -547,7 +552,7 @@ async def test_orders_are_placed_exactly_once_against_the_faulty_simulator() -> 
         ) as c,
     ):
         # An hourly market: a 15-minute window could close during the test.
-        ladder = await discover_ladder(c, "KXBTCD", time.time_ns())
+        ladder = await discover_ladder(c, "KXBTCD", market_clock.time_ns())
         assert ladder
         spec = ladder[len(ladder) // 2]
         assert spec.exchange_index is not None

@@ -144,13 +144,14 @@ async def run_demo(
     on_tick: Callable[[Engine, float], None] | None = None,
     cross_venue: bool = False,
     poly_config: PolySimConfig | None = None,
+    start_ns: int | None = None,
 ) -> DemoSummary:
     """Run the demo for ``minutes`` of real time; the simulated clock runs ``speed`` times faster.
 
     ``cross_venue`` adds the simulated Polymarket venue (``poly_config``; by default its makers stray as
     far as the Kalshi makers, ``SimConfig.mispricing``) and the cross-venue strategy.
     """
-    clock = ScaledClock(speed)
+    clock = ScaledClock(speed, start_ns=start_ns)  # simulated time starts now unless ``start_ns`` is given
     exchange = Exchange(clock, seed=seed, config=sim_config)
     if cross_venue and poly_config is None:
         poly_config = PolySimConfig(mispricing=exchange.config.mispricing)
