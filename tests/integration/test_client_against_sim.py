@@ -41,7 +41,7 @@ async def _wait_for(queue: asyncio.Queue[tuple[str, Any]], kind: str, timeout_s:
 
 
 async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
-    clock = ScaledClock(SPEED)
+    clock = ScaledClock(SPEED, start_ns=(1_780_315_200 + 60) * NS_PER_S)  # a minute into a window, at midday
     exchange = Exchange(clock, seed=11)
     async with SimHarness(exchange, step_interval_s=0.02) as sim:
         signer = sim.signer()

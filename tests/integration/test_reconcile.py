@@ -19,7 +19,8 @@ from kxbtc.units import Count, Price
 
 
 async def test_reconcile_repairs_missed_fills_once_and_resolves_unknown_orders(tmp_path: Path) -> None:
-    clock = ScaledClock(20.0)
+    # A fixed start two minutes into a 15-minute window: near a window's end its book can be one-sided.
+    clock = ScaledClock(20.0, start_ns=(1_780_315_200 + 120) * NS_PER_S)
     exchange = Exchange(clock, seed=4)
     async with SimHarness(exchange, step_interval_s=0.02) as sim:
         store = SqliteStore(tmp_path / "kxbtc.db")
