@@ -82,3 +82,6 @@ async def test_ledger_matches_simulator_under_faults(tmp_path: Path) -> None:
     db_ids = {o.client_order_id for o in run.db_orders}
     assert {c for c in run.exchange_client_order_ids if c is not None} <= db_ids
     assert [o for o in run.db_orders if o.status in UNRESOLVED_STATES] == []
+    # Every fill is attributed to the strategy that placed its order, however it reached the database
+    # (the stream, a fill that beat its acknowledgement, or reconciliation after a lost response).
+    assert [f.fill_id for f in run.db_fills if not f.strategy] == []

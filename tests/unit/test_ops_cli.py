@@ -415,3 +415,25 @@ def test_a_voided_market_is_reported_not_guessed(tmp_path: Path) -> None:
     report = run_json("pnl", "--db", str(path))
     assert report["total"]["realized"] == money(0)
     assert report["warnings"] == [f"settlement of {A} with result 'void' was not applied"]
+
+
+def test_a_settlements_fee_total_is_a_cross_check_not_a_second_charge(tmp_path: Path) -> None:
+    # Kalshi's settlement record repeats the fees the market's fills already paid (fee_cost): the P&L
+    # counts them once, and a settlement whose total disagrees with the fills is reported.
+    path = tmp_path / "kxbtc.db"
+    store = SqliteStore(path)
+    store.record_fill(fill("g1", A, "bid", 4000, 1000, 170_000, "2026-11-24T14:00:00", "fair_value"))
+    store.record_fill(fill("g2", B, "bid", 4000, 1000, 170_000, "2026-11-24T14:00:00", "fair_value"))
+    for ticker, reported in ((A, 170_000), (B, 999_999)):
+        store.record_settlement(
+            SettlementRecord(
+                ticker, "E", "yes", Count(1000), Count(0), Money(4_000_000), Money(0), Money(10_000_000),
+                Money(reported), ns("2026-11-24T14:15:05"),
+            )
+        )  # fmt: skip
+    store.close()
+    report = run_json("pnl", "--db", str(path), "--by", "market")
+    assert report["total"]["fees"] == money(340_000)  # each fill's fee once
+    assert report["total"]["realized"] == money(12_000_000)
+    [warning] = report["warnings"]
+    assert B in warning and "999999" in warning and "170000" in warning

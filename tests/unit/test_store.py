@@ -98,3 +98,15 @@ def test_read_only_location_is_a_clear_error() -> None:
     # /proc refuses file creation even for root, so this holds in CI's root sandbox too.
     with pytest.raises(StoreError, match=r"/proc/kxbtc-test\.db"):
         SqliteStore("/proc/kxbtc-test.db")
+
+
+def test_a_fill_recorded_before_its_orders_id_was_known_gets_the_orders_strategy(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "kxbtc.db")
+    store.record_order(_order("c-1"))
+    store.record_fill(_fill("f-1"))  # the fill beat the acknowledgement: no strategy known yet
+    store.update_order("c-1", ts_ns=5, kind="ack", status="executed", order_id="o-1", fill_count=100)
+    store.update_order("c-unknown", ts_ns=6, kind="reconcile", order_id="o-2")  # no such order: no harm
+    store.flush()
+    [fill] = store.fills()
+    assert fill.strategy == "fair_value"
+    store.close()

@@ -113,6 +113,14 @@ def _apply_settlement(out: Replay, settlement: SettlementRecord) -> None:
         return
     market = out.ledger.market(settlement.ticker)
     before = market.realized
+    # The exchange's ``fee_cost`` on a settlement is the total of the fees already paid on that market's
+    # fills (Kalshi charges nothing at settlement): counting it again would double the fees. It is a
+    # cross-check instead.
+    if settlement.fee and settlement.fee != market.fees:
+        out.warnings.append(
+            f"settlement of {settlement.ticker} reports fees {settlement.fee} micro-$, the recorded fills"
+            f" paid {market.fees}"
+        )
     market.settle(settlement.result)
     for own in out.by_strategy.values():
         if settlement.ticker in own.markets:
@@ -123,7 +131,7 @@ def _apply_settlement(out: Replay, settlement: SettlementRecord) -> None:
             settlement.ticker,
             "settlement",
             market.realized - before,
-            settlement.fee,
+            0,
             0,
         )
     )

@@ -313,6 +313,14 @@ class SqliteStore:
                 " remaining_count, detail) VALUES (?,?,?,?,?,?,?,?)",
                 (client_order_id, order_id, ts_ns, kind, status, fill_count, remaining_count, detail),
             ),
+            # A fill can be recorded before its order's id was known (the fill beat the acknowledgement,
+            # or reconciliation found it first): once the id is known, the fill gets its strategy.
+            (
+                "UPDATE fills SET strategy ="
+                " COALESCE((SELECT strategy FROM orders WHERE client_order_id = ?), '')"
+                " WHERE order_id = ? AND strategy = ''",
+                (client_order_id, order_id),
+            ),
         )
 
     def record_fill(self, fill: FillRecord) -> None:
