@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -231,38 +230,23 @@ async def _record(
     sim_anchor: tuple[float, int, int] | None,
 ) -> RecorderStats:
     """The engine's connection set-up (keys, clock sync, clients), then the recorder until done."""
-    import httpx2
-
     from kxbtc.backtest.recorder import Recorder, RecordingWriter
-    from kxbtc.clock import NS_PER_S, Clock, ScaledClock
-    from kxbtc.engine.live import endpoints, load_credentials, make_signer
+    from kxbtc.clock import NS_PER_S
+    from kxbtc.engine.live import (
+        endpoints,
+        load_credentials,
+        stop_on_signals,
+        synced_signer,
+        trading_clock,
+    )
     from kxbtc.kalshi.rest import KalshiRestClient
-    from kxbtc.timesync import ClockSync, SkewGuard
 
     creds = load_credentials(cfg, key_id, key_file)
     default_rest, default_ws = endpoints(cfg, env) if env != "sim" else ("", "")
     rest_url, ws_url = urls[0] or default_rest, urls[1] or default_ws
-
-    async def fetch_date() -> str:
-        async with httpx2.AsyncClient(timeout=5.0) as http:
-            return (await http.get(rest_url.rstrip("/") + "/exchange/status")).headers.get("date", "")
-
-    sync = ClockSync(
-        ntp_servers=() if no_ntp else cfg.clock.ntp_servers,
-        ntp_timeout_s=cfg.clock.ntp_timeout_s,
-        fetch_date=fetch_date,
-        guard=SkewGuard(int(cfg.risk.max_clock_skew_ms)),
-    )
-    await sync.sync()
-    signer = make_signer(creds, sync.clock, sync.guard)
-    clock: Clock = sync.clock
-    if sim_anchor is not None:
-        speed, sim_ns, wall_ns = sim_anchor
-        clock = ScaledClock(speed, start_ns=sim_ns + int((time.time_ns() - wall_ns) * speed))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    signer, sync = await synced_signer(cfg, creds, rest_url, no_ntp=no_ntp)
+    clock = trading_clock(sync.clock, sim_anchor)
+    stop = stop_on_signals()
     until = None if minutes is None else clock.time_ns() + int(minutes * 60 * NS_PER_S)
     console = Console(stderr=True)
     async with KalshiRestClient(rest_url, signer, clock) as rest:

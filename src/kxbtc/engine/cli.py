@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import signal
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -180,41 +178,26 @@ async def _run_live(
     no_ntp: bool,
     sim_anchor: tuple[float, int, int] | None = None,
 ) -> int:
-    import httpx2
-
-    from kxbtc.clock import Clock, ScaledClock, SystemClock
+    from kxbtc.clock import SystemClock
     from kxbtc.engine.core import Engine
-    from kxbtc.engine.live import endpoints, load_credentials, make_signer
+    from kxbtc.engine.live import (
+        endpoints,
+        load_credentials,
+        stop_on_signals,
+        synced_signer,
+        trading_clock,
+    )
     from kxbtc.kalshi.rest import KalshiRestClient
     from kxbtc.kalshi.ws import KalshiWsClient
     from kxbtc.store.db import SqliteStore
-    from kxbtc.timesync import ClockSync, SkewGuard
 
     creds = load_credentials(cfg, key_id, key_file)
     rest_url, ws_url = endpoints(cfg, env) if urls is None else (str(urls[0]), str(urls[1]))
-
-    async def fetch_date() -> str:
-        async with httpx2.AsyncClient(timeout=5.0) as http:
-            return (await http.get(rest_url.rstrip("/") + "/exchange/status")).headers.get("date", "")
-
-    sync = ClockSync(
-        ntp_servers=() if no_ntp else cfg.clock.ntp_servers,
-        ntp_timeout_s=cfg.clock.ntp_timeout_s,
-        fetch_date=fetch_date,
-        guard=SkewGuard(int(cfg.risk.max_clock_skew_ms)),
-    )
-    await sync.sync()
-    signer = make_signer(creds, sync.clock, sync.guard)
+    signer, sync = await synced_signer(cfg, creds, rest_url, no_ntp=no_ntp)
     store = SqliteStore(db_path or cfg.store.path)
     # Signatures always use the corrected wall clock; trading follows a fast simulator's clock if given.
-    trade_clock: Clock = sync.clock
-    if sim_anchor is not None:
-        speed, sim_ns, wall_ns = sim_anchor
-        trade_clock = ScaledClock(speed, start_ns=sim_ns + int((time.time_ns() - wall_ns) * speed))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    trade_clock = trading_clock(sync.clock, sim_anchor)
+    stop = stop_on_signals()
     async with KalshiRestClient(rest_url, signer, trade_clock) as rest:
         # Connection housekeeping (pings, backoff) runs on the machine's monotonic clock.
         ws = KalshiWsClient(ws_url, signer, SystemClock())
