@@ -51,6 +51,7 @@ from kxbtc.kalshi.ws_dispatch import WsFrameDispatch
 from kxbtc.kalshi.ws_errors import SeqGapError, UnknownMessageTypeError, WsCommandError
 from kxbtc.kalshi.ws_handlers import QueueHandler, WsHandler
 from kxbtc.kalshi.ws_state import Subscription, WsStats
+from kxbtc.ws_lifecycle import SocketLifecycle
 
 # The client's parts are ws_core, ws_subscriptions and ws_dispatch; its types are in ws_state, ws_handlers
 # and ws_errors. All that was defined here stays importable from here (ORDERBOOK_CHANNEL and
@@ -70,38 +71,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class KalshiWsClient(WsFrameDispatch):
+class KalshiWsClient(SocketLifecycle, WsFrameDispatch):
     """The Kalshi WebSocket client. This class runs the connection: connect, serve, watch liveness,
     reconnect with backoff. The constructor and plumbing are in ``WsClientCore``, subscriptions and
     commands in ``WsSubscriptions``, frame handling in ``WsFrameDispatch``."""
 
+    task_name = "kalshi-ws"
+
     # -----------------------------------------------------------------------------------------
     # Lifecycle
-
-    def start(self) -> asyncio.Task[None]:
-        if self._run_task is None or self._run_task.done():
-            self._closing = False
-            self._run_task = asyncio.create_task(self.run(), name="kalshi-ws")
-        return self._run_task
-
-    async def close(self) -> None:
-        self._closing = True
-        ws = self._ws
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await ws.close()
-        if self._run_task is not None:
-            self._run_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._run_task
-            self._run_task = None
-
-    async def __aenter__(self) -> KalshiWsClient:
-        self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def wait_connected(self, timeout_s: float | None = None) -> None:
         await self._with_timeout(self._connected.wait(), timeout_s, "connect")

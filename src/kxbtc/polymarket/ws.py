@@ -54,6 +54,7 @@ from kxbtc.polymarket.messages import (
     subscribe_message,
     update_message,
 )
+from kxbtc.ws_lifecycle import SocketLifecycle
 
 __all__ = ["PING", "PolyQueueHandler", "PolyWsHandler", "PolyWsStats", "PolymarketWsClient"]
 
@@ -144,7 +145,9 @@ class PolyWsStats:
     recent_errors: deque[KxbtcError] = field(default_factory=lambda: deque(maxlen=100))
 
 
-class PolymarketWsClient:
+class PolymarketWsClient(SocketLifecycle):
+    task_name = "poly-ws"
+
     def __init__(
         self,
         url: str,
@@ -200,31 +203,6 @@ class PolymarketWsClient:
     def is_tradeable(self, asset_id: str) -> bool:
         book = self.books.get(asset_id)
         return self.connected and book is not None and book.is_tradeable()
-
-    def start(self) -> asyncio.Task[None]:
-        if self._run_task is None or self._run_task.done():
-            self._closing = False
-            self._run_task = asyncio.create_task(self.run(), name="poly-ws")
-        return self._run_task
-
-    async def close(self) -> None:
-        self._closing = True
-        ws = self._ws
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await ws.close()
-        if self._run_task is not None:
-            self._run_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._run_task
-            self._run_task = None
-
-    async def __aenter__(self) -> PolymarketWsClient:
-        self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def run(self) -> None:
         """Connect, serve, reconnect with backoff until ``close()``."""
