@@ -589,7 +589,9 @@ class Engine(WsHandler):
             self._pending_risk -= sum(a.worst_case_loss for a in approved)
         # Until its fills arrive on the stream, an acknowledged fill still counts as pending risk.
         for order, result in zip(approved, results, strict=True):
-            if result.order_id:  # fills booked from now on (WS or REST) carry the strategy
+            # Fills booked from now on carry the strategy; one that beat this acknowledgement is
+            # attributed by the store when the order's id is recorded (``update_order``).
+            if result.order_id:
                 self.portfolio.strategy_by_order[result.order_id] = order.intent.strategy
             if result.order_id and result.status == "resting":
                 self.resting.update(
@@ -630,7 +632,6 @@ class Engine(WsHandler):
             is_taker=body.is_taker,
             ts_ns=body.ts_ms * 1_000_000,
             source="ws",
-            strategy=self._strategy_of(body.order_id, body.client_order_id),
         )
         if self.portfolio.add_fill(event):
             self.stats.fills_ws += 1
@@ -666,13 +667,6 @@ class Engine(WsHandler):
             side = "bid" if yes_price * 2 >= PRICE_SCALE else "ask"
         return RestingOrder(order_id, ticker, side, yes_price, parse_count(remaining), self._fees_for(ticker))
 
-    def _strategy_of(self, order_id: str, coid: str | None) -> str:
-        """The strategy that placed an order: known by order_id once acknowledged, by client_order_id
-        from the moment it was sent (a fill can beat the acknowledgement)."""
-        return self.portfolio.strategy_by_order.get(order_id) or self.router.strategy_by_coid.get(
-            coid or "", ""
-        )
-
     def on_user_order(self, msg: UserOrder) -> None:
         body = msg.msg
         self.resting.update(
@@ -682,9 +676,6 @@ class Engine(WsHandler):
             body.status,
         )
         if body.client_order_id:
-            strategy = self._strategy_of(body.order_id, body.client_order_id)
-            if strategy:
-                self.portfolio.strategy_by_order[body.order_id] = strategy
             self.store.update_order(
                 body.client_order_id,
                 ts_ns=self.clock.time_ns(),

@@ -65,15 +65,11 @@ class ExecutionRouter:
         self._stp = self_trade_prevention
         self._seq = itertools.count(1)
         self.sent = 0
-        #: Which strategy each order of this run came from: fills and order updates name the order by its
-        #: client_order_id, sometimes before the create's answer says its order_id.
-        self.strategy_by_coid: dict[str, str] = {}
         self.rejected = 0
 
     def _request(self, approved: ApprovedOrder) -> CreateOrderRequest:
         intent = approved.intent
         coid = client_order_id(self.run_id, intent.strategy, intent.ticker, next(self._seq))
-        self.strategy_by_coid[coid] = intent.strategy
         return order_request(
             ticker=intent.ticker,
             client_order_id=coid,
