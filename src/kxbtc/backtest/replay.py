@@ -39,7 +39,7 @@ from kxbtc.oracle.settlement import IndexSample, SettlementTracker, StrikeRule
 from kxbtc.risk.limits import ApprovedOrder, RiskManager
 from kxbtc.sim.exchange import DEFAULT_START_BALANCE
 from kxbtc.strategy import build_strategies
-from kxbtc.strategy.base import Strategy, contract_view
+from kxbtc.strategy.base import Strategy
 from kxbtc.units import PRICE_SCALE, Money, PriceGridError
 
 DEFAULT_LATENCY_MS = 250
@@ -263,7 +263,7 @@ class ReplayLoop:
             or not self.books.is_tradeable(ticker)
         ):
             return
-        self.desk.decide(contract_view(spec), book, now, self._send, in_flight=self._in_flight_risk)
+        self.desk.decide(spec.instrument(), book, now, self._send, in_flight=self._in_flight_risk)
 
     def _in_flight_risk(self) -> int:
         return sum(o.approved.worst_case_loss for o in self._in_flight)

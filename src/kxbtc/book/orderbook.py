@@ -22,13 +22,43 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from kxbtc.errors import BookError
-from kxbtc.kalshi.ws_messages import OrderbookDeltaBody, OrderbookSnapshotBody, WireLevel
 from kxbtc.units import PRICE_SCALE, PriceGrid, UnitError, parse_count, parse_price
 
 __all__ = ["OrderBook"]
+
+#: A level as a venue writes it: (price, size) as decimal strings.
+WireLevel = tuple[str, str]
+
+
+class SnapshotBody(Protocol):
+    """The fields of a venue's book snapshot the book reads (Kalshi's ``orderbook_snapshot``): declared
+    here so the book depends on no venue package; the Kalshi adapter's messages satisfy it."""
+
+    @property
+    def market_ticker(self) -> str: ...
+    @property
+    def yes_dollars_fp(self) -> list[WireLevel] | None: ...
+    @property
+    def no_dollars_fp(self) -> list[WireLevel] | None: ...
+
+
+class DeltaBody(Protocol):
+    """The fields of a venue's book delta the book reads (Kalshi's ``orderbook_delta``)."""
+
+    @property
+    def market_ticker(self) -> str: ...
+    @property
+    def price_dollars(self) -> str: ...
+    @property
+    def delta_fp(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def ts_ms(self) -> int | None: ...
+
 
 _ONE = PRICE_SCALE
 _NO_SNAPSHOT = "no snapshot yet"
@@ -165,9 +195,7 @@ class OrderBook:
             self._fail(f"bad snapshot level: {exc}", exc)
         self.apply_snapshot(yes_levels, no_levels, no_in_yes_prices=no_in_yes_prices, seq=seq, ts_ms=ts_ms)
 
-    def apply_snapshot_msg(
-        self, body: OrderbookSnapshotBody, *, use_yes_price: bool, seq: int | None = None
-    ) -> None:
+    def apply_snapshot_msg(self, body: SnapshotBody, *, use_yes_price: bool, seq: int | None = None) -> None:
         self._check_ticker(body.market_ticker)
         self.apply_snapshot_wire(
             body.yes_dollars_fp, body.no_dollars_fp, no_in_yes_prices=use_yes_price, seq=seq
@@ -180,9 +208,7 @@ class OrderBook:
             return
         self._apply(side, price, delta, no_in_yes_prices)
 
-    def apply_delta_msg(
-        self, body: OrderbookDeltaBody, *, use_yes_price: bool, seq: int | None = None
-    ) -> None:
+    def apply_delta_msg(self, body: DeltaBody, *, use_yes_price: bool, seq: int | None = None) -> None:
         if self.stale:
             self.skipped_while_stale += 1
             return

@@ -10,6 +10,7 @@ import asyncio
 import json
 import math
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -223,14 +224,51 @@ async def _run_live(
 @click.command("demo")
 @config_option
 @click.option(
-    "--minutes", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Real minutes."
+    "--hours",
+    type=click.FloatRange(min=0.01, max=24 * 30),
+    default=1.0,
+    show_default=True,
+    help="Simulated hours (the simulator and kxbtc share one simulated clock: no waiting).",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0.0, max=10_000.0),
+    default=20.0,
+    show_default=True,
+    help="Network delay each way between kxbtc and the simulator.",
+)
+@click.option(
+    "--jitter-ms",
+    type=click.FloatRange(min=0.0, max=10_000.0),
+    default=5.0,
+    show_default=True,
+    help="Mean extra delay (exponential, seeded) on top of --latency-ms.",
+)
+@click.option(
+    "--loss",
+    type=click.FloatRange(min=0.0, max=0.5),
+    default=0.0,
+    show_default=True,
+    help="Probability that a market-data message is lost (the book resyncs from a snapshot).",
+)
+@click.option(
+    "--socket",
+    is_flag=True,
+    help="Run over REST + WebSocket on loopback on the wall clock instead (see --minutes, --speed).",
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0.05),
+    default=2.0,
+    show_default=True,
+    help="Real minutes (with --socket or --cross-venue).",
 )
 @click.option(
     "--speed",
     type=click.FloatRange(min=1.0, max=120.0),
     default=30.0,
     show_default=True,
-    help="Simulated seconds per real second.",
+    help="Simulated seconds per real second (with --socket or --cross-venue).",
 )
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
@@ -263,6 +301,11 @@ async def _run_live(
 )
 def demo(
     config_path: Path | None,
+    hours: float,
+    latency_ms: float,
+    jitter_ms: float,
+    loss: float,
+    socket: bool,
     minutes: float,
     speed: float,
     seed: int,
@@ -272,12 +315,20 @@ def demo(
     series: tuple[str, ...],
     cross_venue: bool,
 ) -> None:
-    """Run kxbtc against its built-in simulator: no keys, no network; prints a summary at the end."""
+    """Run kxbtc against its built-in simulator: no keys, no network; prints a summary at the end.
+
+    By default the simulator and kxbtc's trading core run in one process on one simulated clock with a
+    seeded network between them: the same options give the same summary on any machine. Profits against
+    the simulator's makers test the machinery; they are no evidence of an edge.
+    """
     from kxbtc.engine.demo import run_demo
     from kxbtc.engine.view import DemoView
     from kxbtc.sim.exchange import SimConfig
 
     cfg = load_config_or_exit(config_path)
+    if not (socket or cross_venue):
+        _session_demo(cfg, hours, seed, mispricing, db_path, as_json, series, latency_ms, jitter_ms, loss)
+        return
     view = DemoView(minutes=minutes, speed=speed, interactive=sys.stderr.isatty())
     with view:
         summary = asyncio.run(
@@ -300,6 +351,66 @@ def demo(
         if summary.cross_venue is not None:
             _print_cross_venue(summary.cross_venue)
     sys.exit(EXIT_OK if summary.ledger_matches else EXIT_FAILURE)
+
+
+def _session_demo(
+    cfg: Config,
+    hours: float,
+    seed: int,
+    mispricing: float,
+    db_path: Path | None,
+    as_json: bool,
+    series: tuple[str, ...],
+    latency_ms: float,
+    jitter_ms: float,
+    loss: float,
+) -> None:
+    from rich.console import Console
+
+    from kxbtc.engine.view import print_session_summary
+    from kxbtc.session.demo import run_session_demo
+    from kxbtc.session.network import NetworkConfig
+    from kxbtc.session.runner import SimSession
+    from kxbtc.sim.exchange import SimConfig
+
+    err = Console(stderr=True)
+    err.print(
+        f"kxbtc demo: simulator + trading core on one simulated clock, {hours:g} h, seed {seed}, "
+        f"latency {latency_ms:g} ms + jitter {jitter_ms:g} ms"
+    )
+
+    def progress(s: SimSession) -> None:
+        stats = s.core.stats
+        err.print(
+            f"  {time.strftime('%H:%M', time.gmtime(s.clock.time_ns() // 1_000_000_000))} UTC"
+            f"  equity {format_usd(s.core.equity())}  orders {s.counts.orders_sent}"
+            f"  fills {stats.fills_ws}  settled {stats.settlements}"
+        )
+
+    summary, timing = run_session_demo(
+        cfg,
+        hours=hours,
+        seed=seed,
+        series=series,
+        network=NetworkConfig(latency_ms=latency_ms, jitter_ms=jitter_ms, loss=loss),
+        sim_config=SimConfig(mispricing=mispricing),
+        db_path=db_path,
+        on_progress=progress,
+    )
+    err.print(
+        f"ran {hours:g} simulated hours in {timing.wall_s:.1f} s on this machine: "
+        f"{timing.market_events:,} market-data events, {timing.events_per_s:,.0f} per second"
+    )
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        print_session_summary(summary)
+    sys.exit(EXIT_OK if summary.ledger_matches else EXIT_FAILURE)
+
+
+def format_usd(micros: int) -> str:
+    sign = "-" if micros < 0 else ""
+    return f"{sign}${abs(micros) / 1_000_000:,.2f}"
 
 
 def _print_cross_venue(cross_venue: dict[str, Any]) -> None:

@@ -1,30 +1,28 @@
-"""The engine: one asyncio process wiring the exchange streams to strategies, risk, execution and the store.
+"""The live engine: wiring between Kalshi (REST + WebSocket), the trading core and the store.
 
-Fast path (WS book update -> strategies -> risk -> order task): pure computation on in-memory state; the
-order is sent by a task so the handler returns at once, writes go to the store's queue, and nothing on
-this path awaits the network, the disk or an LLM. Slow work (reconciliation, market discovery, P&L
-snapshots) runs on the timer beside it.
-
-Equity for the risk limits is derived from fills: an anchor K taken from the exchange's balance at start,
-plus realized P&L net of fees, plus open positions marked to mid. Fills carry exact prices and fees, so
-this tracks the exchange's cash to the micro-dollar; every reconciliation checks it against the REST
-balance and reports a persistent gap as a risk event.
+Every decision is made by ``kxbtc.core.TradingCore``, the same code paper trading, the demo and the
+backtests run. This module only translates: Kalshi's stream messages become domain events for the core,
+the core's commands become REST calls (``ExecutionRouter``), and their answers go back as events. Slow
+work (reconciliation, market discovery, P&L snapshots, the LLM priors) runs on the timer beside the fast
+path; the order is sent by a task so the stream handler returns at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from kxbtc.book.orderbook import OrderBook
-from kxbtc.clock import NS_PER_S, Clock
+from kxbtc.clock import Clock
 from kxbtc.config import Config
+from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile, RefreshMarkets
+from kxbtc.core.stats import CoreStats
+from kxbtc.core.trading_core import HALT_KEY, RISK_BASELINE_KEY, TimerSource, TradingCore
+from kxbtc.domain.events import AckEvent, IndexTick, MarketDetermined
+from kxbtc.domain.orders import Fill as DomainFill
+from kxbtc.domain.orders import OrderAck, OrderUpdate
 from kxbtc.engine.cross_venue import CrossVenueDesk
 from kxbtc.engine.oracle import IndexState
 from kxbtc.errors import KxbtcError
@@ -45,37 +43,20 @@ from kxbtc.kalshi.ws_messages import (
 from kxbtc.llm.schemas import ForecastRequest
 from kxbtc.llm.service import PriorService, build_prior_service, forecast_request
 from kxbtc.portfolio import Portfolio
-from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
-from kxbtc.risk.limits import ApprovedOrder, MarketRisk, Rejection, RiskEvent, RiskManager
-from kxbtc.risk.resting import RestingBook, RestingOrder
+from kxbtc.risk.limits import RiskManager
+from kxbtc.risk.resting import RestingBook
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.reconcile import Reconciler
-from kxbtc.store.records import FillRecord, PnlSnapshot, RiskEventRecord
-from kxbtc.strategy import build_strategies
-from kxbtc.strategy.base import Decision, DecisionContext, MarketState, Strategy, contract_view
-from kxbtc.strategy.imbalance import imbalance_drift
-from kxbtc.units import PRICE_SCALE, Count, Money, parse_count, parse_money, parse_price
+from kxbtc.store.records import RiskEventRecord
+from kxbtc.strategy.base import Strategy
+from kxbtc.units import PRICE_SCALE, Money, parse_count, parse_money, parse_price
 
 log = logging.getLogger(__name__)
 
-HALT_KEY = "halted"
-RISK_BASELINE_KEY = "risk_baseline"  # the day's starting equity and the peak, kept over restarts
-REJECTION_LOG_EVERY_S = 10  # the store key the manual kill switch (`kxbtc halt`) writes
+__all__ = ["HALT_KEY", "RISK_BASELINE_KEY", "Engine", "EngineStats"]
 
-
-@dataclass(slots=True)
-class EngineStats:
-    evaluations: int = 0
-    decisions: int = 0
-    approved: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    orders_sent: int = 0
-    orders_filled: int = 0
-    fills_ws: int = 0
-    fills_repaired: int = 0
-    settlements: int = 0
-    markets_seen: set[str] = field(default_factory=set)
-    risk_events: list[RiskEventRecord] = field(default_factory=list)
+#: The engine's counters are the core's.
+EngineStats = CoreStats
 
 
 class Engine(WsHandler):
@@ -106,8 +87,6 @@ class Engine(WsHandler):
         self.clock = clock
         self.run_id = run_id
         self.series = tuple(series)
-        self.strategies = strategies if strategies is not None else build_strategies(config.strategies)
-        self.index = index or IndexState()
         self.tick_s = tick_s
         self.reconcile_every_s = reconcile_every_s
         self.refresh_every_s = refresh_every_s
@@ -118,35 +97,6 @@ class Engine(WsHandler):
         )
         #: How far our clock may be from true time (ms), from the clock sync; feeds the skew halt.
         self._clock_error_ms = clock_error_ms
-
-        self.portfolio = Portfolio(store)
-        self.risk = RiskManager(config.risk, clock)
-        self.router = ExecutionRouter(
-            rest, store, clock, run_id=run_id, exchange_index_for=self._exchange_index
-        )
-        self.reconciler = Reconciler(rest, self.portfolio, store, clock, on_risk_event=self._note_event)
-        self.stats = EngineStats()
-        self.markets: dict[str, ContractSpec] = {}
-        self.results: dict[str, str] = {}  # determined results, for marking closed positions
-        self._marks: dict[str, int] = {}  # last YES mid per market, Price units
-        self._anchor = 0  # equity = anchor + realized - fees + unrealized
-        self._last_anchor_gap = 0
-        self._inflight: set[str] = set()
-        self._rejection_logged: dict[tuple[str, str, str], int] = {}
-        self._pending_risk = 0  # worst-case loss of orders sent or filled but not yet in the ledger
-        self._awaiting: dict[str, tuple[int, int]] = {}  # order id -> (count, risk) of fills not yet seen
-        # Order id -> ticker of those orders: until their fills are booked the position (and its cost) is
-        # out of date, so the per-strike cap cannot be checked and the ticker takes no new orders.
-        self._awaiting_ticker: dict[str, str] = {}
-        self._filled_by_order: dict[str, int] = {}  # fills seen before their order's acknowledgement
-        #: Our orders resting on the exchange: each could still fill in full, so risk counts it.
-        self.resting = RestingBook()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._book_sub: Subscription | None = None
-        self._reconcile_soon = False
-        self._refresh_soon = False
-        self._stopping = False
-        self._saved_baseline = ""
         #: Polymarket books and the cross-venue pairs' second legs (``[polymarket] enabled``).
         self.desk: CrossVenueDesk | None = None
         if config.polymarket.enabled:
@@ -160,6 +110,63 @@ class Engine(WsHandler):
             self.prior_service = build_prior_service(
                 config.llm, clock, store.record_llm_call, self._llm_requests
             )
+        desk = self.desk
+        self.core = TradingCore(
+            config,
+            clock=clock,
+            store=store,
+            run_id=run_id,
+            strategies=strategies,
+            books=ws.books,
+            index=index,
+            priors=self.prior_service.priors if self.prior_service is not None else None,
+            timer_sources=[_desk_source(desk)] if desk is not None else [],
+        )
+        self.router = ExecutionRouter(rest, store, clock, exchange_index_for=self._exchange_index)
+        self.reconciler = Reconciler(rest, self.portfolio, store, clock, on_risk_event=self._note_event)
+        self.markets: dict[str, ContractSpec] = {}
+        self._last_anchor_gap = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._book_sub: Subscription | None = None
+        self._reconcile_soon = False
+        self._refresh_soon = False
+        self._stopping = False
+
+    # -- the core's state, for readers ------------------------------------------------------------
+
+    @property
+    def stats(self) -> CoreStats:
+        return self.core.stats
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self.core.portfolio
+
+    @property
+    def risk(self) -> RiskManager:
+        return self.core.risk
+
+    @property
+    def resting(self) -> RestingBook:
+        return self.core.orders.resting
+
+    @property
+    def index(self) -> IndexState:
+        return self.core.index
+
+    @property
+    def strategies(self) -> list[Strategy]:
+        return self.core.strategies
+
+    @property
+    def results(self) -> dict[str, str]:
+        return self.core.account.results
+
+    def equity(self) -> Money:
+        return self.core.equity()
+
+    def open_value(self) -> Money:
+        return self.core.open_value()
 
     # -- start, run, stop -------------------------------------------------------------------------
 
@@ -170,8 +177,8 @@ class Engine(WsHandler):
         await self._guard(self.rest.configure_rate_limits(), "rate-limit setup")
         report = await self.reconciler.run_once()
         if report.balance is not None:
-            self._anchor = self._implied_anchor(report.balance)
-        self._restore_risk_day()
+            self.core.account.set_anchor_from_balance(report.balance)
+        self.core.restore_risk_day()
         await self._recover_orders()
         # Orders left resting (adopted, or a cancel that failed) weigh on the limits from the first decision.
         await self._guard(self._sync_resting(self.router.sent), "resting-order sync")
@@ -187,18 +194,18 @@ class Engine(WsHandler):
             self.desk.start()
         if self.prior_service is not None:
             self._prior_task = asyncio.ensure_future(self._guard(self.prior_service.run(), "LLM priors"))
-        self._update_equity()
+        self._carry(self.core.take_commands())
+        self.core.update_equity()
 
     async def run(self, *, until_ns: int | None = None, stop: asyncio.Event | None = None) -> None:
         await self.start()
-        last_reconcile = last_refresh = last_snapshot = self.clock.monotonic()
+        last_reconcile = last_refresh = self.clock.monotonic()
         try:
             while not (stop is not None and stop.is_set()):
                 if until_ns is not None and self.clock.time_ns() >= until_ns:
                     break
                 await self.clock.sleep(self.tick_s)
                 now = self.clock.monotonic()
-                self._poll_kill_switch()
                 if self._clock_error_ms is not None:
                     self.risk.set_clock_skew(self._clock_error_ms())
                 if self._refresh_soon or now - last_refresh >= self.refresh_every_s:
@@ -207,10 +214,8 @@ class Engine(WsHandler):
                 if self._reconcile_soon or now - last_reconcile >= self.reconcile_every_s:
                     self._reconcile_soon, last_reconcile = False, now
                     await self._guard(self.reconcile(), "reconcile")
-                self._on_timer()
-                if now - last_snapshot >= 10.0:
-                    last_snapshot = now
-                    self._snapshot_pnl()
+                self.core.on_timer()
+                self._carry(self.core.take_commands())
         finally:
             await self.shutdown()
 
@@ -218,6 +223,7 @@ class Engine(WsHandler):
         if self._stopping:
             return
         self._stopping = True
+        self.core.stopping = True
         if self._prior_task is not None:  # its loop never ends by itself
             self._prior_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -231,7 +237,7 @@ class Engine(WsHandler):
             await self._guard(self.desk.close(), "cross-venue desk close")
         await self._guard(self.router.cancel_all("engine shutdown"), "cancel-all at shutdown")
         await self._guard(self.reconcile(), "final reconcile")
-        self._snapshot_pnl()
+        self.core.snapshot_pnl()
         await self.ws.close()
         self.store.flush()
 
@@ -244,6 +250,39 @@ class Engine(WsHandler):
             self._note_event(
                 RiskEventRecord(self.clock.time_ns(), "engine_error", "warning", f"{what}: {exc}")
             )
+
+    # -- the core's commands ----------------------------------------------------------------------
+
+    def _carry(self, commands: list[Command]) -> None:
+        for command in commands:
+            if isinstance(command, PlaceOrders):
+                self._spawn(self._submit(list(command.orders)), "order submit")
+            elif isinstance(command, CancelAll):
+                self._spawn(self.router.cancel_all(command.reason), "cancel-all on breaker")
+            elif isinstance(command, Reconcile):
+                self._reconcile_soon = True
+            elif isinstance(command, RefreshMarkets):
+                self._refresh_soon = True
+
+    async def _submit(self, orders: list[OutgoingOrder]) -> list[SubmitResult]:
+        approved = [o.order for o in orders]
+        paired = self.desk is not None and self.desk.claim(approved)
+        results: list[SubmitResult] = []
+        try:
+            results = await self.router.submit(orders)
+        finally:
+            # Every order is answered, if only as unknown: the core must release what it holds for them.
+            by_id = {r.client_order_id: r for r in results}
+            acks = tuple(_ack(o, by_id.get(o.client_order_id)) for o in orders)
+            self._carry(self.core.handle(AckEvent(acks, self.clock.time_ns())))
+        if paired and self.desk is not None:  # the Polymarket legs, for what Kalshi filled
+            self._spawn(self.desk.hedge(approved, results), "cross-venue hedge")
+        return results
+
+    def _spawn(self, work: Awaitable[object], what: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(self._guard(work, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- markets and rollover ---------------------------------------------------------------------
 
@@ -263,11 +302,11 @@ class Engine(WsHandler):
         gone = sorted(t for t, s in self.markets.items() if t not in found and s.close_time_ns <= now)
         for ticker in gone:
             self.markets.pop(ticker)
+            self.core.forget_market(ticker)
         self.markets.update(found)
-        self.stats.markets_seen.update(found)
         for spec in found.values():
             self.ws.books.set_grid(spec.ticker, spec.grid)
-            self.index.track(spec.close_time_ns)
+            self.core.list_market(spec.instrument())
         if self._book_sub is not None:
             if new:
                 await self.ws.add_markets(self._book_sub, new)
@@ -296,12 +335,9 @@ class Engine(WsHandler):
         self.stats.fills_repaired += report.fills_added
         self.stats.settlements = len(self.portfolio.settled)
         # An order sent while the exchange was being read may have fills the read did not see.
-        if not self._inflight and self.router.sent == sent_before:
+        if self.core.orders.quiet() and self.router.sent == sent_before:
             # Every fill the exchange has is now in the ledger: nothing is pending any more.
-            self._awaiting.clear()
-            self._awaiting_ticker.clear()
-            self._filled_by_order.clear()
-            self._pending_risk = 0
+            self.core.orders.all_booked()
             if report.balance is not None:
                 self._check_anchor(report.balance)
             await self._sync_resting(sent_before)
@@ -309,25 +345,27 @@ class Engine(WsHandler):
     async def _sync_resting(self, sent_before: int) -> None:
         """Replace the resting-order book with the exchange's list (repairs dropped ``user_orders``)."""
         listed = [o async for o in self.rest.iter_orders(status="resting")]
-        if self._inflight or self.router.sent != sent_before:
+        if not self.core.orders.quiet() or self.router.sent != sent_before:
             return  # an order went out while listing: the list may miss it; the next pass will do
+        from kxbtc.core.order_tracker import resting_order
+
         self.resting.replace(
-            self._resting_from_exchange(
-                o.order_id, o.ticker, o.book_side, o.yes_price_dollars, o.remaining_count_fp
+            resting_order(
+                o.order_id,
+                o.ticker,
+                o.book_side,
+                parse_price(o.yes_price_dollars),
+                parse_count(o.remaining_count_fp),
+                self.core.fees_for(o.ticker),
             )
             for o in listed
         )
-
-    def _implied_anchor(self, balance: Money) -> int:
-        ledger = self.portfolio.ledger
-        cost = sum(m.cost for m in ledger.markets.values())
-        return balance + cost - (ledger.total_realized() - ledger.total_fees())
 
     def _check_anchor(self, balance: Money) -> None:
         """Equity comes from the ledger (exact to the micro-dollar), anchored once to the balance at
         start. Each quiet reconciliation re-derives the anchor from the exchange's balance; a fill or
         settlement racing the read can disturb one pass, so only a gap seen twice running is reported."""
-        gap = self._implied_anchor(balance) - self._anchor
+        gap = self.core.account.implied_anchor(balance) - self.core.account.anchor
         if abs(gap) > 10_000 and abs(self._last_anchor_gap) > 10_000:
             self._note_event(
                 RiskEventRecord(
@@ -339,352 +377,60 @@ class Engine(WsHandler):
             )
         self._last_anchor_gap = gap
 
-    # -- equity and risk --------------------------------------------------------------------------
-
-    def _settled_mark(self, ticker: str) -> int | None:
-        """The YES price a determined market pays out at (1 or 0), None while it is undetermined."""
-        result = self.results.get(ticker)
-        if result in ("yes", "no"):
-            return PRICE_SCALE if result == "yes" else 0
-        return None
-
-    def _mark(self, ticker: str) -> int | None:
-        settled = self._settled_mark(ticker)
-        if settled is not None:
-            return settled
-        book = self.ws.books.get(ticker)
-        if book is not None and not book.stale:
-            bid, ask = book.best_yes_bid(), book.yes_ask()
-            if bid is not None and ask is not None:
-                self._marks[ticker] = (bid + ask) // 2
-        return self._marks.get(ticker)
-
-    def equity(self) -> Money:
-        ledger = self.portfolio.ledger
-        unrealized = 0
-        for ticker, m in ledger.markets.items():
-            if m.position:
-                mark = self._mark(ticker)
-                # Without any mark, value the position at cost (no gain, no loss) rather than guess.
-                unrealized += m.unrealized(mark) if mark is not None else 0
-        return Money(self._anchor + ledger.total_realized() - ledger.total_fees() + unrealized)
-
-    def open_value(self) -> Money:
-        """What the open positions are worth at their marks (at cost where there is no mark yet)."""
-        total = 0
-        for ticker, m in self.portfolio.ledger.markets.items():
-            if not m.position:
-                continue
-            mark = self._mark(ticker)
-            total += m.cost if mark is None else m.unrealized(mark) + m.cost
-        return Money(total)
-
-    def _update_equity(self) -> None:
-        for event in self.risk.update_equity(self.equity()):
-            self._on_breaker(event)
-        st = self.risk.state
-        baseline = json.dumps(
-            {"day": st.day, "day_start_equity": st.day_start_equity, "peak": st.peak_equity}
-        )
-        if baseline != self._saved_baseline:
-            self._saved_baseline = baseline
-            self.store.set_value(RISK_BASELINE_KEY, baseline)
-
-    def _restore_risk_day(self) -> None:
-        """Carry the day's starting equity and the peak over a restart: a restart must not re-arm the
-        breakers (a tripped daily-loss breaker trips again at once; the day's budget is not renewed)."""
-        saved = self.store.get_value(RISK_BASELINE_KEY)
-        if not saved:
-            return
-        try:
-            data = json.loads(saved)
-            day, start, peak = str(data["day"]), int(data["day_start_equity"]), int(data["peak"])
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable risk baseline %r: %s", saved, exc)
-            return
-        self.risk.restore(day, start, peak)
-
-    def _on_breaker(self, event: RiskEvent) -> None:
-        self._note_event_from(event)
-        if event.severity == "halt":
-            self._spawn(self.router.cancel_all(f"breaker: {event.kind}"), "cancel-all on breaker")
-
-    def _poll_kill_switch(self) -> None:
-        reason = self.store.get_value(HALT_KEY) or ""
-        if reason and not self.risk.state.manual_halt:
-            self._on_breaker(self.risk.halt(reason))
-        elif not reason and self.risk.state.manual_halt:
-            self._note_event_from(self.risk.resume())
-
-    def _note_event_from(self, event: RiskEvent) -> None:
-        self._note_event(RiskEventRecord(event.ts_ns, event.kind, event.severity, event.detail))
-
     def _note_event(self, record: RiskEventRecord) -> None:
-        self.stats.risk_events.append(record)
-        if record.kind not in ("repaired_fill", "repaired_order", "position_mismatch"):
-            self.store.record_risk_event(record)  # the reconciler records its own
-
-    # -- the fast path ----------------------------------------------------------------------------
-
-    def on_orderbook(self, ticker: str, book: OrderBook, msg: OrderbookSnapshot | OrderbookDelta) -> None:
-        if ticker not in self._inflight:
-            self._evaluate(ticker, book)
-
-    def _context(self, now: int) -> DecisionContext:
-        drift: dict[str, float] = {}
-        dollar_vol = self.index.dollar_vol()
-        for name, cfg in self.config.strategies.items():
-            if name == "imbalance" and cfg.enabled:
-                for ticker in self.markets:
-                    book = self.ws.books.get(ticker)
-                    if book is not None and not book.stale:
-                        drift[ticker] = imbalance_drift(
-                            book, dollar_vol, cfg.imbalance_levels, cfg.imbalance_threshold
-                        )
-        return DecisionContext(now, self.equity(), drift, self._priors(), self.config.risk.final_freeze_s)
-
-    def _priors(self) -> dict[str, tuple[float, float]]:
-        return self.prior_service.priors() if self.prior_service is not None else {}
+        self.core.note(record)
 
     def _llm_requests(self) -> list[ForecastRequest]:
         """What the LLM ensemble is asked about each slow round (cheap; never waits)."""
         now = self.clock.time_ns()
         requests: list[ForecastRequest] = []
-        for ticker, spec in self.markets.items():
-            if not spec.is_open_at(now):
+        for ticker, instrument in self.core.instruments.items():
+            if not instrument.is_open_at(now):
                 continue
-            mark = self._mark(ticker)
-            oracle = self.index.view(now, [spec.close_time_ns])
+            mark = self.core.account.mark(ticker)
+            oracle = self.index.view(now, [instrument.close_ns])
             mid = None if mark is None else mark / PRICE_SCALE
-            request = forecast_request(contract_view(spec), oracle, now, mid)
+            request = forecast_request(instrument, oracle, now, mid)
             if request is not None:
                 requests.append(request)
         return requests
 
-    def _evaluate(self, ticker: str, book: OrderBook) -> None:
-        spec = self.markets.get(ticker)
-        now = self.clock.time_ns()
-        if spec is None or not spec.is_open_at(now) or self.risk.halted or not self.ws.is_tradeable(ticker):
-            return
-        self.stats.evaluations += 1
-        market = MarketState(contract_view(spec), book, self.portfolio.position(ticker))
-        oracle = self.index.view(now, [spec.close_time_ns])
-        ctx = DecisionContext(now, self.equity(), {}, self._priors(), self.config.risk.final_freeze_s)
-        decisions: list[Decision] = []
-        for strategy in self.strategies:
-            decisions += strategy.on_book(market, oracle, ctx)
-        self._act(decisions)
+    # -- Kalshi's streams, as domain events -------------------------------------------------------
 
-    def _on_timer(self) -> None:
-        self._update_equity()
-        now = self.clock.time_ns()
-        markets = [
-            MarketState(contract_view(spec), book, self.portfolio.position(t))
-            for t, spec in self.markets.items()
-            if spec.is_open_at(now) and (book := self.ws.books.get(t)) is not None and not book.stale
-        ]
-        if not markets or self.risk.halted:
-            return
-        oracle = self.index.view(now, sorted({m.contract.close_ns for m in markets}))
-        ctx = self._context(now)
-        decisions: list[Decision] = []
-        for strategy in self.strategies:
-            decisions += strategy.on_timer(markets, oracle, ctx)
-        for m in markets:
-            if m.contract.ticker in ctx.drift and m.contract.ticker not in self._inflight:
-                for strategy in self.strategies:
-                    if strategy.name == "imbalance":
-                        decisions += strategy.on_book(m, oracle, ctx)
-        if self.desk is not None:
-            decisions += self.desk.decisions(markets, now, final_freeze_s=ctx.final_freeze_s)
-        self._act(decisions)
-
-    def _act(self, decisions: list[Decision]) -> None:
-        if self._stopping:
-            # Book updates still arrive until the WS closes: an order sent now would trade after the
-            # final reconcile, and its fill would never reach the database.
-            return
-        approved: list[ApprovedOrder] = []
-        now = self.clock.time_ns()
-        if decisions:
-            # The gate sizes against equity: a fill since the last tick must already count.
-            self._update_equity()
-        # Orders in flight, resting orders and earlier approvals in this batch count as if already filled.
-        open_value = self.open_value() + self._pending_risk + self.resting.worst_case() if decisions else 0
-        batch_cost: dict[str, int] = {}  # per market: worst case approved earlier in this batch
-        unbooked = {self._awaiting_ticker.get(order_id) for order_id in self._awaiting}
-        for d in decisions:
-            intent = d.intent
-            spec = self.markets.get(intent.ticker)
-            if spec is None or intent.ticker in self._inflight or intent.ticker in unbooked:
-                continue
-            self.stats.decisions += 1
-            risk_view = MarketRisk(
-                intent.ticker,
-                spec.close_time_ns,
-                self.portfolio.position(intent.ticker),
-                self.portfolio.position_cost(intent.ticker),
-                self.index.age_s(now),
-                book_stale=not self.ws.is_tradeable(intent.ticker),
-                fees=spec.fees,
-                open_value=Money(open_value),
-                resting_cost=Money(self.resting.worst_case(intent.ticker) + batch_cost.get(intent.ticker, 0)),
-            )
-            verdict = self.risk.check(intent, risk_view)
-            outcome = (
-                f"approved {verdict.count}" + (f" ({verdict.notes})" if verdict.notes else "")
-                if isinstance(verdict, ApprovedOrder)
-                else f"rejected by {verdict.rule}: {verdict.reason}"
-            )
-            if isinstance(verdict, Rejection) and not self._log_rejection(
-                now, intent.ticker, intent.strategy, verdict
-            ):
-                self.stats.rejected[verdict.rule] += 1
-                continue
-            self.store.record_decision(
-                now,
-                intent.strategy,
-                intent.ticker,
-                json.dumps(d.inputs, default=str),
-                json.dumps(
-                    {
-                        "side": intent.side,
-                        "price": intent.price,
-                        "count": intent.count,
-                        "tif": intent.time_in_force,
-                        "outcome": outcome,
-                    }
-                ),
-                intent.reason,
-            )
-            if isinstance(verdict, Rejection):
-                self.stats.rejected[verdict.rule] += 1
-                continue
-            self.stats.approved += 1
-            open_value += verdict.worst_case_loss
-            batch_cost[intent.ticker] = batch_cost.get(intent.ticker, 0) + verdict.worst_case_loss
-            approved.append(verdict)
-        if approved:
-            tickers = {a.intent.ticker for a in approved}
-            self._inflight |= tickers
-            self._pending_risk += sum(a.worst_case_loss for a in approved)
-            self._spawn(self._submit(approved, tickers), "order submit")
-
-    def _log_rejection(self, now: int, ticker: str, strategy: str, verdict: Rejection) -> bool:
-        """Whether to record this rejection: the same refusal repeats on every book update, so each
-        (market, strategy, rule) is recorded at most once per REJECTION_LOG_EVERY_S."""
-        key = (ticker, strategy, verdict.rule)
-        last = self._rejection_logged.get(key)
-        if last is not None and now - last < REJECTION_LOG_EVERY_S * NS_PER_S:
-            return False
-        self._rejection_logged[key] = now
-        return True
-
-    async def _submit(self, approved: list[ApprovedOrder], tickers: set[str]) -> list[SubmitResult]:
-        paired = self.desk is not None and self.desk.claim(approved)
-        try:
-            results = await self.router.submit(approved)
-        finally:
-            self._inflight -= tickers
-            self._pending_risk -= sum(a.worst_case_loss for a in approved)
-        # Until its fills arrive on the stream, an acknowledged fill still counts as pending risk.
-        for order, result in zip(approved, results, strict=True):
-            # Fills booked from now on carry the strategy; one that beat this acknowledgement is
-            # attributed by the store when the order's id is recorded (``update_order``).
-            if result.order_id:
-                self.portfolio.strategy_by_order[result.order_id] = order.intent.strategy
-            if result.order_id and result.status == "resting":
-                self.resting.update(
-                    self._resting_order(result.order_id, order, result.remaining_count), "resting"
-                )
-            if result.order_id and result.fill_count > 0 and order.count > 0:
-                unseen = result.fill_count - self._filled_by_order.pop(result.order_id, 0)
-                if unseen > 0:
-                    risk = order.worst_case_loss * unseen // order.count
-                    self._awaiting[result.order_id] = (unseen, risk)
-                    self._awaiting_ticker[result.order_id] = order.intent.ticker
-                    self._pending_risk += risk
-        self.stats.orders_sent += len(results)
-        self.stats.orders_filled += sum(r.fill_count > 0 for r in results)
-        if any(r.status == "unknown" for r in results):
-            self._reconcile_soon = True
-        if paired and self.desk is not None:  # the Polymarket legs, for what Kalshi filled
-            self._spawn(self.desk.hedge(approved, results), "cross-venue hedge")
-        return results
-
-    def _spawn(self, work: Awaitable[object], what: str) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(self._guard(work, what))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    # -- exchange streams -------------------------------------------------------------------------
+    def on_orderbook(self, ticker: str, book: OrderBook, msg: OrderbookSnapshot | OrderbookDelta) -> None:
+        self.core.on_book_changed(ticker)
+        self._carry(self.core.take_commands())
 
     def on_fill(self, msg: Fill) -> None:
         body = msg.msg
-        event = FillRecord(
+        fill = DomainFill(
             fill_id=body.trade_id,
             order_id=body.order_id,
             ticker=body.market_ticker,
             side=body.book_side,
-            price=parse_price(body.yes_price_dollars),
+            yes_price=parse_price(body.yes_price_dollars),
             count=parse_count(body.count_fp),
             fee=parse_money(body.fee_cost),
             is_taker=body.is_taker,
             ts_ns=body.ts_ms * 1_000_000,
-            source="ws",
         )
-        if self.portfolio.add_fill(event):
-            self.stats.fills_ws += 1
-            self._fill_arrived(event.order_id, event.count)
-
-    def _fill_arrived(self, order_id: str, count: int) -> None:
-        waiting = self._awaiting.pop(order_id, None)
-        if waiting is None:
-            # The fill beat the acknowledgement: remember it so the ack does not count it again.
-            self._filled_by_order[order_id] = self._filled_by_order.get(order_id, 0) + count
-            return
-        unseen, risk = waiting
-        released = risk if count >= unseen else risk * count // unseen
-        self._pending_risk -= released
-        if count < unseen:
-            self._awaiting[order_id] = (unseen - count, risk - released)
-
-    def _resting_order(self, order_id: str, approved: ApprovedOrder, remaining: Count) -> RestingOrder:
-        intent = approved.intent
-        return RestingOrder(
-            order_id, intent.ticker, intent.side, intent.price, remaining, self._fees_for(intent.ticker)
-        )
-
-    def _fees_for(self, ticker: str) -> FeeSchedule:
-        spec = self.markets.get(ticker)
-        return spec.fees if spec is not None else BTC_DEFAULT_FEES
-
-    def _resting_from_exchange(
-        self, order_id: str, ticker: str, side: str | None, price: str, remaining: str
-    ) -> RestingOrder:
-        yes_price = parse_price(price)
-        if side is None:  # an order without its book side: count the costlier leg
-            side = "bid" if yes_price * 2 >= PRICE_SCALE else "ask"
-        return RestingOrder(order_id, ticker, side, yes_price, parse_count(remaining), self._fees_for(ticker))
+        self.core.on_fill(fill)
 
     def on_user_order(self, msg: UserOrder) -> None:
         body = msg.msg
-        self.resting.update(
-            self._resting_from_exchange(
-                body.order_id, body.ticker, body.book_side, body.yes_price_dollars, body.remaining_count_fp
-            ),
-            body.status,
-        )
-        if body.client_order_id:
-            self.store.update_order(
-                body.client_order_id,
-                ts_ns=self.clock.time_ns(),
-                kind="ws",
-                status=body.status,
+        self.core.on_order_update(
+            OrderUpdate(
                 order_id=body.order_id,
+                client_order_id=body.client_order_id or "",
+                ticker=body.ticker,
+                side=body.book_side,
+                yes_price=parse_price(body.yes_price_dollars),
+                status=body.status,
                 fill_count=parse_count(body.fill_count_fp),
                 remaining_count=parse_count(body.remaining_count_fp),
+                ts_ns=self.clock.time_ns(),
             )
+        )
 
     def on_lifecycle(self, msg: MarketLifecycle | EventLifecycle | EventFeeUpdate) -> None:
         if not isinstance(msg, MarketLifecycle):
@@ -692,7 +438,7 @@ class Engine(WsHandler):
             return
         body = msg.msg
         if body.event_type == "determined" and body.result:
-            self.results[body.market_ticker] = body.result
+            self.core.handle(MarketDetermined(body.market_ticker, body.result, self.clock.time_ns()))
         elif body.event_type == "settled":
             self._reconcile_soon = True  # the settlement record and the balance credit are on REST
         elif body.event_type == "created":
@@ -704,7 +450,7 @@ class Engine(WsHandler):
             value = float(raw.value)
         except ValueError:
             return
-        self.index.on_index(raw.time * 1_000_000, value)
+        self.core.handle(IndexTick(raw.time * 1_000_000, value))
 
     def on_connection(self, connected: bool) -> None:
         if connected:
@@ -713,38 +459,27 @@ class Engine(WsHandler):
     def on_error(self, error: KxbtcError) -> None:
         log.warning("ws: %s", error)
 
-    # -- reporting --------------------------------------------------------------------------------
-
-    def _exit_mark(self, ticker: str, position: int) -> int | None:
-        """The YES price that values a position at what selling it now would fetch (bid side)."""
-        settled = self._settled_mark(ticker)
-        if settled is not None:
-            return settled
-        book = self.ws.books.get(ticker)
-        if book is None or book.stale:
-            return self._marks.get(ticker)
-        # Long YES sells at the YES bid; long NO sells at the NO bid = 1 - YES ask.
-        return book.best_yes_bid() if position > 0 else book.yes_ask()
-
     def _snapshot_pnl(self) -> None:
-        ledger = self.portfolio.ledger
-        now = self.clock.time_ns()
-        at_mid = at_exit = 0
-        for ticker, m in ledger.markets.items():
-            if not m.position:
-                continue
-            mid, exit_ = self._mark(ticker), self._exit_mark(ticker, m.position)
-            at_mid += m.unrealized(mid) if mid is not None else 0
-            at_exit += m.unrealized(exit_) if exit_ is not None else 0
-        day = datetime.fromtimestamp(now / NS_PER_S, UTC).strftime("%Y-%m-%d")
-        self.store.record_pnl(
-            PnlSnapshot(
-                now,
-                day,
-                self.equity(),
-                ledger.total_realized(),
-                Money(at_mid),
-                Money(at_exit),
-                ledger.total_fees(),
-            )
-        )
+        self.core.snapshot_pnl()
+
+
+def _desk_source(desk: CrossVenueDesk) -> TimerSource:
+    return lambda markets, now, freeze_s: desk.decisions(markets, now, final_freeze_s=freeze_s)
+
+
+def _ack(order: OutgoingOrder, result: SubmitResult | None) -> OrderAck:
+    """The core's view of the router's answer; an order the router never answered is ``unknown``."""
+    if result is None:
+        return OrderAck(order.client_order_id, order.order.intent.ticker, None, "unknown", *_ZERO)
+    return OrderAck(
+        result.client_order_id,
+        result.ticker,
+        result.order_id,
+        result.status,
+        result.fill_count,
+        result.remaining_count,
+        result.error.code if result.error is not None else "",
+    )
+
+
+_ZERO = (parse_count("0"), parse_count("0"))

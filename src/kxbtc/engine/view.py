@@ -17,6 +17,7 @@ from rich.table import Table
 from kxbtc.clock import NS_PER_S
 from kxbtc.engine.core import Engine
 from kxbtc.engine.demo import DemoSummary
+from kxbtc.session.demo import SessionSummary
 from kxbtc.units import format_price
 
 
@@ -116,3 +117,28 @@ class DemoView:
         for key, value in rows:
             table.add_row(key, value)
         self.out.print(table)
+
+
+def print_session_summary(summary: SessionSummary) -> None:
+    """The in-process demo's summary table on stdout."""
+    table = Table(title="kxbtc demo summary", show_header=False)
+    rows = [
+        ("simulated", f"{summary.sim_hours:g} h, seed {summary.seed}, {', '.join(summary.series)}"),
+        ("network", f"{summary.latency_ms:g} ms + {summary.jitter_ms:g} ms jitter, loss {summary.loss:g}"),
+        ("settled markets", str(summary.settled_markets)),
+        ("markets traded", str(summary.markets_traded)),
+        ("orders", str(summary.orders)),
+        ("fills", str(summary.fills)),
+        ("fees", f"${summary.fees_usd}"),
+        ("realized P&L (net of fees)", f"${summary.realized_pnl_usd}"),
+        ("risk events", ", ".join(e["kind"] for e in summary.risk_events) or "none"),
+        ("risk rejections", ", ".join(f"{k} {v}" for k, v in summary.rejections.items()) or "none"),
+        (
+            "ledger matches simulator",
+            "yes" if summary.ledger_matches else "NO: " + "; ".join(summary.mismatches[:5]),
+        ),
+        ("note", summary.note),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)

@@ -1,9 +1,8 @@
 """Execution router: approved orders to the exchange, and nothing else.
 
-- Only ``ApprovedOrder`` (the risk gate's output) can be submitted.
-- Every order gets a deterministic ``client_order_id`` (run id, strategy, market, sequence), recorded in the
-  store as ``intended`` before it is sent, so a crash between send and answer is resolved on restart
-  by looking the id up instead of sending it again.
+- Only ``OutgoingOrder`` (an order the risk gate approved, with the deterministic ``client_order_id`` the
+  trading core gave it and recorded as ``intended`` before the send) can be submitted, so a crash
+  between send and answer is resolved on restart by looking the id up instead of sending it again.
 - Several orders go out as one batched call (the REST client splits at 20).
 - The create response is recorded as the exchange's acknowledgement, never as a fill: positions move only
   on fills (WS ``fill`` and REST reconciliation).
@@ -11,19 +10,17 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kxbtc.clock import Clock
+from kxbtc.core.commands import OutgoingOrder
 from kxbtc.errors import ExchangeError
-from kxbtc.kalshi.rest import KalshiRestClient, batch_item_error, client_order_id
+from kxbtc.kalshi.rest import KalshiRestClient, batch_item_error
 from kxbtc.kalshi.rest_messages import CancelRequestItem, CreateOrderRequest, order_request
-from kxbtc.risk.limits import ApprovedOrder
 from kxbtc.store.db import SqliteStore
-from kxbtc.store.records import OrderRecord
-from kxbtc.units import Count, Price, parse_count
+from kxbtc.units import Count, parse_count
 
 log = logging.getLogger(__name__)
 
@@ -53,51 +50,28 @@ class ExecutionRouter:
         store: SqliteStore,
         clock: Clock,
         *,
-        run_id: str,
         exchange_index_for: Callable[[str], int | None],
         self_trade_prevention: str = "taker_at_cross",
     ) -> None:
         self.rest = rest
         self.store = store
         self.clock = clock
-        self.run_id = run_id
         self._exchange_index_for = exchange_index_for
         self._stp = self_trade_prevention
-        self._seq = itertools.count(1)
         self.sent = 0
         self.rejected = 0
 
-    def _request(self, approved: ApprovedOrder) -> CreateOrderRequest:
-        intent = approved.intent
-        coid = client_order_id(self.run_id, intent.strategy, intent.ticker, next(self._seq))
+    def _request(self, out: OutgoingOrder) -> CreateOrderRequest:
+        intent = out.order.intent
         return order_request(
             ticker=intent.ticker,
-            client_order_id=coid,
+            client_order_id=out.client_order_id,
             side=intent.side,  # type: ignore[arg-type]  # "bid" | "ask", checked by OrderIntent's producers
             price=intent.price,
-            count=approved.count,
+            count=out.order.count,
             time_in_force=intent.time_in_force,  # type: ignore[arg-type]
             self_trade_prevention_type=self._stp,  # type: ignore[arg-type]
-            exchange_index=self._exchange_index_for(intent.ticker),
-        )
-
-    def _record_intended(self, approved: ApprovedOrder, request: CreateOrderRequest) -> None:
-        now = self.clock.time_ns()
-        intent = approved.intent
-        self.store.record_order(
-            OrderRecord(
-                client_order_id=request.client_order_id,
-                ticker=intent.ticker,
-                side=intent.side,
-                price=Price(intent.price),
-                count=approved.count,
-                time_in_force=intent.time_in_force,
-                status="intended",
-                created_ns=now,
-                updated_ns=now,
-                strategy=intent.strategy,
-                exchange_index=request.exchange_index,
-            )
+            exchange_index=out.exchange_index,
         )
 
     def _record_ack(
@@ -133,12 +107,11 @@ class ExecutionRouter:
         log.warning("order %s on %s %s: %s", request.client_order_id, request.ticker, status, error)
         return SubmitResult(request.client_order_id, request.ticker, None, status, Count(0), Count(0), error)
 
-    async def submit(self, orders: Sequence[ApprovedOrder]) -> list[SubmitResult]:
+    async def submit(self, orders: Sequence[OutgoingOrder]) -> list[SubmitResult]:
+        """Send orders the core approved and recorded as intended; their acknowledgements, in order."""
         if not orders:
             return []
         requests = [self._request(o) for o in orders]
-        for approved, request in zip(orders, requests, strict=True):
-            self._record_intended(approved, request)
         self.sent += len(requests)
         if len(requests) == 1:
             [request] = requests

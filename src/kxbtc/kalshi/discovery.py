@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from kxbtc.domain.instrument import Instrument
 from kxbtc.kalshi.rest_messages import Event, Market, Series
 from kxbtc.kalshi.tickers import (
     SERIES_15M,
@@ -72,6 +73,24 @@ class ContractSpec:
 
     def is_open_at(self, now_ns: int) -> bool:
         return self.status in TRADEABLE_STATUSES and self.open_time_ns <= now_ns < self.close_time_ns
+
+    def instrument(self) -> Instrument:
+        """The domain's view of this market (strikes as floats for the model)."""
+        return Instrument(
+            ticker=self.ticker,
+            event_ticker=self.event_ticker,
+            series=self.series_ticker,
+            strike_type=self.strike_type,
+            floor_strike=float(self.floor_strike) if self.floor_strike is not None else None,
+            cap_strike=float(self.cap_strike) if self.cap_strike is not None else None,
+            open_ns=self.open_time_ns,
+            close_ns=self.close_time_ns,
+            fees=self.fees,
+            status=self.status,
+            grid=self.grid,
+            exchange_index=self.exchange_index,
+            title=self.yes_sub_title,
+        )
 
     @property
     def has_strike(self) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import enum
 import logging
 import random
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -120,19 +119,8 @@ T = TypeVar("T")
 MAX_BATCH = 20
 ORDERS_V2 = "/portfolio/events/orders"
 
-#: Fixed namespace for deterministic client order ids (uuid5). Never change it: ids must be stable.
-CLIENT_ORDER_NAMESPACE = uuid.UUID("6f1c7c0e-2b0a-5d7e-9a55-6b7862746331")
-
-
-def client_order_id(*parts: str | int) -> str:
-    """A deterministic client_order_id: uuid5 of the parts, e.g. (strategy, run_id, market, intent_seq).
-
-    The exchange never frees an id (a reuse gets 409 even after a cancel), so include something that
-    changes between runs (a run id) unless re-sending after a crash is exactly what you want.
-    """
-    if not parts:
-        raise ValueError("client_order_id needs at least one part")
-    return str(uuid.uuid5(CLIENT_ORDER_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+# Client order ids have one scheme for every venue (the domain's); re-exported here for callers.
+from kxbtc.domain.orders import client_order_id  # noqa: E402
 
 
 class RequestSigner(Protocol):

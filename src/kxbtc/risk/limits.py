@@ -22,21 +22,21 @@ from datetime import UTC, datetime
 
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import RiskConfig, to_count, to_money
+from kxbtc.domain.orders import OrderIntent
+from kxbtc.domain.sides import leg_price
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
-from kxbtc.units import PRICE_SCALE, Count, Money, Price, notional
+from kxbtc.units import Count, Money, notional
 
-
-@dataclass(frozen=True, slots=True)
-class OrderIntent:
-    """What a strategy asks for. ``side`` is on the YES leg: ``bid`` buys YES, ``ask`` buys NO."""
-
-    ticker: str
-    side: str
-    price: Price
-    count: Count
-    strategy: str
-    reason: str
-    time_in_force: str = "fill_or_kill"
+__all__ = [
+    "ApprovedOrder",
+    "MarketRisk",
+    "OrderIntent",
+    "Rejection",
+    "RiskEvent",
+    "RiskManager",
+    "opening_count",
+    "order_cost",
+]
 
 
 NO_MONEY = Money(0)
@@ -103,7 +103,7 @@ def _utc_day(ts_ns: int) -> str:
 
 def order_cost(side: str, price: int, count: int) -> Money:
     """Cash an order locks if it fills in full: YES costs ``price``, NO costs ``1 - price``."""
-    return notional(price if side == "bid" else PRICE_SCALE - price, count)
+    return notional(leg_price(side, price), count)
 
 
 def opening_count(side: str, count: int, position: int) -> int:

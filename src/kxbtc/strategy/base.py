@@ -13,31 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kxbtc.book.orderbook import OrderBook
-from kxbtc.clock import NS_PER_S
 from kxbtc.config import StrategyConfig
-from kxbtc.kalshi.discovery import ContractSpec
+from kxbtc.domain.instrument import Instrument
+from kxbtc.domain.orders import OrderIntent
 from kxbtc.pricing.fair_value import fair_value
-from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
-from kxbtc.risk.limits import OrderIntent
 from kxbtc.units import Count, Money
 
-
-@dataclass(frozen=True, slots=True)
-class ContractView:
-    """A market's contract terms, from the API (never parsed from the ticker)."""
-
-    ticker: str
-    event_ticker: str
-    series: str
-    strike_type: str  # greater | greater_or_equal | less | less_or_equal | between
-    floor_strike: float | None
-    cap_strike: float | None
-    open_ns: int
-    close_ns: int
-    fees: FeeSchedule = BTC_DEFAULT_FEES
-
-    def seconds_to_close(self, now_ns: int) -> float:
-        return (self.close_ns - now_ns) / NS_PER_S
+#: A market's contract terms as strategies see them: the domain's ``Instrument``.
+ContractView = Instrument
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,18 +121,3 @@ def blend_prior(p_model: float, prior: tuple[float, float] | None) -> float:
         return p_model
     p_prior, weight = prior
     return (1 - weight) * p_model + weight * p_prior
-
-
-def contract_view(spec: ContractSpec) -> ContractView:
-    """The strategy-facing view of a discovered market (strikes as floats for the model)."""
-    return ContractView(
-        ticker=spec.ticker,
-        event_ticker=spec.event_ticker,
-        series=spec.series_ticker,
-        strike_type=spec.strike_type,
-        floor_strike=float(spec.floor_strike) if spec.floor_strike is not None else None,
-        cap_strike=float(spec.cap_strike) if spec.cap_strike is not None else None,
-        open_ns=spec.open_time_ns,
-        close_ns=spec.close_time_ns,
-        fees=spec.fees,
-    )

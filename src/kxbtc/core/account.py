@@ -1,0 +1,103 @@
+"""The account as the core sees it: positions and P&L from fills (``Portfolio``), the marks that value
+them, and equity.
+
+Equity = anchor + realized P&L net of fees + open positions marked to mid. The anchor is taken from the
+venue's balance at start; fills carry exact prices and fees, so equity tracks the venue's cash to the
+micro-dollar, and each quiet reconciliation checks that (``anchor_gap``).
+"""
+
+from __future__ import annotations
+
+from kxbtc.core.books import BookSource
+from kxbtc.pnl import Ledger
+from kxbtc.portfolio import Portfolio
+from kxbtc.units import PRICE_SCALE, Count, Money
+
+
+class Account:
+    def __init__(self, portfolio: Portfolio, books: BookSource) -> None:
+        self.portfolio = portfolio
+        self.books = books
+        self.anchor = 0
+        self.results: dict[str, str] = {}  # determined results, which mark closed positions
+        self._marks: dict[str, int] = {}  # last two-sided YES mid per market
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.portfolio.ledger
+
+    def position(self, ticker: str) -> Count:
+        return self.portfolio.position(ticker)
+
+    def position_cost(self, ticker: str) -> Money:
+        return self.portfolio.position_cost(ticker)
+
+    def set_anchor_from_balance(self, balance: Money) -> None:
+        self.anchor = self.implied_anchor(balance)
+
+    def implied_anchor(self, balance: Money) -> int:
+        """The anchor that makes equity agree with ``balance`` (cash) given the ledger."""
+        ledger = self.portfolio.ledger
+        cost = sum(m.cost for m in ledger.markets.values())
+        return balance + cost - (ledger.total_realized() - ledger.total_fees())
+
+    def settled_mark(self, ticker: str) -> int | None:
+        """The YES price a determined market pays out at (1 or 0), None while undetermined."""
+        result = self.results.get(ticker)
+        if result in ("yes", "no"):
+            return PRICE_SCALE if result == "yes" else 0
+        return None
+
+    def mark(self, ticker: str) -> int | None:
+        """The YES mid a position is valued at: the payout once determined, else the last two-sided mid."""
+        settled = self.settled_mark(ticker)
+        if settled is not None:
+            return settled
+        book = self.books.get(ticker)
+        if book is not None and not book.stale:
+            bid, ask = book.best_yes_bid(), book.yes_ask()
+            if bid is not None and ask is not None:
+                self._marks[ticker] = (bid + ask) // 2
+        return self._marks.get(ticker)
+
+    def exit_mark(self, ticker: str, position: int) -> int | None:
+        """The YES price that values a position at what selling it now would fetch (bid side)."""
+        settled = self.settled_mark(ticker)
+        if settled is not None:
+            return settled
+        book = self.books.get(ticker)
+        if book is None or book.stale:
+            return self._marks.get(ticker)
+        # Long YES sells at the YES bid; long NO sells at the NO bid = 1 - YES ask.
+        return book.best_yes_bid() if position > 0 else book.yes_ask()
+
+    def equity(self) -> Money:
+        ledger = self.portfolio.ledger
+        unrealized = 0
+        for ticker, m in ledger.markets.items():
+            if m.position:
+                mark = self.mark(ticker)
+                # Without any mark, value the position at cost (no gain, no loss) rather than guess.
+                unrealized += m.unrealized(mark) if mark is not None else 0
+        return Money(self.anchor + ledger.total_realized() - ledger.total_fees() + unrealized)
+
+    def open_value(self) -> Money:
+        """What the open positions are worth at their marks (at cost where there is no mark yet)."""
+        total = 0
+        for ticker, m in self.portfolio.ledger.markets.items():
+            if not m.position:
+                continue
+            mark = self.mark(ticker)
+            total += m.cost if mark is None else m.unrealized(mark) + m.cost
+        return Money(total)
+
+    def unrealized(self) -> tuple[Money, Money]:
+        """Unrealized P&L of open positions at mid and at exit prices."""
+        at_mid = at_exit = 0
+        for ticker, m in self.portfolio.ledger.markets.items():
+            if not m.position:
+                continue
+            mid, exit_ = self.mark(ticker), self.exit_mark(ticker, m.position)
+            at_mid += m.unrealized(mid) if mid is not None else 0
+            at_exit += m.unrealized(exit_) if exit_ is not None else 0
+        return Money(at_mid), Money(at_exit)

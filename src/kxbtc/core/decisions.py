@@ -1,0 +1,97 @@
+"""Decisions through the risk gate, and the record of each one.
+
+Everything that could still be lost counts against the loss budgets when an order is sized: open
+positions at their marks, orders in flight, resting orders, and orders approved earlier in the same
+batch (two strategies deciding on one market in one tick must not double its cap).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from kxbtc.clock import NS_PER_S
+from kxbtc.risk.limits import ApprovedOrder, MarketRisk, Rejection
+from kxbtc.store.db import SqliteStore
+from kxbtc.strategy.base import Decision
+from kxbtc.units import Money
+
+if TYPE_CHECKING:
+    from kxbtc.core.trading_core import TradingCore
+
+#: The same refusal repeats on every book update: each (market, strategy, rule) is recorded at most
+#: once per this many seconds.
+REJECTION_LOG_EVERY_S = 10
+
+
+class DecisionLog:
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self._rejection_logged: dict[tuple[str, str, str], int] = {}
+
+    def should_record_rejection(self, now: int, ticker: str, strategy: str, rule: str) -> bool:
+        key = (ticker, strategy, rule)
+        last = self._rejection_logged.get(key)
+        if last is not None and now - last < REJECTION_LOG_EVERY_S * NS_PER_S:
+            return False
+        self._rejection_logged[key] = now
+        return True
+
+    def record(self, now: int, decision: Decision, outcome: str) -> None:
+        intent = decision.intent
+        self.store.record_decision(
+            now,
+            intent.strategy,
+            intent.ticker,
+            json.dumps(decision.inputs, default=str),
+            json.dumps(
+                {
+                    "side": intent.side,
+                    "price": intent.price,
+                    "count": intent.count,
+                    "tif": intent.time_in_force,
+                    "outcome": outcome,
+                }
+            ),
+            intent.reason,
+        )
+
+
+def gate(core: TradingCore, decisions: list[Decision], now: int) -> list[ApprovedOrder]:
+    """The approved orders among ``decisions``; every verdict counted, and recorded (rejections
+    throttled by ``DecisionLog``)."""
+    stats, orders, account = core.stats, core.orders, core.account
+    open_value = account.open_value() + orders.pending_risk + orders.resting.worst_case()
+    batch_cost: dict[str, int] = {}  # per market: worst case approved earlier in this batch
+    approved: list[ApprovedOrder] = []
+    index_age = core.index.age_s(now)
+    for d in decisions:
+        intent = d.intent
+        instrument = core.instruments.get(intent.ticker)
+        if instrument is None or orders.blocked(intent.ticker):
+            continue
+        stats.decisions += 1
+        view = MarketRisk(
+            intent.ticker,
+            instrument.close_ns,
+            account.position(intent.ticker),
+            account.position_cost(intent.ticker),
+            index_age,
+            book_stale=not core.books.is_tradeable(intent.ticker),
+            fees=instrument.fees,
+            open_value=Money(open_value),
+            resting_cost=Money(orders.resting.worst_case(intent.ticker) + batch_cost.get(intent.ticker, 0)),
+        )
+        verdict = core.risk.check(intent, view)
+        if isinstance(verdict, Rejection):
+            stats.rejected[verdict.rule] += 1
+            if core.decision_log.should_record_rejection(now, intent.ticker, intent.strategy, verdict.rule):
+                core.decision_log.record(now, d, f"rejected by {verdict.rule}: {verdict.reason}")
+            continue
+        notes = f" ({verdict.notes})" if verdict.notes else ""
+        core.decision_log.record(now, d, f"approved {verdict.count}{notes}")
+        stats.approved += 1
+        open_value += verdict.worst_case_loss
+        batch_cost[intent.ticker] = batch_cost.get(intent.ticker, 0) + verdict.worst_case_loss
+        approved.append(verdict)
+    return approved

@@ -1,0 +1,403 @@
+"""``TradingCore``: events in, commands out, the same code live, on paper, in the demo and in backtests.
+
+Fast path: a book change on one market -> every strategy's ``on_book`` -> the risk gate -> orders out.
+Pure computation on in-memory state: records go to the store's queue, and the driver carries the
+commands. On a timer: the kill switch, equity and the breakers, the strategies' cross-market look
+(``on_timer``) and a P&L snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from kxbtc.book.orderbook import OrderBook
+from kxbtc.clock import NS_PER_S, Clock
+from kxbtc.config import Config
+from kxbtc.core.account import Account
+from kxbtc.core.books import BookSet, BookSource
+from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile
+from kxbtc.core.decisions import DecisionLog, gate
+from kxbtc.core.order_tracker import OrderTracker
+from kxbtc.core.stats import CoreStats
+from kxbtc.domain.events import (
+    AckEvent,
+    BookDelta,
+    BookSnapshot,
+    BookStale,
+    CoreEvent,
+    FillEvent,
+    IndexTick,
+    MarketDetermined,
+    MarketListed,
+    MarketSettled,
+    OrderEvent,
+    Timer,
+)
+from kxbtc.domain.instrument import Instrument
+from kxbtc.domain.orders import Fill, OrderUpdate
+from kxbtc.engine.oracle import IndexState
+from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
+from kxbtc.risk.limits import ApprovedOrder, RiskEvent, RiskManager
+from kxbtc.store.db import SqliteStore
+from kxbtc.store.records import FillRecord, OrderRecord, PnlSnapshot, RiskEventRecord, SettlementRecord
+from kxbtc.strategy import build_strategies
+from kxbtc.strategy.base import Decision, DecisionContext, MarketState, Strategy
+from kxbtc.strategy.imbalance import imbalance_drift
+from kxbtc.units import Money
+
+log = logging.getLogger(__name__)
+
+HALT_KEY = "halted"  # the store key the manual kill switch (`kxbtc halt`) writes
+RISK_BASELINE_KEY = "risk_baseline"  # the day's starting equity and the peak, kept over restarts
+PNL_SNAPSHOT_EVERY_S = 10.0
+#: Kinds the reconciler records itself.
+_RECONCILER_KINDS = frozenset({"repaired_fill", "repaired_order", "position_mismatch"})
+
+#: Extra decisions on each timer (the cross-venue desk): (markets, now, final_freeze_s) -> decisions.
+TimerSource = Callable[[list[MarketState], int, float], list[Decision]]
+
+
+class TradingCore:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock,
+        store: SqliteStore,
+        run_id: str,
+        strategies: Sequence[Strategy] | None = None,
+        books: BookSource | None = None,
+        index: IndexState | None = None,
+        priors: Callable[[], dict[str, tuple[float, float]]] | None = None,
+        timer_sources: Sequence[TimerSource] = (),
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = store
+        self.run_id = run_id
+        self.strategies = list(strategies) if strategies is not None else build_strategies(config.strategies)
+        self.own_books = books is None
+        self.books: BookSource = BookSet() if books is None else books
+        self.index = index or IndexState()
+        self._priors = priors
+        self._timer_sources = list(timer_sources)
+        from kxbtc.portfolio import Portfolio  # the store-backed ledger
+
+        self.portfolio = Portfolio(store)
+        self.account = Account(self.portfolio, self.books)
+        self.orders = OrderTracker(run_id)
+        self.risk = RiskManager(config.risk, clock)
+        self.instruments: dict[str, Instrument] = {}
+        self.stats = CoreStats()
+        self.decision_log = DecisionLog(store)
+        self.stopping = False
+        self._out: list[Command] = []
+        self._saved_baseline = ""
+        self._last_snapshot_ns = 0
+
+    # -- the one entry point ------------------------------------------------------------------------
+
+    def handle(self, event: CoreEvent) -> list[Command]:
+        """Process one event; the commands it produced, in order."""
+        if isinstance(event, BookDelta | BookSnapshot | BookStale):
+            self._on_book_event(event)
+        elif isinstance(event, IndexTick):
+            self.index.on_index(event.ts_ns, event.value)
+        elif isinstance(event, FillEvent):
+            self.on_fill(event.fill)
+        elif isinstance(event, AckEvent):
+            self.on_acks(event)
+        elif isinstance(event, OrderEvent):
+            self.on_order_update(event.update)
+        elif isinstance(event, MarketListed):
+            self.list_market(event.instrument)
+        elif isinstance(event, MarketDetermined):
+            self.account.results[event.ticker] = event.result
+        elif isinstance(event, MarketSettled):
+            self.on_settlement(event)
+        elif isinstance(event, Timer):
+            self.on_timer()
+        return self.take_commands()
+
+    def take_commands(self) -> list[Command]:
+        out, self._out = self._out, []
+        return out
+
+    # -- markets ----------------------------------------------------------------------------------
+
+    def list_market(self, instrument: Instrument) -> None:
+        self.instruments[instrument.ticker] = instrument
+        self.stats.markets_seen.add(instrument.ticker)
+        self.index.track(instrument.close_ns)
+        if isinstance(self.books, BookSet):
+            self.books.add(instrument.ticker, instrument.grid)
+
+    def forget_market(self, ticker: str) -> None:
+        self.instruments.pop(ticker, None)
+
+    def fees_for(self, ticker: str) -> FeeSchedule:
+        instrument = self.instruments.get(ticker)
+        return instrument.fees if instrument is not None else BTC_DEFAULT_FEES
+
+    # -- the fast path ----------------------------------------------------------------------------
+
+    def _on_book_event(self, event: BookDelta | BookSnapshot | BookStale) -> None:
+        if not isinstance(self.books, BookSet):
+            return
+        book = self.books.apply(event)
+        if book is not None:
+            self.on_book_changed(event.ticker)
+
+    def on_book_changed(self, ticker: str) -> None:
+        """A book changed (from our events, or in a venue client that keeps the books)."""
+        if self.orders.blocked(ticker):
+            return
+        book = self.books.get(ticker)
+        if book is not None:
+            self._evaluate(ticker, book)
+
+    def _evaluate(self, ticker: str, book: OrderBook) -> None:
+        instrument = self.instruments.get(ticker)
+        now = self.clock.time_ns()
+        if (
+            instrument is None
+            or not instrument.is_open_at(now)
+            or self.risk.halted
+            or not self.books.is_tradeable(ticker)
+        ):
+            return
+        self.stats.evaluations += 1
+        market = MarketState(instrument, book, self.portfolio.position(ticker))
+        oracle = self.index.view(now, [instrument.close_ns])
+        ctx = DecisionContext(now, self.equity(), {}, self.priors(), self.config.risk.final_freeze_s)
+        decisions: list[Decision] = []
+        for strategy in self.strategies:
+            decisions += strategy.on_book(market, oracle, ctx)
+        self.act(decisions)
+
+    def priors(self) -> dict[str, tuple[float, float]]:
+        return self._priors() if self._priors is not None else {}
+
+    def _context(self, now: int) -> DecisionContext:
+        drift: dict[str, float] = {}
+        dollar_vol = self.index.dollar_vol()
+        for name, cfg in self.config.strategies.items():
+            if name == "imbalance" and cfg.enabled:
+                for ticker in self.instruments:
+                    book = self.books.get(ticker)
+                    if book is not None and not book.stale:
+                        drift[ticker] = imbalance_drift(
+                            book, dollar_vol, cfg.imbalance_levels, cfg.imbalance_threshold
+                        )
+        return DecisionContext(now, self.equity(), drift, self.priors(), self.config.risk.final_freeze_s)
+
+    def open_markets(self, now: int) -> list[MarketState]:
+        return [
+            MarketState(instrument, book, self.portfolio.position(ticker))
+            for ticker, instrument in self.instruments.items()
+            if instrument.is_open_at(now) and (book := self.books.get(ticker)) is not None and not book.stale
+        ]
+
+    def on_timer(self) -> None:
+        now = self.clock.time_ns()
+        self.poll_kill_switch()
+        self.update_equity()
+        markets = self.open_markets(now)
+        if markets and not self.risk.halted:
+            oracle = self.index.view(now, sorted({m.contract.close_ns for m in markets}))
+            ctx = self._context(now)
+            decisions: list[Decision] = []
+            for strategy in self.strategies:
+                decisions += strategy.on_timer(markets, oracle, ctx)
+            for m in markets:
+                if m.contract.ticker in ctx.drift and not self.orders.blocked(m.contract.ticker):
+                    for strategy in self.strategies:
+                        if strategy.name == "imbalance":
+                            decisions += strategy.on_book(m, oracle, ctx)
+            for source in self._timer_sources:
+                decisions += source(markets, now, ctx.final_freeze_s)
+            self.act(decisions)
+        if now - self._last_snapshot_ns >= PNL_SNAPSHOT_EVERY_S * NS_PER_S:
+            self._last_snapshot_ns = now
+            self.snapshot_pnl()
+
+    def act(self, decisions: list[Decision]) -> list[ApprovedOrder]:
+        """Every decision through the risk gate; the approved ones go out as one ``PlaceOrders``."""
+        if self.stopping or not decisions:
+            # Book updates still arrive until the stream closes: an order sent now would trade after the
+            # final reconciliation, and its fill would never reach the database.
+            return []
+        now = self.clock.time_ns()
+        self.update_equity()  # the gate sizes against equity: a fill since the last tick must count
+        approved = gate(self, decisions, now)
+        if approved:
+            self.send(approved, now)
+        return approved
+
+    def send(self, approved: list[ApprovedOrder], now: int) -> None:
+        outgoing = []
+        for order in approved:
+            intent = order.intent
+            instrument = self.instruments.get(intent.ticker)
+            coid = self.orders.next_id(intent.strategy, intent.ticker)
+            index = instrument.exchange_index if instrument is not None else None
+            outgoing.append(OutgoingOrder(coid, order, index))
+            self.store.record_order(
+                OrderRecord(
+                    client_order_id=coid,
+                    ticker=intent.ticker,
+                    side=intent.side,
+                    price=intent.price,
+                    count=order.count,
+                    time_in_force=intent.time_in_force,
+                    status="intended",
+                    created_ns=now,
+                    updated_ns=now,
+                    strategy=intent.strategy,
+                    exchange_index=index,
+                )
+            )
+        self.orders.sending(outgoing)
+        self._out.append(PlaceOrders(tuple(outgoing), now))
+
+    # -- answers from the venue -------------------------------------------------------------------
+
+    def on_acks(self, event: AckEvent) -> None:
+        unknown = False
+        for ack in event.acks:
+            out = self.orders.acknowledged(ack, self.fees_for(ack.ticker))
+            if out is None:
+                continue
+            if ack.order_id:  # fills booked from now on carry the strategy (earlier ones: the store)
+                self.portfolio.strategy_by_order[ack.order_id] = out.order.intent.strategy
+            self.stats.orders_sent += 1
+            self.stats.orders_filled += ack.fill_count > 0
+            unknown = unknown or ack.status == "unknown"
+        if unknown:
+            self._out.append(Reconcile("an order's answer was lost"))
+
+    def on_fill(self, fill: Fill) -> bool:
+        record = FillRecord(
+            fill_id=fill.fill_id,
+            order_id=fill.order_id,
+            ticker=fill.ticker,
+            side=str(fill.side),
+            price=fill.yes_price,
+            count=fill.count,
+            fee=fill.fee,
+            is_taker=fill.is_taker,
+            ts_ns=fill.ts_ns,
+            source="rest" if fill.source == "rest" else "ws",
+        )
+        if not self.portfolio.add_fill(record):
+            return False
+        self.stats.fills_ws += 1
+        self.orders.fill_booked(fill.order_id, fill.count)
+        return True
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        self.orders.resting_update(
+            update.order_id,
+            update.ticker,
+            update.side,
+            update.yes_price,
+            update.remaining_count,
+            update.status,
+            self.fees_for(update.ticker),
+        )
+        if update.client_order_id:
+            self.store.update_order(
+                update.client_order_id,
+                ts_ns=update.ts_ns,
+                kind="ws",
+                status=update.status,
+                order_id=update.order_id,
+                fill_count=update.fill_count,
+                remaining_count=update.remaining_count,
+            )
+
+    def on_settlement(self, event: MarketSettled) -> None:
+        self.account.results.setdefault(event.ticker, event.result)
+        added = self.portfolio.add_settlement(
+            SettlementRecord(
+                ticker=event.ticker,
+                event_ticker=event.event_ticker,
+                result=event.result,
+                yes_count=event.yes_count,
+                no_count=event.no_count,
+                yes_cost=event.yes_cost,
+                no_cost=event.no_cost,
+                revenue=event.revenue,
+                fee=event.fee,
+                settled_ns=event.ts_ns,
+            )
+        )
+        if added:
+            self.stats.settlements += 1
+
+    # -- equity, breakers, kill switch -------------------------------------------------------------
+
+    def equity(self) -> Money:
+        return self.account.equity()
+
+    def open_value(self) -> Money:
+        return self.account.open_value()
+
+    def update_equity(self) -> None:
+        for event in self.risk.update_equity(self.equity()):
+            self._on_breaker(event)
+        st = self.risk.state
+        baseline = json.dumps(
+            {"day": st.day, "day_start_equity": st.day_start_equity, "peak": st.peak_equity}
+        )
+        if baseline != self._saved_baseline:
+            self._saved_baseline = baseline
+            self.store.set_value(RISK_BASELINE_KEY, baseline)
+
+    def restore_risk_day(self) -> None:
+        """Carry the day's starting equity and the peak over a restart: a restart must not re-arm the
+        breakers (a tripped daily-loss breaker trips again at once; the day's budget is not renewed)."""
+        saved = self.store.get_value(RISK_BASELINE_KEY)
+        if not saved:
+            return
+        try:
+            data = json.loads(saved)
+            day, start, peak = str(data["day"]), int(data["day_start_equity"]), int(data["peak"])
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable risk baseline %r: %s", saved, exc)
+            return
+        self.risk.restore(day, start, peak)
+
+    def _on_breaker(self, event: RiskEvent) -> None:
+        self.note_risk_event(event)
+        if event.severity == "halt":
+            self._out.append(CancelAll(f"breaker: {event.kind}"))
+
+    def poll_kill_switch(self) -> None:
+        reason = self.store.get_value(HALT_KEY) or ""
+        if reason and not self.risk.state.manual_halt:
+            self._on_breaker(self.risk.halt(reason))
+        elif not reason and self.risk.state.manual_halt:
+            self.note_risk_event(self.risk.resume())
+
+    def note_risk_event(self, event: RiskEvent) -> None:
+        self.note(RiskEventRecord(event.ts_ns, event.kind, event.severity, event.detail))
+
+    def note(self, record: RiskEventRecord) -> None:
+        self.stats.risk_events.append(record)
+        if record.kind not in _RECONCILER_KINDS:
+            self.store.record_risk_event(record)
+
+    def snapshot_pnl(self) -> None:
+        ledger = self.portfolio.ledger
+        now = self.clock.time_ns()
+        at_mid, at_exit = self.account.unrealized()
+        day = datetime.fromtimestamp(now / NS_PER_S, UTC).strftime("%Y-%m-%d")
+        self.store.record_pnl(
+            PnlSnapshot(
+                now, day, self.equity(), ledger.total_realized(), at_mid, at_exit, ledger.total_fees()
+            )
+        )
