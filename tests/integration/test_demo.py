@@ -25,7 +25,14 @@ def test_demo_trades_settles_and_its_ledger_matches_the_simulator() -> None:
     assert summary["ledger_matches"] is True, summary["mismatches"]
     assert summary["settled_markets"] >= 1
     assert summary["orders"] > 0 and summary["fills"] > 0
-    assert set(summary) >= {"settled_markets", "orders", "fills", "fees_usd", "realized_pnl_usd", "risk_events"}
+    assert set(summary) >= {
+        "settled_markets",
+        "orders",
+        "fills",
+        "fees_usd",
+        "realized_pnl_usd",
+        "risk_events",
+    }
     assert "not evidence of an edge" in summary["note"]
     assert "one simulated clock" in run.stderr  # the progress display went to stderr
 
