@@ -115,11 +115,17 @@ class OrderBook:
         "stale",
         "stale_reason",
         "ticker",
+        "tolerate_cross",
         "updated_ts_ms",
     )
 
-    def __init__(self, ticker: str, grid: PriceGrid | None = None) -> None:
+    def __init__(self, ticker: str, grid: PriceGrid | None = None, *, tolerate_cross: bool = False) -> None:
         self.ticker = ticker
+        #: Kalshi publishes a crossing order's add before the removals of the levels it takes, within one
+        #: exchange millisecond (shared/data/kalshi_l2_2026-05: 300 such episodes, every one cleared by the
+        #: next deltas). With ``tolerate_cross`` such a delta is applied and the book reads as ``crossed``
+        #: until the removals arrive; without it the delta is refused and the book goes stale.
+        self.tolerate_cross = tolerate_cross
         self.stale = True
         self.stale_reason = _NO_SNAPSHOT
         #: ``seq`` of the last frame applied, when the caller passes it (gap detection is per sid, upstream).
@@ -247,7 +253,7 @@ class OrderBook:
         if new < 0:
             self._fail(f"{side} level {price} would go negative: {old} + {delta}")
         # Only an added size can cross, and only at this price: test before mutating.
-        if delta > 0 and other and price + other[-1] >= _ONE:
+        if delta > 0 and other and price + other[-1] >= _ONE and not self.tolerate_cross:
             self._fail(f"{side} bid {price} crosses the other side's best bid {other[-1]}")
         if new == 0:
             del sizes[price]
@@ -262,6 +268,11 @@ class OrderBook:
 
     # -----------------------------------------------------------------------------------------
     # Top of book (prices are Price ints, sizes Count ints)
+
+    @property
+    def crossed(self) -> bool:
+        """Best YES bid + best NO bid >= $1: a momentary state inside one exchange millisecond."""
+        return bool(self._yes_px and self._no_px and self._yes_px[-1] + self._no_px[-1] >= _ONE)
 
     def best_yes_bid(self) -> int | None:
         return self._yes_px[-1] if self._yes_px else None

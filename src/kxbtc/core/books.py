@@ -30,11 +30,11 @@ class BookSet:
 
     def is_tradeable(self, ticker: str) -> bool:
         book = self._books.get(ticker)
-        return book is not None and not book.stale
+        return book is not None and not book.stale and not book.crossed
 
     def add(self, ticker: str, grid: PriceGrid | None) -> None:
         if ticker not in self._books:
-            book = OrderBook(ticker, grid)
+            book = OrderBook(ticker, grid, tolerate_cross=True)
             book.mark_stale("no snapshot yet")
             self._books[ticker] = book
 
@@ -57,4 +57,4 @@ class BookSet:
         except BookError:
             self.errors += 1
             return None
-        return None if book.stale else book
+        return None if book.stale or book.crossed else book

@@ -21,14 +21,14 @@ from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, 
 from kxbtc.core.stats import CoreStats
 from kxbtc.core.trading_core import HALT_KEY, RISK_BASELINE_KEY, TimerSource, TradingCore
 from kxbtc.domain.events import AckEvent, IndexTick, MarketDetermined
-from kxbtc.domain.orders import Fill as DomainFill
-from kxbtc.domain.orders import OrderAck, OrderUpdate
+from kxbtc.domain.orders import OrderAck
 from kxbtc.engine.cross_venue import CrossVenueDesk
 from kxbtc.engine.oracle import IndexState
 from kxbtc.errors import KxbtcError
 from kxbtc.execution.router import ExecutionRouter, SubmitResult
 from kxbtc.kalshi.discovery import ContractSpec, open_contracts
 from kxbtc.kalshi.rest import KalshiRestClient
+from kxbtc.kalshi.stream import fill_of, order_update_of
 from kxbtc.kalshi.ws import KalshiWsClient, Subscription, WsHandler
 from kxbtc.kalshi.ws_messages import (
     CfbenchmarksValue,
@@ -49,7 +49,7 @@ from kxbtc.store.db import SqliteStore
 from kxbtc.store.reconcile import Reconciler
 from kxbtc.store.records import RiskEventRecord
 from kxbtc.strategy.base import Strategy
-from kxbtc.units import PRICE_SCALE, Money, parse_count, parse_money, parse_price
+from kxbtc.units import PRICE_SCALE, Money, parse_count, parse_price
 
 log = logging.getLogger(__name__)
 
@@ -402,35 +402,10 @@ class Engine(WsHandler):
         self._carry(self.core.take_commands())
 
     def on_fill(self, msg: Fill) -> None:
-        body = msg.msg
-        fill = DomainFill(
-            fill_id=body.trade_id,
-            order_id=body.order_id,
-            ticker=body.market_ticker,
-            side=body.book_side,
-            yes_price=parse_price(body.yes_price_dollars),
-            count=parse_count(body.count_fp),
-            fee=parse_money(body.fee_cost),
-            is_taker=body.is_taker,
-            ts_ns=body.ts_ms * 1_000_000,
-        )
-        self.core.on_fill(fill)
+        self.core.on_fill(fill_of(msg))
 
     def on_user_order(self, msg: UserOrder) -> None:
-        body = msg.msg
-        self.core.on_order_update(
-            OrderUpdate(
-                order_id=body.order_id,
-                client_order_id=body.client_order_id or "",
-                ticker=body.ticker,
-                side=body.book_side,
-                yes_price=parse_price(body.yes_price_dollars),
-                status=body.status,
-                fill_count=parse_count(body.fill_count_fp),
-                remaining_count=parse_count(body.remaining_count_fp),
-                ts_ns=self.clock.time_ns(),
-            )
-        )
+        self.core.on_order_update(order_update_of(msg, self.clock.time_ns()))
 
     def on_lifecycle(self, msg: MarketLifecycle | EventLifecycle | EventFeeUpdate) -> None:
         if not isinstance(msg, MarketLifecycle):
