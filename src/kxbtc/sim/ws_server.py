@@ -28,6 +28,7 @@ from aiohttp import WSMsgType, web
 from kxbtc.sim import wire
 from kxbtc.sim.auth_check import AuthFailure
 from kxbtc.sim.events import EventQueue, ExchangeEvent, TickerUpdate
+from kxbtc.sim.rest_routing import json_response
 from kxbtc.sim.ws_protocol import (
     CHANNELS,
     ERRORS,
@@ -57,8 +58,6 @@ class WsEndpoint:
         self.connections: set[WsConnection] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        from kxbtc.sim.server import json_response
-
         who = self.server.authenticate(request, "private")
         if isinstance(who, AuthFailure):
             return json_response(who.body, who.status)
