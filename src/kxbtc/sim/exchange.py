@@ -33,7 +33,7 @@ from kxbtc.sim.exchange_config import CRYPTO_SHARD, DEFAULT_START_BALANCE, SHARD
 from kxbtc.sim.exchange_execution import Execution
 from kxbtc.sim.exchange_lifecycle import MarketLifecycle, Participant
 from kxbtc.sim.exchange_market_data import MarketData, MarketsQuery
-from kxbtc.sim.exchange_orders import Amendment, Decrease, NewOrder, OrderEntry
+from kxbtc.sim.exchange_orders import Amendment, Decrease, NewOrder, OrderEntry, OrderTarget
 from kxbtc.sim.exchange_portfolio import Portfolio, PositionsQuery
 from kxbtc.sim.exchange_publishing import Publisher
 from kxbtc.sim.exchange_results import (
@@ -292,24 +292,10 @@ class Exchange:
         self.step()
         return self.entry.create_order(user_id, **order)
 
-    def cancel_order(
-        self,
-        user_id: str,
-        order_id: str,
-        *,
-        subaccount: int | None = None,
-        exchange_index: int | None = None,
-        market_ticker: str | None = None,
-    ) -> CancelResult:
+    def cancel_order(self, user_id: str, order_id: str, **target: Unpack[OrderTarget]) -> CancelResult:
         """V2 cancel; see ``OrderEntry.cancel_order``."""
         self.step()
-        return self.entry.cancel_order(
-            user_id,
-            order_id,
-            subaccount=subaccount,
-            exchange_index=exchange_index,
-            market_ticker=market_ticker,
-        )
+        return self.entry.cancel_order(user_id, order_id, **target)
 
     def decrease_order(self, user_id: str, order_id: str, **decrease: Unpack[Decrease]) -> DecreaseResult:
         """V2 decrease: exactly one of ``reduce_by`` / ``reduce_to``; see ``OrderEntry.decrease_order``."""

@@ -50,14 +50,19 @@ class NewOrder(TypedDict):
     exchange_index: NotRequired[int | None]
 
 
-class Decrease(TypedDict, total=False):
+class OrderTarget(TypedDict, total=False):
+    """``cancel_order``'s keyword arguments: where to look for the order."""
+
+    subaccount: int | None
+    exchange_index: int | None
+    market_ticker: str | None
+
+
+class Decrease(OrderTarget, total=False):
     """``decrease_order``'s keyword arguments."""
 
     reduce_by: int | None
     reduce_to: int | None
-    subaccount: int | None
-    exchange_index: int | None
-    market_ticker: str | None
 
 
 class Amendment(TypedDict):

@@ -173,7 +173,7 @@ class MarketEndpoints:
         trades = [t for t in page if t.ts_ns // NS_PER_S <= end_ts]
         return trade_candles(self.x, ticker, trades, start_ts, end_ts, interval * 60)
 
-    # -- account ----------------------------------------------------------------------------------------
+    # -- rate limits------------------------------------------------------------------------------------
 
     async def endpoint_costs(self, call: Call) -> web.Response:
         costs = [{"cost": c, "method": m, "path": API_PREFIX + p} for c, m, p in ENDPOINT_COSTS]

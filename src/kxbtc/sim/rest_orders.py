@@ -10,7 +10,7 @@ from aiohttp import web
 
 from kxbtc.sim import wire
 from kxbtc.sim.exchange import CreateResult, Exchange, SimRejection
-from kxbtc.sim.request_decoding import InvalidParameters
+from kxbtc.sim.request_decoding import InvalidParameters, shard_field
 from kxbtc.sim.requests import (
     AmendRequest,
     CancelTarget,
@@ -43,7 +43,7 @@ class OrderEndpoints:
     # -- V2 order entry ---------------------------------------------------------------------------------
 
     def _create(self, user: str, request: OrderRequest) -> CreateResult:
-        return self.x.create_order(user, **order_kwargs(request))
+        return self.x.create_order(user, **_order_kwargs(request))
 
     async def create(self, call: Call) -> web.Response:
         result = self._create(call.user, parse_create_order_v2(await call.body()))
@@ -53,7 +53,7 @@ class OrderEndpoints:
         q = call.query
         return {
             "subaccount": opt_int(q, "subaccount", "CancelOrderV2"),
-            "exchange_index": shard(opt_int(q, "exchange_index", "CancelOrderV2")),
+            "exchange_index": shard_field(opt_int(q, "exchange_index", "CancelOrderV2")),
             "market_ticker": opt_str(q, "market_ticker"),
         }
 
@@ -67,7 +67,7 @@ class OrderEndpoints:
             call.user,
             call.match("order_id"),
             subaccount=opt_int(call.query, "subaccount", "AmendOrderV2"),
-            **amend_kwargs(request),
+            **_amend_kwargs(request),
         )
         return json_response(wire.amend_response_json(result))
 
@@ -108,7 +108,7 @@ class OrderEndpoints:
 
     async def batch_cancel(self, call: Call) -> web.Response:
         targets = parse_batch_cancel(await call.body())
-        results = self.x.batch_cancel(call.user, [target_dict(t) for t in targets])
+        results = self.x.batch_cancel(call.user, [_target_dict(t) for t in targets])
         return json_response(wire.batch_cancel_json(results, [t.order_id for t in targets]))
 
     # -- legacy order entry, translated to V2 -----------------------------------------------------------
@@ -134,7 +134,7 @@ class OrderEndpoints:
         request = parse_amend_legacy(await call.body())
         before = wire.order_json(self.x.order(call.user, order_id))
         result = self.x.amend_order(
-            call.user, order_id, **{**amend_kwargs(request), **self._legacy_shard(call.user, order_id)}
+            call.user, order_id, **{**_amend_kwargs(request), **self._legacy_shard(call.user, order_id)}
         )
         return json_response({"old_order": before, "order": wire.order_json(result.order)})
 
@@ -190,11 +190,7 @@ class OrderEndpoints:
         return json_response({"orders": out})
 
 
-def shard(value: int | None) -> int | None:
-    return None if value is None or value < 0 else value
-
-
-def order_kwargs(request: OrderRequest) -> dict[str, Any]:
+def _order_kwargs(request: OrderRequest) -> dict[str, Any]:
     return {
         "ticker": request.ticker,
         "side": request.side,
@@ -213,7 +209,7 @@ def order_kwargs(request: OrderRequest) -> dict[str, Any]:
     }
 
 
-def amend_kwargs(request: AmendRequest) -> dict[str, Any]:
+def _amend_kwargs(request: AmendRequest) -> dict[str, Any]:
     return {
         "ticker": request.ticker,
         "side": request.side,
@@ -225,7 +221,7 @@ def amend_kwargs(request: AmendRequest) -> dict[str, Any]:
     }
 
 
-def target_dict(target: CancelTarget) -> dict[str, Any]:
+def _target_dict(target: CancelTarget) -> dict[str, Any]:
     return {
         "order_id": target.order_id,
         "subaccount": target.subaccount,
