@@ -1,5 +1,6 @@
 """How an order meets the simulated book: plan, collateral check, execution of each fill against the
-ledger, resting the remainder, and taking an order off the book."""
+ledger, resting the remainder, and taking an order off the book. Order entry and the market lifecycle
+both drive it."""
 
 from __future__ import annotations
 
@@ -8,32 +9,39 @@ import heapq
 from kxbtc.clock import NS_PER_S
 from kxbtc.sim.accounts import MONEY_PER_COUNT_DOLLAR, Fill, PositionState, Trade, leg_price, reserve_for
 from kxbtc.sim.events import FillEvent, PositionUpdate, TradeEvent
-from kxbtc.sim.exchange_publishing import Publishing
+from kxbtc.sim.exchange_market_data import MarketData
+from kxbtc.sim.exchange_publishing import Publisher
 from kxbtc.sim.exchange_results import invalid
+from kxbtc.sim.exchange_state import ExchangeState
 from kxbtc.sim.markets import Market, Ohlc
 from kxbtc.sim.matching import MatchPlan, Order
 from kxbtc.units import Count, Money, Price, notional
 
 
-class OrderExecution(Publishing):
+class Execution:
     """Matching, collateral, fills and cancels: the mechanics under order entry and the lifecycle."""
 
-    def _reduce_only_cap(self, order: Order) -> Count:
-        state = self.accounts.peek_position(order.user_id, order.subaccount, order.ticker)
+    def __init__(self, state: ExchangeState, publisher: Publisher, market_data: MarketData) -> None:
+        self.state = state
+        self.publisher = publisher
+        self.market_data = market_data
+
+    def reduce_only_cap(self, order: Order) -> Count:
+        state = self.state.accounts.peek_position(order.user_id, order.subaccount, order.ticker)
         pos = 0 if state is None else state.position
         closable = max(-pos, 0) if order.side == "bid" else max(pos, 0)
         return Count(min(order.remaining, closable))
 
-    def _enter(self, order: Order, market: Market, now: int) -> tuple[Count, Money, Money]:
+    def enter(self, order: Order, market: Market, now: int) -> tuple[Count, Money, Money]:
         """Match, check collateral, execute and rest a new ``order``. Returns this entry's (filled, fill
         cost, fees). Raises before changing anything when the order is refused."""
-        plan, rests = self._prepare(order, market)
-        return self._commit(order, market, plan, rests, now)
+        plan, rests = self.prepare(order, market)
+        return self.commit(order, market, plan, rests, now)
 
-    def _prepare(self, order: Order, market: Market) -> tuple[MatchPlan, bool]:
+    def prepare(self, order: Order, market: Market) -> tuple[MatchPlan, bool]:
         """Plan ``order`` against the book and check it may enter; changes nothing."""
         stp = order.self_trade_prevention_type or "taker_at_cross"
-        plan = self.books[order.ticker].plan(order, order.remaining, stp)
+        plan = self.state.books[order.ticker].plan(order, order.remaining, stp)
         if order.post_only and plan.crosses:
             raise invalid("invalid_order", "invalid order", "post only cross")
         self_crossed = plan.stp_stopped or bool(plan.stp_cancels)
@@ -48,32 +56,32 @@ class OrderExecution(Publishing):
         self._check_collateral(order, market, plan, rests)
         return plan, rests
 
-    def _commit(
+    def commit(
         self, order: Order, market: Market, plan: MatchPlan, rests: bool, now: int
     ) -> tuple[Count, Money, Money]:
-        user = self._users[order.user_id]
-        if order.order_id not in self.orders and order.seq == 0:
+        user = self.state.user_states[order.user_id]
+        if order.order_id not in self.state.orders and order.seq == 0:
             if order.client_order_id is not None:
                 user.client_ids.add(order.client_order_id)
             if not user.internal:
                 user.orders.append(order)
-        self.orders[order.order_id] = order
-        order.seq = self._next_seq()  # time priority restarts on every entry
+        self.state.orders[order.order_id] = order
+        order.seq = self.state.next_seq()  # time priority restarts on every entry
         for own in plan.stp_cancels:
-            self._cancel(own, now, "SelfTradePrevention")
+            self.cancel(own, now, "SelfTradePrevention")
         filled = cost = fees = 0
         for planned in plan.fills:
             fee, leg_cost = self._execute(order, planned.maker, planned.price, planned.count, market, now)
             filled += planned.count
             cost += leg_cost
             fees += fee
-        book = self.books[order.ticker]
+        book = self.state.books[order.ticker]
         if order.remaining > 0 and rests:
             order.status = "resting"
-            self._index_resting(order)
-            self._publish_level(book.rest(order), market, now)
+            self.state.index_resting(order)
+            self.publisher.publish_level(book.rest(order), market, now)
             if order.expiration_ts is not None:
-                heapq.heappush(self._expiries, (order.expiration_ts, order.seq, order.order_id))
+                heapq.heappush(self.state.expiries, (order.expiration_ts, order.seq, order.order_id))
         else:
             order.remaining = Count(0)
             if order.fill_count == order.initial_count:
@@ -84,16 +92,16 @@ class OrderExecution(Publishing):
                     "SelfTradePrevention" if plan.stp_stopped else _unfilled_reason(order.time_in_force)
                 )
             if order.internal:
-                self.orders.pop(order.order_id, None)
+                self.state.orders.pop(order.order_id, None)
         order.last_update_ns = now
-        self._update_reserve(order.user_id, order.subaccount, order.ticker, market.exchange_index)
-        self._publish_order(order, now)
-        self._publish_ticker(market, now)
+        self.state.update_reserve(order.user_id, order.subaccount, order.ticker, market.exchange_index)
+        self.publisher.publish_order(order, now)
+        self.publisher.publish_ticker(market, now)
         return Count(filled), Money(cost), Money(fees)
 
     def _check_collateral(self, order: Order, market: Market, plan: MatchPlan, rests: bool) -> None:
-        fees_schedule = self.series_by_ticker[market.series_ticker].fees
-        current = self.accounts.peek_position(order.user_id, order.subaccount, order.ticker)
+        fees_schedule = self.state.series_by_ticker[market.series_ticker].fees
+        current = self.state.accounts.peek_position(order.user_id, order.subaccount, order.ticker)
         sim = (
             current.copy()
             if current
@@ -107,28 +115,28 @@ class OrderExecution(Publishing):
         canceled = {o.order_id for o in plan.stp_cancels}
         others = [
             o
-            for oid, o in self._resting.get(key, {}).items()
+            for oid, o in self.state.resting.get(key, {}).items()
             if oid not in canceled and oid != order.order_id
         ]
         remainder = order.remaining - plan.filled if rests else 0
         after = reserve_for(others, [(order.side, order.price, remainder)], sim.position, fees_schedule)
-        before = self.accounts.reserve_of(order.user_id, order.subaccount, order.ticker)
-        available = self.accounts.available(order.user_id, order.subaccount, market.exchange_index)
+        before = self.state.accounts.reserve_of(order.user_id, order.subaccount, order.ticker)
+        available = self.state.accounts.available(order.user_id, order.subaccount, market.exchange_index)
         if available + cash - (after - before) < 0:
             raise invalid("insufficient_balance", "insufficient balance")
 
     def _execute(
         self, taker: Order, maker: Order, price: Price, count: Count, market: Market, now: int
     ) -> tuple[Money, Money]:
-        fees_schedule = self.series_by_ticker[market.series_ticker].fees
-        trade_id = self._uuid()
-        seq = self._next_seq()
+        fees_schedule = self.state.series_by_ticker[market.series_ticker].fees
+        trade_id = self.state.uuid()
+        seq = self.state.next_seq()
         taker_fee = fees_schedule.fee(price, count, is_taker=True)
         maker_fee = fees_schedule.fee(price, count, is_taker=False)
         oi_change = 0
         results: list[tuple[Order, Money, PositionState]] = []
         for order, fee in ((maker, maker_fee), (taker, taker_fee)):
-            state = self.accounts.position(
+            state = self.state.accounts.position(
                 order.user_id, order.subaccount, order.ticker, order.event_ticker, market.exchange_index
             )
             before = max(state.position, 0)
@@ -137,8 +145,8 @@ class OrderExecution(Publishing):
             oi_change += max(state.position, 0) - before
             state.fees_paid = Money(state.fees_paid + fee)
             state.last_updated_ns = now
-            self.accounts.move_cash(order.user_id, order.subaccount, market.exchange_index, cash - fee)
-            ledger = self.accounts.ledger
+            self.state.accounts.move_cash(order.user_id, order.subaccount, market.exchange_index, cash - fee)
+            ledger = self.state.accounts.ledger
             ledger.fees = Money(ledger.fees + fee)
             ledger.dust = Money(ledger.dust + exact - cash)
             leg_cost = notional(leg_price(order.side, price), count)
@@ -152,7 +160,7 @@ class OrderExecution(Publishing):
                 order.maker_fees = Money(order.maker_fees + fee)
             order.last_update_ns = now
             results.append((order, fee, state))
-        ledger = self.accounts.ledger
+        ledger = self.state.accounts.ledger
         ledger.escrow = Money(ledger.escrow + oi_change * MONEY_PER_COUNT_DOLLAR)
         market.open_interest = Count(market.open_interest + oi_change)
         market.volume = Count(market.volume + count)
@@ -160,21 +168,21 @@ class OrderExecution(Publishing):
         market.recent_volume.append((now, count))
         if market.recent_volume[0][0] < now - 86_400 * NS_PER_S:
             market.recent_volume = [(t, c) for t, c in market.recent_volume if t >= now - 86_400 * NS_PER_S]
-        candle = self._candle(market.ticker, now // NS_PER_S)
+        candle = self.market_data.candle(market.ticker, now // NS_PER_S)
         candle.price = Ohlc.of(price) if candle.price is None else candle.price
         candle.price.add(price)
         candle.price_sum += price * count
         candle.volume += count
         candle.open_interest = market.open_interest
         trade = Trade(trade_id, market.ticker, price, count, taker.side, now, seq)
-        self.trades[market.ticker].append(trade)
+        self.state.trades[market.ticker].append(trade)
         # The maker's resting size shrinks first (the book change precedes the trade on the wire).
         if maker.remaining == 0:
             maker.status = "executed"
-            self._unindex_resting(maker)
-        change = self.books[market.ticker].take_from(maker, count)
-        self._publish_level(change, market, now)
-        self.bus.publish(TradeEvent(trade, market.market_id))
+            self.state.unindex_resting(maker)
+        change = self.state.books[market.ticker].take_from(maker, count)
+        self.publisher.publish_level(change, market, now)
+        self.state.bus.publish(TradeEvent(trade, market.market_id))
         for order, fee, state in results:
             fill = Fill(
                 fill_id=trade_id,
@@ -196,26 +204,26 @@ class OrderExecution(Publishing):
             )
             if order.internal:
                 continue  # synthetic counterparties have no connections to tell
-            self.accounts.record_fill(fill)
-            self.bus.publish(FillEvent(fill))
-            self.bus.publish(PositionUpdate(order.user_id, order.subaccount, state.copy(), now))
-        self._update_reserve(maker.user_id, maker.subaccount, maker.ticker, market.exchange_index)
-        self._publish_order(maker, now)
+            self.state.accounts.record_fill(fill)
+            self.state.bus.publish(FillEvent(fill))
+            self.state.bus.publish(PositionUpdate(order.user_id, order.subaccount, state.copy(), now))
+        self.state.update_reserve(maker.user_id, maker.subaccount, maker.ticker, market.exchange_index)
+        self.publisher.publish_order(maker, now)
         return taker_fee, notional(leg_price(taker.side, price), count)
 
-    def _cancel(self, order: Order, now: int, reason: str) -> Count:
+    def cancel(self, order: Order, now: int, reason: str) -> Count:
         """Take a live order off the book; returns the size removed."""
         reduced = order.remaining
         order.remaining = Count(0)
         order.status = "canceled"
         order.last_update_ns = now
         order.last_update_reason = reason
-        self._unindex_resting(order)
-        market = self.markets[order.ticker]
-        change = self.books[order.ticker].take_from(order, reduced)
-        self._publish_level(change, market, now)
-        self._update_reserve(order.user_id, order.subaccount, order.ticker, market.exchange_index)
-        self._publish_order(order, now)
+        self.state.unindex_resting(order)
+        market = self.state.markets[order.ticker]
+        change = self.state.books[order.ticker].take_from(order, reduced)
+        self.publisher.publish_level(change, market, now)
+        self.state.update_reserve(order.user_id, order.subaccount, order.ticker, market.exchange_index)
+        self.publisher.publish_order(order, now)
         return reduced
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import heapq
 import logging
+from typing import Protocol
 
 from kxbtc.clock import NS_PER_S
 from kxbtc.sim.accounts import MONEY_PER_COUNT_DOLLAR, Settlement
 from kxbtc.sim.events import EventCreated, LifecycleEvent, PositionUpdate
-from kxbtc.sim.exchange_execution import OrderExecution
+from kxbtc.sim.exchange_execution import Execution
+from kxbtc.sim.exchange_market_data import MarketData
+from kxbtc.sim.exchange_publishing import Publisher
+from kxbtc.sim.exchange_state import ExchangeState
 from kxbtc.sim.markets import (
     GRIDS,
     HOUR_NS,
@@ -36,8 +40,29 @@ from kxbtc.units import Count, Money
 log = logging.getLogger("kxbtc.sim.exchange")
 
 
-class MarketLifecycle(OrderExecution):
+class Participant(Protocol):
+    """Something that trades on the exchange as time passes (the synthetic counterparties)."""
+
+    def step(self, now_ns: int) -> None: ...
+
+
+class MarketLifecycle:
     """The clock: index seconds, market schedule and lifecycle, settlement, expiry and pauses."""
+
+    def __init__(
+        self, state: ExchangeState, execution: Execution, publisher: Publisher, market_data: MarketData
+    ) -> None:
+        self.state = state
+        self.execution = execution
+        self.publisher = publisher
+        self.market_data = market_data
+        #: Stepped after the exchange's own work on every step (``Exchange.liquidity``).
+        self.counterparties: Participant | None = None
+        now_s = state.clock.time_ns() // NS_PER_S
+        self._last_s = max(state.prices.first_second(), now_s - 1)  # the last index second processed
+        self._lifecycle: list[tuple[int, int, str]] = []  # heap of (t_ns, seq, ticker) due for a look
+        self._created_closes: set[tuple[str, int]] = set()  # (series, close) already listed
+        self._stepping = False
 
     def step(self, now_ns: int | None = None) -> None:
         """Bring the exchange up to ``now_ns`` (default: the clock): index seconds, lifecycle, expiry,
@@ -46,14 +71,14 @@ class MarketLifecycle(OrderExecution):
             return
         self._stepping = True
         try:
-            now = self.clock.time_ns() if now_ns is None else now_ns
+            now = self.state.clock.time_ns() if now_ns is None else now_ns
             now_s = now // NS_PER_S
             while self._last_s < now_s:
                 self._last_s += 1
                 self._second(self._last_s)
             self._expire(now_s)
-            if self.liquidity is not None:
-                self.liquidity.step(now)
+            if self.counterparties is not None:
+                self.counterparties.step(now)
         finally:
             self._stepping = False
 
@@ -64,41 +89,41 @@ class MarketLifecycle(OrderExecution):
                 self.step()
             except Exception:  # the loop must survive one bad step; the error is logged with its type
                 log.exception("simulated exchange step failed")
-            await self.clock.sleep(interval_s)
+            await self.state.clock.sleep(interval_s)
 
     def _second(self, s: int) -> None:
         t_ns = s * NS_PER_S
-        value = self.prices.value_cents(s)
+        value = self.state.prices.value_cents(s)
         self._ensure_schedule(t_ns)
         while self._lifecycle and self._lifecycle[0][0] <= t_ns:
             _, _, ticker = heapq.heappop(self._lifecycle)
             self._advance_market(ticker, t_ns)
-        if self.config.weekly_maintenance:
+        if self.state.config.weekly_maintenance:
             paused = in_weekly_maintenance(t_ns)
-            if paused == self.trading_active:
+            if paused == self.state.trading_active:
                 self.set_trading_active(not paused)
-        self._sample_candles(s)
-        if self.bus.has_subscribers:
-            self._publish_index(s, value)
-        self._recent.append(value)
-        if len(self._recent) > 60:
-            del self._recent[0]
+        self.market_data.sample_candles(s)
+        if self.state.bus.has_subscribers:
+            self.publisher.publish_index(s, value)
+        self.state.recent.append(value)
+        if len(self.state.recent) > 60:
+            del self.state.recent[0]
 
     def index_value(self, second: int | None = None) -> int:
         """The index (cents) at ``second`` (default: the last processed second)."""
-        return self.prices.value_cents(self._last_s if second is None else second)
+        return self.state.prices.value_cents(self._last_s if second is None else second)
 
     def index_window(self, close_s: int, upto_s: int | None = None) -> list[int]:
         """Values of the settlement window ``(close - 60, close]`` observed up to ``upto_s``."""
         last = min(close_s, self._last_s if upto_s is None else upto_s)
-        return [self.prices.value_cents(x) for x in range(close_s - 59, last + 1)]
+        return [self.state.prices.value_cents(x) for x in range(close_s - 59, last + 1)]
 
     # -- schedule and lifecycle -------------------------------------------------------------------
 
     def _ensure_schedule(self, t_ns: int) -> None:
-        if "KXBTC15M" in self.series_by_ticker:
+        if "KXBTC15M" in self.state.series_by_ticker:
             quarter = t_ns // QUARTER_NS * QUARTER_NS
-            for k in range(1, self.config.windows_ahead_15m + 2):
+            for k in range(1, self.state.config.windows_ahead_15m + 2):
                 close = quarter + k * QUARTER_NS
                 if ("KXBTC15M", close) not in self._created_closes:
                     self._created_closes.add(("KXBTC15M", close))
@@ -112,20 +137,20 @@ class MarketLifecycle(OrderExecution):
                     )
         hour = t_ns // HOUR_NS * HOUR_NS
         for series in ("KXBTCD", "KXBTC"):
-            if series not in self.series_by_ticker:
+            if series not in self.state.series_by_ticker:
                 continue
             for close in (hour + HOUR_NS, hour + 2 * HOUR_NS):
                 if (series, close) in self._created_closes:
                     continue
-                if close - HOUR_NS - self.config.hourly_lead_s * NS_PER_S > t_ns:
+                if close - HOUR_NS - self.state.config.hourly_lead_s * NS_PER_S > t_ns:
                     continue
                 self._created_closes.add((series, close))
                 ticker = event_ticker_hourly(series, close)
-                spot = self.prices.value_cents(t_ns // NS_PER_S)
+                spot = self.state.prices.value_cents(t_ns // NS_PER_S)
                 if series == "KXBTCD":
-                    specs = specs_kxbtcd(ticker, close, spot, self.config.ladder_each_side)
+                    specs = specs_kxbtcd(ticker, close, spot, self.state.config.ladder_each_side)
                 else:
-                    specs = specs_kxbtc(ticker, close, spot, self.config.range_each_side)
+                    specs = specs_kxbtc(ticker, close, spot, self.state.config.range_each_side)
                 self._create_event(series, ticker, close, close - HOUR_NS, specs, t_ns)
         self._prune(t_ns)
 
@@ -138,7 +163,7 @@ class MarketLifecycle(OrderExecution):
         specs: list[MarketSpec],
         t_ns: int,
     ) -> None:
-        series = self.series_by_ticker[series_ticker]
+        series = self.state.series_by_ticker[series_ticker]
         event = Event(
             event_ticker=event_ticker,
             series_ticker=series_ticker,
@@ -149,16 +174,16 @@ class MarketLifecycle(OrderExecution):
             mutually_exclusive=series_ticker == "KXBTC",
             strike_period="fifteen_min" if series_ticker == "KXBTC15M" else "hour",
             updated_ns=t_ns,
-            seq=self._next_seq(),
+            seq=self.state.next_seq(),
         )
-        self.events_by_ticker[event_ticker] = event
-        self.bus.publish(EventCreated(event, t_ns))
+        self.state.events_by_ticker[event_ticker] = event
+        self.state.bus.publish(EventCreated(event, t_ns))
         for spec in specs:
             market = Market(
                 ticker=spec.ticker,
                 event_ticker=event_ticker,
                 series_ticker=series_ticker,
-                market_id=self._uuid(),
+                market_id=self.state.uuid(),
                 title=spec.title,
                 yes_sub_title=spec.yes_sub_title,
                 no_sub_title=spec.no_sub_title,
@@ -174,18 +199,18 @@ class MarketLifecycle(OrderExecution):
                 exchange_index=series.exchange_index,
                 rules_primary=spec.rules_primary,
                 rules_secondary=RULES_SECONDARY,
-                seq=self._next_seq(),
+                seq=self.state.next_seq(),
                 updated_ns=t_ns,
             )
-            self.markets[market.ticker] = market
-            self.books[market.ticker] = OrderBook(market.ticker)
-            self.trades[market.ticker] = []
+            self.state.markets[market.ticker] = market
+            self.state.books[market.ticker] = OrderBook(market.ticker)
+            self.state.trades[market.ticker] = []
             event.market_tickers.append(market.ticker)
-            self.bus.publish(LifecycleEvent("created", market, t_ns))
+            self.state.bus.publish(LifecycleEvent("created", market, t_ns))
             heapq.heappush(self._lifecycle, (max(open_ns, t_ns), market.seq, market.ticker))
 
     def _advance_market(self, ticker: str, t_ns: int) -> None:
-        market = self.markets.get(ticker)
+        market = self.state.markets.get(ticker)
         if market is None:
             return
         if market.status == "initialized" and t_ns >= market.open_ns:
@@ -194,7 +219,7 @@ class MarketLifecycle(OrderExecution):
                 market.floor_strike = strike
                 market.yes_sub_title = market.no_sub_title = f"Target Price: {dollars_display(strike)}"
                 market.updated_ns = t_ns
-                self.bus.publish(LifecycleEvent("metadata_updated", market, t_ns))
+                self.state.bus.publish(LifecycleEvent("metadata_updated", market, t_ns))
             market.status = "active"
         if market.status == "active" and t_ns >= market.close_ns:
             market.status = "closed"
@@ -206,7 +231,7 @@ class MarketLifecycle(OrderExecution):
             market.status = "determined"
             market.determined_ns = t_ns
             market.updated_ns = t_ns
-            self.bus.publish(LifecycleEvent("determined", market, t_ns))
+            self.state.bus.publish(LifecycleEvent("determined", market, t_ns))
         if market.status == "determined":
             assert market.determined_ns is not None
             due = market.determined_ns + market.settlement_timer_s * NS_PER_S
@@ -225,19 +250,19 @@ class MarketLifecycle(OrderExecution):
         market.settled_ns = t_ns
         market.updated_ns = t_ns
         yes_won = market.result == "yes"
-        for key in [k for k in self.accounts.positions if k[2] == market.ticker]:
-            state = self.accounts.positions.pop(key)
+        for key in [k for k in self.state.accounts.positions if k[2] == market.ticker]:
+            state = self.state.accounts.positions.pop(key)
             user_id, subaccount, _ = key
             pos = state.position
             won = pos > 0 if yes_won else pos < 0
             payout = Money(abs(pos) * MONEY_PER_COUNT_DOLLAR) if won else Money(0)
             if payout:
-                self.accounts.move_cash(user_id, subaccount, state.exchange_index, payout)
-            ledger = self.accounts.ledger
+                self.state.accounts.move_cash(user_id, subaccount, state.exchange_index, payout)
+            ledger = self.state.accounts.ledger
             ledger.payouts = Money(ledger.payouts + payout)
             if pos > 0:
                 ledger.escrow = Money(ledger.escrow - pos * MONEY_PER_COUNT_DOLLAR)
-            if self.is_internal(user_id):
+            if self.state.is_internal(user_id):
                 continue
             settlement = Settlement(
                 user_id=user_id,
@@ -254,54 +279,54 @@ class MarketLifecycle(OrderExecution):
                 value_cents=100 if yes_won else 0,
                 fee_cost=state.fees_paid,
                 settled_ns=t_ns,
-                seq=self._next_seq(),
+                seq=self.state.next_seq(),
             )
-            self.accounts.record_settlement(settlement)
+            self.state.accounts.record_settlement(settlement)
             state.realized_pnl = Money(state.realized_pnl + payout - state.cost)
             state.cost = Money(0)
             state.position = Count(0)
             state.last_updated_ns = t_ns
-            self.bus.publish(PositionUpdate(user_id, subaccount, state.copy(), t_ns))
+            self.state.bus.publish(PositionUpdate(user_id, subaccount, state.copy(), t_ns))
         market.open_interest = Count(0)
-        self.bus.publish(LifecycleEvent("settled", market, t_ns))
+        self.state.bus.publish(LifecycleEvent("settled", market, t_ns))
 
     def _prune(self, t_ns: int) -> None:
-        horizon = t_ns - self.config.retain_finalized_s * NS_PER_S
+        horizon = t_ns - self.state.config.retain_finalized_s * NS_PER_S
         if t_ns % (60 * NS_PER_S):
             return  # once a minute is plenty
         for ticker in [
             t
-            for t, m in self.markets.items()
+            for t, m in self.state.markets.items()
             if m.status == "finalized" and m.settled_ns is not None and m.settled_ns < horizon
         ]:
-            market = self.markets.pop(ticker)
-            self.books.pop(ticker, None)
-            self.trades.pop(ticker, None)
-            self._candles.pop(ticker, None)
-            self._ticker_state.pop(ticker, None)
-            event = self.events_by_ticker.get(market.event_ticker)
-            if event is not None and all(t not in self.markets for t in event.market_tickers):
-                del self.events_by_ticker[market.event_ticker]
+            market = self.state.markets.pop(ticker)
+            self.state.books.pop(ticker, None)
+            self.state.trades.pop(ticker, None)
+            self.state.candles.pop(ticker, None)
+            self.publisher.forget(ticker)
+            event = self.state.events_by_ticker.get(market.event_ticker)
+            if event is not None and all(t not in self.state.markets for t in event.market_tickers):
+                del self.state.events_by_ticker[market.event_ticker]
 
     # -- pauses, market close and order expiry -------------------------------------------------
 
     def set_trading_active(self, active: bool) -> None:
         """Pause or resume trading (cancels stay allowed); orders with ``cancel_order_on_pause`` go."""
-        self.trading_active = active
+        self.state.trading_active = active
         if not active:
-            now = self.now_ns()
-            for order in [o for o in self.orders.values() if o.is_live and o.cancel_order_on_pause]:
-                self._cancel(order, now, "ExchangePaused")
+            now = self.state.now_ns()
+            for order in [o for o in self.state.orders.values() if o.is_live and o.cancel_order_on_pause]:
+                self.execution.cancel(order, now, "ExchangePaused")
 
     def _cancel_all_resting(self, market: Market, now: int, reason: str) -> None:
-        for order in self.books[market.ticker].resting_orders():
-            self._cancel(order, now, reason)
-        self._publish_ticker(market, now)
+        for order in self.state.books[market.ticker].resting_orders():
+            self.execution.cancel(order, now, reason)
+        self.publisher.publish_ticker(market, now)
 
     def _expire(self, now_s: int) -> None:
-        while self._expiries and self._expiries[0][0] <= now_s:
-            _, seq, order_id = heapq.heappop(self._expiries)
-            order = self.orders.get(order_id)
+        while self.state.expiries and self.state.expiries[0][0] <= now_s:
+            _, seq, order_id = heapq.heappop(self.state.expiries)
+            order = self.state.orders.get(order_id)
             if order is not None and order.is_live and order.seq == seq:
-                self._cancel(order, now_s * NS_PER_S, "Expired")
-                self._publish_ticker(self.markets[order.ticker], now_s * NS_PER_S)
+                self.execution.cancel(order, now_s * NS_PER_S, "Expired")
+                self.publisher.publish_ticker(self.state.markets[order.ticker], now_s * NS_PER_S)

@@ -1,9 +1,10 @@
 """Public market data of the simulated exchange: status, series, markets, events, books, trades and
-candlesticks (sampled once a second from the top of book)."""
+candlesticks (sampled once a second from the top of book). Reads only, except for the candle records."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypedDict
 
 from kxbtc.clock import NS_PER_S
 from kxbtc.sim.accounts import Trade
@@ -14,25 +15,40 @@ from kxbtc.sim.paging import Page, in_window, paginate
 from kxbtc.units import PRICE_SCALE, Count, Price
 
 
-class MarketData(ExchangeState):
-    """Public market-data reads; each brings the exchange up to the clock first."""
+class MarketsQuery(TypedDict, total=False):
+    """``markets_page``'s keyword arguments (the facade passes them through; defaults there)."""
+
+    event_ticker: str | None
+    series_ticker: str | None
+    tickers: Iterable[str] | None
+    status: str | None
+    min_close_ts: int | None
+    max_close_ts: int | None
+    cursor: str
+    limit: int
+
+
+class MarketData:
+    """Public market-data reads over the exchange's state; the facade brings the exchange up to the clock
+    before each."""
+
+    def __init__(self, state: ExchangeState) -> None:
+        self.state = state
 
     def exchange_status(self) -> ExchangeStatus:
-        self.step()
-        return ExchangeStatus(self.exchange_active, self.trading_active)
+        return ExchangeStatus(self.state.exchange_active, self.state.trading_active)
 
     def series(self, series_ticker: str) -> Series:
-        series = self.series_by_ticker.get(series_ticker)
+        series = self.state.series_by_ticker.get(series_ticker)
         if series is None:
             raise not_found()
         return series
 
     def series_list(self) -> list[Series]:
-        return list(self.series_by_ticker.values())
+        return list(self.state.series_by_ticker.values())
 
     def market(self, ticker: str) -> Market:
-        self.step()
-        market = self.markets.get(ticker)
+        market = self.state.markets.get(ticker)
         if market is None:
             raise not_found()
         return market
@@ -50,7 +66,6 @@ class MarketData(ExchangeState):
         limit: int = 100,
     ) -> Page[Market]:
         """``GET /markets``: newest first; ``status`` is the REST filter (unopened|open|closed|settled)."""
-        self.step()
         wanted = set(tickers) if tickers else None
         statuses = STATUS_FILTERS.get(status) if status else None
 
@@ -64,14 +79,13 @@ class MarketData(ExchangeState):
                 and (max_close_ts is None or m.close_ns <= max_close_ts * NS_PER_S)
             )
 
-        return paginate([m for m in self.markets.values() if keep(m)], lambda m: m.seq, cursor, limit)
+        return paginate([m for m in self.state.markets.values() if keep(m)], lambda m: m.seq, cursor, limit)
 
     def event(self, event_ticker: str) -> tuple[Event, list[Market]]:
-        self.step()
-        event = self.events_by_ticker.get(event_ticker)
+        event = self.state.events_by_ticker.get(event_ticker)
         if event is None:
             raise not_found()
-        return event, [self.markets[t] for t in event.market_tickers if t in self.markets]
+        return event, [self.state.markets[t] for t in event.market_tickers if t in self.state.markets]
 
     def events_page(
         self,
@@ -82,7 +96,6 @@ class MarketData(ExchangeState):
         limit: int = 200,
     ) -> Page[Event]:
         """``GET /events``: an event matches ``status`` when any of its markets does."""
-        self.step()
         statuses = STATUS_FILTERS.get(status) if status else None
 
         def keep(e: Event) -> bool:
@@ -90,28 +103,30 @@ class MarketData(ExchangeState):
                 return False
             if statuses is None:
                 return True
-            return any(self.markets[t].status in statuses for t in e.market_tickers if t in self.markets)
+            return any(
+                self.state.markets[t].status in statuses for t in e.market_tickers if t in self.state.markets
+            )
 
         return paginate(
-            [e for e in self.events_by_ticker.values() if keep(e)], lambda e: e.seq, cursor, limit
+            [e for e in self.state.events_by_ticker.values() if keep(e)], lambda e: e.seq, cursor, limit
         )
 
     def orderbook(self, ticker: str, depth: int = 0) -> Orderbook:
         """REST book: YES bids, NO bids at NO-leg prices; ``depth`` 0 = all levels, else the N best."""
         market = self.market(ticker)
-        book = self.books[market.ticker]
+        book = self.state.books[market.ticker]
         yes = book.levels("bid")
         no = [(Price(PRICE_SCALE - p), c) for p, c in book.levels("ask")]
         if depth > 0:
             yes, no = yes[:depth], no[:depth]
-        if self.config.orderbook_ascending:
+        if self.state.config.orderbook_ascending:
             yes.reverse()
             no.reverse()
         return Orderbook(yes, no)
 
     def top_of_book(self, ticker: str) -> tuple[Price, Count, Price, Count]:
         """(yes_bid, size, yes_ask, size); an empty bid is 0 and an empty ask 1.0000."""
-        book = self.books[ticker]
+        book = self.state.books[ticker]
         bid, ask = book.best_bid(), book.best_ask()
         return (
             Price(0) if bid is None else bid,
@@ -129,28 +144,27 @@ class MarketData(ExchangeState):
         cursor: str = "",
         limit: int = 100,
     ) -> Page[Trade]:
-        self.step()
         if ticker is not None:
-            source: Iterable[Trade] = self.trades.get(ticker, [])
+            source: Iterable[Trade] = self.state.trades.get(ticker, [])
         else:
-            source = (t for ts in self.trades.values() for t in ts)
+            source = (t for ts in self.state.trades.values() for t in ts)
         items = [t for t in source if in_window(t.ts_ns, min_ts, max_ts)]
         return paginate(items, lambda t: t.seq, cursor, limit)
 
-    def _candle(self, ticker: str, second: int) -> Candle:
+    def candle(self, ticker: str, second: int) -> Candle:
         end = -(-second // 60) * 60
-        per_market = self._candles.setdefault(ticker, {})
+        per_market = self.state.candles.setdefault(ticker, {})
         candle = per_market.get(end)
         if candle is None:
             candle = per_market[end] = Candle(end)
         return candle
 
-    def _sample_candles(self, s: int) -> None:
-        for market in self.markets.values():
+    def sample_candles(self, s: int) -> None:
+        for market in self.state.markets.values():
             if market.status != "active":
                 continue
             bid, _, ask, _ = self.top_of_book(market.ticker)
-            candle = self._candle(market.ticker, s)
+            candle = self.candle(market.ticker, s)
             if candle.yes_bid is None or candle.yes_ask is None:
                 candle.yes_bid, candle.yes_ask = Ohlc.of(bid), Ohlc.of(ask)
             else:
@@ -167,7 +181,7 @@ class MarketData(ExchangeState):
         span = period_interval * 60
         periods: dict[int, Candle] = {}
         last_price: int | None = None
-        for end, minute in sorted(self._candles.get(ticker, {}).items()):
+        for end, minute in sorted(self.state.candles.get(ticker, {}).items()):
             period_end = -(-end // span) * span
             if period_end > end_ts:
                 break

@@ -1,14 +1,15 @@
 """Order entry on the simulated exchange: V2 create, cancel, decrease and amend, one by one or in
-batches; each checks the request as Kalshi does and hands the order to ``OrderExecution``."""
+batches; each checks the request as Kalshi does and hands the order to ``Execution``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 from kxbtc.clock import NS_PER_MS, NS_PER_S
-from kxbtc.sim.exchange_execution import OrderExecution
+from kxbtc.sim.exchange_execution import Execution
+from kxbtc.sim.exchange_publishing import Publisher
 from kxbtc.sim.exchange_results import (
     AmendResult,
     CancelResult,
@@ -19,14 +20,72 @@ from kxbtc.sim.exchange_results import (
     market_inactive,
     not_found,
 )
+from kxbtc.sim.exchange_state import ExchangeState
 from kxbtc.sim.matching import STP_TYPES, TIME_IN_FORCE, Order
 from kxbtc.units import Count, Money, Price
 
 R = TypeVar("R")
 
 
-class OrderEntry(OrderExecution):
-    """The V2 order endpoints: checks a request, then enters, cancels, decreases or amends the order."""
+# The keyword arguments of the order requests, as types, so the facade can pass them through unchanged;
+# the defaults of the optional ones are in the ``OrderEntry`` signatures.
+
+
+class NewOrder(TypedDict):
+    """``create_order``'s keyword arguments."""
+
+    ticker: str
+    side: str
+    price: int
+    count: int
+    time_in_force: str
+    self_trade_prevention_type: str | None
+    client_order_id: NotRequired[str | None]
+    post_only: NotRequired[bool]
+    reduce_only: NotRequired[bool]
+    cancel_order_on_pause: NotRequired[bool]
+    expiration_time: NotRequired[int | None]
+    order_group_id: NotRequired[str | None]
+    subaccount: NotRequired[int]
+    exchange_index: NotRequired[int | None]
+
+
+class OrderTarget(TypedDict, total=False):
+    """``cancel_order``'s keyword arguments: where to look for the order."""
+
+    subaccount: int | None
+    exchange_index: int | None
+    market_ticker: str | None
+
+
+class Decrease(OrderTarget, total=False):
+    """``decrease_order``'s keyword arguments."""
+
+    reduce_by: int | None
+    reduce_to: int | None
+
+
+class Amendment(TypedDict):
+    """``amend_order``'s keyword arguments."""
+
+    ticker: str
+    side: str
+    price: int
+    count: int
+    client_order_id: NotRequired[str | None]
+    updated_client_order_id: NotRequired[str | None]
+    subaccount: NotRequired[int | None]
+    exchange_index: NotRequired[int | None]
+
+
+class OrderEntry:
+    """The V2 order endpoints: checks a request, then enters, cancels, decreases or amends the order. The
+    facade brings the exchange up to the clock before each."""
+
+    def __init__(self, state: ExchangeState, execution: Execution, publisher: Publisher) -> None:
+        self.state = state
+        self.execution = execution
+        self.publisher = publisher
 
     def create_order(
         self,
@@ -50,9 +109,8 @@ class OrderEntry(OrderExecution):
         """V2 create (``POST /portfolio/events/orders``). ``side`` bid|ask on the YES leg; ``price`` on the
         market's grid; ``expiration_time`` Unix seconds (GTC only). ``self_trade_prevention_type`` None
         (legacy orders) behaves as ``taker_at_cross`` and is omitted from the rendered order."""
-        self.step()
-        user = self._user(user_id)
-        market = self.markets.get(ticker)
+        user = self.state.user(user_id)
+        market = self.state.markets.get(ticker)
         if market is None or (exchange_index is not None and exchange_index != market.exchange_index):
             raise invalid("market_not_found", "market not found")
         if side not in ("bid", "ask"):
@@ -65,7 +123,7 @@ class OrderEntry(OrderExecution):
             raise invalid("invalid_order_size", "invalid order size")
         if not market.grid.is_valid(price):
             raise invalid("invalid_price", "invalid price")
-        now = self.now_ns()
+        now = self.state.now_ns()
         if expiration_time is not None:
             if time_in_force != "good_till_canceled":
                 raise invalid("invalid_parameters", "invalid parameters", "expiration_time requires GTC")
@@ -73,13 +131,13 @@ class OrderEntry(OrderExecution):
                 raise invalid("invalid_order", "invalid order", "Expiration timestamp must be in the future")
         if client_order_id is not None and client_order_id in user.client_ids:
             raise SimRejection(409, "order_already_exists", "order already exists")
-        if not self.exchange_active or not self.trading_active:
+        if not self.state.exchange_active or not self.state.trading_active:
             # No recording of a paused exchange's answer exists; the FIX reject text is EXCHANGE_UNAVAILABLE.
             raise invalid("trading_is_paused", "trading is paused")
         if not market.is_trading:
             raise market_inactive(market)
         order = Order(
-            order_id=self._uuid(),
+            order_id=self.state.uuid(),
             user_id=user_id,
             subaccount=subaccount,
             ticker=ticker,
@@ -103,8 +161,8 @@ class OrderEntry(OrderExecution):
             internal=user.internal,
         )
         if reduce_only:
-            order.remaining = self._reduce_only_cap(order)
-        filled, cost, fees = self._enter(order, market, now)
+            order.remaining = self.execution.reduce_only_cap(order)
+        filled, cost, fees = self.execution.enter(order, market, now)
         return CreateResult(
             order, filled, order.remaining, _average(cost, filled), _average(fees, filled), now // NS_PER_MS
         )
@@ -117,17 +175,17 @@ class OrderEntry(OrderExecution):
         exchange_index: int | None,
         market_ticker: str | None,
     ) -> Order:
-        order = self.orders.get(order_id)
+        order = self.state.orders.get(order_id)
         if order is None or order.user_id != user_id:
             raise not_found()
         if subaccount is not None and order.subaccount != subaccount:
             raise not_found()
         shard = exchange_index
         if shard is None and market_ticker is not None:
-            market = self.markets.get(market_ticker)
+            market = self.state.markets.get(market_ticker)
             shard = market.exchange_index if market is not None else 0
         if shard is None:
-            shard = 0 if self.config.strict_shard_routing else order.exchange_index
+            shard = 0 if self.state.config.strict_shard_routing else order.exchange_index
         if shard != order.exchange_index:
             raise not_found()
         return order
@@ -143,14 +201,13 @@ class OrderEntry(OrderExecution):
     ) -> CancelResult:
         """V2 cancel. 404 ``not_found`` for unknown, canceled or executed orders, and for orders on another
         shard than the one the request routes to (no ``exchange_index``/``market_ticker`` = shard 0)."""
-        self.step()
-        self._user(user_id)
+        self.state.user(user_id)
         order = self._find_order(user_id, order_id, subaccount, exchange_index, market_ticker)
         if not order.is_live:
             raise not_found()
-        now = self.now_ns()
-        reduced = self._cancel(order, now, "Canceled")
-        self._publish_ticker(self.markets[order.ticker], now)
+        now = self.state.now_ns()
+        reduced = self.execution.cancel(order, now, "Canceled")
+        self.publisher.publish_ticker(self.state.markets[order.ticker], now)
         return CancelResult(order, reduced, now // NS_PER_MS)
 
     def decrease_order(
@@ -166,14 +223,13 @@ class OrderEntry(OrderExecution):
     ) -> DecreaseResult:
         """V2 decrease: exactly one of ``reduce_by`` / ``reduce_to``; keeps queue priority; reaching zero
         cancels the order."""
-        self.step()
-        self._user(user_id)
+        self.state.user(user_id)
         if (reduce_by is None) == (reduce_to is None):
             raise invalid("invalid_parameters", "invalid parameters", "exactly one of reduce_by, reduce_to")
         order = self._find_order(user_id, order_id, subaccount, exchange_index, market_ticker)
         if not order.is_live:
             raise not_found()
-        market = self.markets[order.ticker]
+        market = self.state.markets[order.ticker]
         if not market.is_trading:
             raise market_inactive(market)
         if reduce_by is not None:
@@ -185,19 +241,19 @@ class OrderEntry(OrderExecution):
             if reduce_to < 0:
                 raise invalid("invalid_order_size", "invalid order size")
             new_remaining = min(order.remaining, reduce_to)
-        now = self.now_ns()
+        now = self.state.now_ns()
         reduced = Count(order.remaining - new_remaining)
         if new_remaining == 0:
-            self._cancel(order, now, "Decrease")
+            self.execution.cancel(order, now, "Decrease")
         elif reduced:
             order.remaining = Count(new_remaining)
             order.last_update_ns = now
             order.last_update_reason = "Decrease"
-            change = self.books[order.ticker].take_from(order, reduced)
-            self._publish_level(change, market, now)
-            self._update_reserve(order.user_id, order.subaccount, order.ticker, market.exchange_index)
-            self._publish_order(order, now)
-        self._publish_ticker(market, now)
+            change = self.state.books[order.ticker].take_from(order, reduced)
+            self.publisher.publish_level(change, market, now)
+            self.state.update_reserve(order.user_id, order.subaccount, order.ticker, market.exchange_index)
+            self.publisher.publish_order(order, now)
+        self.publisher.publish_ticker(market, now)
         return DecreaseResult(order, reduced, order.remaining, now // NS_PER_MS)
 
     def amend_order(
@@ -216,8 +272,7 @@ class OrderEntry(OrderExecution):
     ) -> AmendResult:
         """V2 amend: ``count`` is the new total (filled + resting). A size-only decrease keeps priority;
         any other change re-enters the order (it may fill at once) at the back of its new level."""
-        self.step()
-        user = self._user(user_id)
+        user = self.state.user(user_id)
         order = self._find_order(user_id, order_id, subaccount, exchange_index, ticker)
         if not order.is_live:
             raise not_found()
@@ -227,7 +282,7 @@ class OrderEntry(OrderExecution):
             raise invalid("order_side_mismatch", "order side mismatch")
         if client_order_id is not None and client_order_id != order.client_order_id:
             raise invalid("order_id_and_client_order_id_mismatch", "order id and client order id mismatch")
-        market = self.markets[order.ticker]
+        market = self.state.markets[order.ticker]
         if not market.is_trading:
             raise market_inactive(market)
         if not market.grid.is_valid(price):
@@ -237,7 +292,7 @@ class OrderEntry(OrderExecution):
             raise invalid("invalid_order", "invalid order", "amended count must exceed the filled count")
         if updated_client_order_id is not None and updated_client_order_id in user.client_ids:
             raise SimRejection(409, "order_already_exists", "order already exists")
-        now = self.now_ns()
+        now = self.state.now_ns()
         filled_before = order.fill_count
         cost_before = order.taker_fill_cost
         fees_before = order.taker_fees
@@ -250,14 +305,14 @@ class OrderEntry(OrderExecution):
             # Plan the re-priced order first (its own resting size is on its own side, so it cannot
             # affect the plan); only then take it off its old level and re-enter it at the back.
             trial = replace(order, price=Price(price), remaining=Count(new_remaining))
-            plan, rests = self._prepare(trial, market)
-            self._unindex_resting(order)
-            self._publish_level(self.books[order.ticker].remove(order), market, now)
+            plan, rests = self.execution.prepare(trial, market)
+            self.state.unindex_resting(order)
+            self.publisher.publish_level(self.state.books[order.ticker].remove(order), market, now)
             order.price = Price(price)
             order.remaining = Count(new_remaining)
             order.initial_count = Count(count)
             order.last_update_reason = "Amend"
-            self._commit(order, market, plan, rests, now)
+            self.execution.commit(order, market, plan, rests, now)
         if updated_client_order_id is not None:
             user.client_ids.add(updated_client_order_id)
             order.client_order_id = updated_client_order_id
@@ -271,30 +326,14 @@ class OrderEntry(OrderExecution):
             now // NS_PER_MS,
         )
 
-    def batch_create(self, user_id: str, orders: list[dict[str, Any]]) -> list[CreateResult | SimRejection]:
-        """Each item is ``create_order``'s keyword arguments; one bad item fails alone."""
-        return self._each_of_batch(orders, lambda item: self.create_order(user_id, **item))
-
-    def batch_cancel(self, user_id: str, targets: list[dict[str, Any]]) -> list[CancelResult | SimRejection]:
-        """Each item is ``{"order_id", "subaccount"?, "exchange_index"?, "market_ticker"?}``."""
-        return self._each_of_batch(
-            targets,
-            lambda item: self.cancel_order(
-                user_id,
-                item["order_id"],
-                subaccount=item.get("subaccount"),
-                exchange_index=item.get("exchange_index"),
-                market_ticker=item.get("market_ticker"),
-            ),
-        )
-
-    def _each_of_batch(
+    def each_of_batch(
         self, items: list[dict[str, Any]], one: Callable[[dict[str, Any]], R]
     ) -> list[R | SimRejection]:
-        """Apply ``one`` to every item of a batch (at most ``config.max_batch``); a rejection fails alone."""
-        if len(items) > self.config.max_batch:
+        """Apply ``one`` to every item of a batch (at most ``config.max_batch``); a rejection fails alone.
+        The facade passes its own create or cancel, so each item steps the exchange as a single request."""
+        if len(items) > self.state.config.max_batch:
             raise invalid(
-                "invalid_parameters", "invalid parameters", f"at most {self.config.max_batch} orders"
+                "invalid_parameters", "invalid parameters", f"at most {self.state.config.max_batch} orders"
             )
         out: list[R | SimRejection] = []
         for item in items:

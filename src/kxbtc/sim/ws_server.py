@@ -20,7 +20,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -28,18 +27,20 @@ from aiohttp import WSMsgType, web
 
 from kxbtc.sim import wire
 from kxbtc.sim.auth_check import AuthFailure
-from kxbtc.sim.events import (
-    BookDelta,
-    EventCreated,
-    EventQueue,
-    ExchangeEvent,
-    FillEvent,
-    IndexTick,
-    LifecycleEvent,
-    OrderUpdate,
-    PositionUpdate,
-    TickerUpdate,
-    TradeEvent,
+from kxbtc.sim.events import EventQueue, ExchangeEvent, TickerUpdate
+from kxbtc.sim.rest_routing import json_response
+from kxbtc.sim.ws_protocol import (
+    CHANNELS,
+    ERRORS,
+    INDEX_IDS,
+    SEQUENCED,
+    TICKER_FILTERED,
+    CommandError,
+    Subscription,
+    command_params,
+    index_id_set,
+    market_filter,
+    render,
 )
 from kxbtc.units import Count
 
@@ -47,73 +48,6 @@ if TYPE_CHECKING:
     from kxbtc.sim.server import SimServer
 
 log = logging.getLogger(__name__)
-
-CHANNELS = (
-    "orderbook_delta",
-    "ticker",
-    "trade",
-    "fill",
-    "market_positions",
-    "market_lifecycle_v2",
-    "multivariate_market_lifecycle",
-    "communications",
-    "order_group_updates",
-    "user_orders",
-    "cfbenchmarks_value",
-    "pyth_value",
-)
-#: Channels whose frames carry ``seq``.
-SEQUENCED = frozenset({"orderbook_delta", "trade", "market_lifecycle_v2", "cfbenchmarks_value"})
-#: Channels that accept a market filter, and which of them accept market ids.
-TICKER_FILTERED = frozenset({"orderbook_delta", "ticker", "trade", "fill", "market_positions", "user_orders"})
-INDEX_IDS = ("BRTI",)
-
-ERRORS = {
-    1: "Unable to process message",
-    2: "Params required",
-    3: "Channels required",
-    4: "Subscription IDs required",
-    5: "Unknown command",
-    7: "Unknown subscription ID",
-    8: "Unknown channel name",
-    11: "Invalid parameter",
-    12: "Exactly one subscription ID is required",
-    13: "Unsupported action",
-    14: "Market Ticker required",
-    15: "Action required",
-    24: "Index IDs required",
-    25: "Subscription buffer overflow",
-}
-
-
-class CommandError(Exception):
-    def __init__(self, code: int, sid: int | None = None) -> None:
-        super().__init__(ERRORS[code])
-        self.code = code
-        self.sid = sid
-
-
-@dataclass
-class Subscription:
-    sid: int
-    channel: str
-    tickers: set[str] | None = None  # None: every market
-    market_ids: set[str] | None = None
-    use_yes_price: bool = False
-    skip_ticker_ack: bool = False
-    index_ids: set[str] = field(default_factory=set)
-    seq: int = 0
-
-    def wants(self, ticker: str, market_id: str = "") -> bool:
-        if self.tickers is None and self.market_ids is None:
-            return True
-        return (self.tickers is not None and ticker in self.tickers) or (
-            self.market_ids is not None and market_id in self.market_ids
-        )
-
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
 
 
 class WsEndpoint:
@@ -124,8 +58,6 @@ class WsEndpoint:
         self.connections: set[WsConnection] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        from kxbtc.sim.server import json_response
-
         who = self.server.authenticate(request, "private")
         if isinstance(who, AuthFailure):
             return json_response(who.body, who.status)
@@ -279,11 +211,11 @@ class WsConnection:
         name = command.get("cmd")
         try:
             if name == "subscribe":
-                self._subscribe(command_id, _params(params))
+                self._subscribe(command_id, command_params(params))
             elif name == "unsubscribe":
-                self._unsubscribe(command_id, _params(params))
+                self._unsubscribe(command_id, command_params(params))
             elif name == "update_subscription":
-                self._update(command_id, _params(params))
+                self._update(command_id, command_params(params))
             elif name == "list_subscriptions":
                 listing = [{"channel": s.channel, "sid": s.sid} for s in self.subs.values()]
                 self._emit({"id": command_id, "type": "ok", "msg": listing})
@@ -298,7 +230,7 @@ class WsConnection:
             raise CommandError(3)
         if any(channel not in CHANNELS for channel in channels):
             raise CommandError(8)
-        tickers, ids = _market_filter(params)
+        tickers, ids = market_filter(params)
         use_yes_price = params.get("use_yes_price", False)
         if not isinstance(use_yes_price, bool):
             raise CommandError(11)
@@ -331,7 +263,7 @@ class WsConnection:
                 skip_ticker_ack=bool(params.get("skip_ticker_ack", False)),
             )
             if channel == "cfbenchmarks_value":
-                sub.index_ids = _index_ids(params.get("index_ids") or [])
+                sub.index_ids = index_id_set(params.get("index_ids") or [])
             self._next_sid += 1
             self.subs[sub.sid] = sub
             self._emit({"type": "subscribed", "id": command_id, "msg": {"channel": channel, "sid": sub.sid}})
@@ -369,7 +301,7 @@ class WsConnection:
         if sub.channel == "cfbenchmarks_value":
             self._update_indices(command_id, sub, action, params)
             return
-        tickers, ids = _market_filter(params)
+        tickers, ids = market_filter(params)
         if action not in ("add_markets", "delete_markets", "get_snapshot"):
             raise CommandError(13)
         if sub.channel not in TICKER_FILTERED:
@@ -419,9 +351,9 @@ class WsConnection:
         if not ids or not isinstance(ids, list):
             raise CommandError(24, sub.sid)
         if action == "subscribe_indices":
-            sub.index_ids |= _index_ids(ids)
+            sub.index_ids |= index_id_set(ids)
         else:
-            sub.index_ids -= _index_ids(ids)
+            sub.index_ids -= index_id_set(ids)
         self._emit({"id": command_id, "sid": sub.sid, "seq": sub.next_seq(), "type": "ok"})
 
     # -- snapshots --------------------------------------------------------------------------------
@@ -458,66 +390,6 @@ class WsConnection:
                 )
 
     def _route(self, sub: Subscription, event: ExchangeEvent) -> None:
-        rendered = self._render(sub, event)
+        rendered = render(sub, event, self.user_id)
         if rendered is not None:
             self._data(sub, *rendered)
-
-    def _render(self, sub: Subscription, event: ExchangeEvent) -> tuple[str, dict[str, Any]] | None:
-        """The (type, msg) this subscription shows for ``event``, or None when it does not concern it."""
-        channel = sub.channel
-        mine = self.user_id
-        if channel == "orderbook_delta" and isinstance(event, BookDelta) and sub.wants(event.ticker):
-            return "orderbook_delta", wire.orderbook_delta_msg(event, sub.use_yes_price, mine)
-        if channel == "ticker" and isinstance(event, TickerUpdate):
-            if sub.wants(event.market.ticker, event.market.market_id):
-                return "ticker", wire.ticker_msg(event)
-            return None
-        if channel == "trade" and isinstance(event, TradeEvent) and sub.wants(event.trade.ticker):
-            return "trade", wire.trade_msg(event)
-        if channel == "fill" and isinstance(event, FillEvent) and event.fill.user_id == mine:
-            return ("fill", wire.fill_msg(event.fill)) if sub.wants(event.fill.ticker) else None
-        if channel == "user_orders" and isinstance(event, OrderUpdate) and event.order.user_id == mine:
-            return ("user_order", wire.user_order_msg(event.order)) if sub.wants(event.order.ticker) else None
-        if channel == "market_positions" and isinstance(event, PositionUpdate) and event.user_id == mine:
-            if sub.wants(event.position.ticker):
-                return "market_position", wire.market_position_msg(event)
-            return None
-        if channel == "market_lifecycle_v2" and isinstance(event, LifecycleEvent):
-            return "market_lifecycle_v2", wire.lifecycle_msg(event)
-        if channel == "market_lifecycle_v2" and isinstance(event, EventCreated):
-            return "event_lifecycle", wire.event_lifecycle_msg(event)
-        if channel == "cfbenchmarks_value" and isinstance(event, IndexTick):
-            if sub.index_ids & {"BRTI", "all"}:
-                return "cfbenchmarks_value", wire.cfbenchmarks_msg(event)
-            return None
-        return None
-
-
-def _params(params: object) -> dict[str, Any]:
-    if not isinstance(params, dict):
-        raise CommandError(2)
-    return params
-
-
-def _market_filter(params: dict[str, Any]) -> tuple[list[str], list[str]]:
-    tickers: list[str] = []
-    ids: list[str] = []
-    for key, into in (("market_ticker", tickers), ("market_id", ids)):
-        value = params.get(key)
-        if value is not None:
-            if not isinstance(value, str):
-                raise CommandError(11)
-            into.append(value)
-    for key, into in (("market_tickers", tickers), ("market_ids", ids)):
-        values = params.get(key)
-        if values is not None:
-            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise CommandError(11)
-            into.extend(values)
-    return tickers, ids
-
-
-def _index_ids(values: list[Any]) -> set[str]:
-    if not all(isinstance(v, str) for v in values):
-        raise CommandError(11)
-    return set(values)
