@@ -49,22 +49,32 @@ if TYPE_CHECKING:
     # cross_venue needs a Polymarket book, which neither the simulator nor a Kalshi recording has.
     type=click.Choice([name for name in KNOWN_STRATEGIES if name != "cross_venue"]),
     multiple=True,
-    default=("fair_value",),
-    show_default=True,
+    default=(),
+    help="Run exactly these strategies (repeat the option). Default: the configuration's enabled ones.",
 )
 @click.option(
     "--replay",
-    "replay_path",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="Replay this recording (from `kxbtc record`) instead of running the simulator.",
+    "replay_paths",
+    type=click.Path(path_type=Path, exists=True),
+    multiple=True,
+    help="Replay recordings instead of the simulator (repeat the option): a kxbtc recording, a folder "
+    "in the shared research format (markets.csv + kalshi_ws_<day>.jsonl.gz) or one of its day files.",
 )
 @click.option(
     "--latency-ms",
-    type=click.IntRange(min=0),
-    default=250,
+    type=click.FloatRange(min=0.0, max=60_000.0),
+    default=50.0,
     show_default=True,
-    help="With --replay: an order fills against the book as recorded this long after the decision.",
+    help="With --replay: one-way delay; an order fills against the book as recorded this long after "
+    "the decision, and its answer comes back as long again.",
+)
+@click.option(
+    "--index",
+    type=click.Choice(["auto", "kalshi", "spot"]),
+    default="auto",
+    show_default=True,
+    help="With --replay: the settlement index from Kalshi's cfbenchmarks_value prints, or from recorded "
+    "spot trades plus a basis learnt from markets already settled (auto: spot when recorded).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def backtest(
@@ -73,8 +83,9 @@ def backtest(
     seeds: tuple[int, ...],
     mispricing: float,
     strategies: tuple[str, ...],
-    replay_path: Path | None,
-    latency_ms: int,
+    replay_paths: tuple[Path, ...],
+    latency_ms: float,
+    index: str,
     as_json: bool,
 ) -> None:
     """Run strategies against the simulator second by second (no network), or on a recording with
@@ -83,8 +94,12 @@ def backtest(
     from kxbtc.backtest.sim_loop import run_backtest
 
     cfg = load_config_or_exit(config_path)
-    if replay_path is not None:
-        _replay(cfg, replay_path, strategies, latency_ms, as_json)
+    if strategies:
+        from kxbtc.backtest.sim_loop import with_strategies
+
+        cfg = with_strategies(cfg, strategies)
+    if replay_paths:
+        _replay(cfg, replay_paths, latency_ms, index, as_json)
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("backtest: markets settled", total=markets)
@@ -99,7 +114,6 @@ def backtest(
             seeds=seeds,
             markets=markets,
             mispricing=mispricing,
-            strategies=strategies,
             on_progress=advance,
         )
     report = summarize(runs)
@@ -107,20 +121,20 @@ def backtest(
     sys.exit(EXIT_OK if report.ledger_matches_exchange else EXIT_FAILURE)
 
 
-def _replay(cfg: Config, path: Path, strategies: tuple[str, ...], latency_ms: int, as_json: bool) -> None:
+def _replay(cfg: Config, paths: tuple[Path, ...], latency_ms: float, index: str, as_json: bool) -> None:
     from kxbtc.backtest.recording import RecordingError
-    from kxbtc.backtest.replay import run_replay
-    from kxbtc.backtest.replay_report import render_replay, replay_json
-    from kxbtc.backtest.report import summarize
+    from kxbtc.recordings.open import UnknownRecordingError
+    from kxbtc.recordings.shared_folder import SharedFormatError
+    from kxbtc.replay.api import replay
+    from kxbtc.replay.runner import ReplaySettings
 
     try:
-        run, stats = run_replay(cfg, path, latency_ms=latency_ms, strategies=strategies)
-    except RecordingError as exc:
+        report = replay(cfg, paths, ReplaySettings(latency_ms=latency_ms, index=index))
+    except (RecordingError, UnknownRecordingError, SharedFormatError) as exc:
         click.echo(f"kxbtc: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    report = summarize([run])
-    click.echo(json.dumps(replay_json(report, stats), indent=2) if as_json else render_replay(report, stats))
-    sys.exit(EXIT_OK if report.ledger_matches_exchange else EXIT_FAILURE)
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.render())
+    sys.exit(EXIT_OK)
 
 
 @click.command("record")

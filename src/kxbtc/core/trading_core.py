@@ -97,6 +97,7 @@ class TradingCore:
         self._out: list[Command] = []
         self._saved_baseline = ""
         self._last_snapshot_ns = 0
+        self._batch: set[str] | None = None
 
     # -- the one entry point ------------------------------------------------------------------------
 
@@ -148,8 +149,25 @@ class TradingCore:
         if not isinstance(self.books, BookSet):
             return
         book = self.books.apply(event)
-        if book is not None:
+        if book is None:
+            return
+        if self._batch is not None:
+            self._batch.add(event.ticker)
+        else:
             self.on_book_changed(event.ticker)
+
+    def begin_batch(self) -> None:
+        """Book events until ``end_batch`` are applied at once and each changed market is evaluated once
+        at the end: the frames of one read (Kalshi sends a crossing order's add before the removals it
+        causes, within one exchange millisecond) are one state of the book, not several."""
+        if self._batch is None:
+            self._batch = set()
+
+    def end_batch(self) -> list[Command]:
+        changed, self._batch = self._batch or set(), None
+        for ticker in sorted(changed):
+            self.on_book_changed(ticker)
+        return self.take_commands()
 
     def on_book_changed(self, ticker: str) -> None:
         """A book changed (from our events, or in a venue client that keeps the books)."""

@@ -1,0 +1,275 @@
+"""``ReplayRunner``: recorded markets through the trading core, on the recording's clock.
+
+Time is the recording's receive time. Frames received at the same instant are one batch: the core
+applies them all and evaluates each changed market once (a crossing order's add and the removals it
+causes arrive together). Books come from the production stream state machine (``KalshiStream``), one per
+recorded connection: a sequence gap leaves a book stale until its next snapshot. The index is either
+Kalshi's own ``cfbenchmarks_value`` prints or recorded spot trades corrected by a basis learnt only from
+markets already settled (``SpotBasisIndex``). Each whole second the core gets its timer.
+
+An order the core sends reaches the market ``latency`` later and fills against the book as recorded at
+that instant (``fills.take``); its acknowledgement and fills come back one ``latency`` after that. Good-
+till-canceled remainders are not simulated by this fill model: they are cancelled at once and counted.
+A market is listed to the core at its open and settled ``settle_delay_s`` after its close with the
+recorded result; a market without a recorded result stays open and is valued at its last mid.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kxbtc.clock import NS_PER_MS, NS_PER_S, ManualClock
+from kxbtc.config import Config
+from kxbtc.core.books import BookSet
+from kxbtc.core.commands import Command, OutgoingOrder, PlaceOrders
+from kxbtc.core.trading_core import TradingCore
+from kxbtc.domain.events import (
+    AckEvent,
+    BookSnapshot,
+    FillEvent,
+    IndexTick,
+    MarketDetermined,
+    MarketListed,
+    Timer,
+)
+from kxbtc.domain.orders import Fill, OrderAck
+from kxbtc.errors import ProtocolError
+from kxbtc.kalshi.stream import KalshiStream
+from kxbtc.kalshi.ws_messages import decode_frame
+from kxbtc.oracle.spot_index import SpotBasisIndex
+from kxbtc.recordings.source import ConnectionChange, MarketInfo, MarketRecording, RecordedEvent, SpotTick
+from kxbtc.replay.fills import GOOD_TILL_CANCELED, take
+from kxbtc.replay.settle import settlement_of
+from kxbtc.store.db import SqliteStore
+from kxbtc.units import Count, Money
+
+DEFAULT_START_CASH = Money(1_000_000_000)  # $1,000
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySettings:
+    latency_ms: float = 50.0  # one way: decision -> market, and market -> answer
+    index: str = "auto"  # kalshi | spot | auto (spot when the recording has spot trades)
+    start_cash: Money = DEFAULT_START_CASH
+    settle_delay_s: float = 30.0
+
+
+@dataclass(slots=True)
+class ReplayCounts:
+    events: int = 0
+    frames: int = 0
+    bad_frames: int = 0
+    spot_ticks: int = 0
+    index_ticks: int = 0
+    orders: int = 0
+    filled_orders: int = 0
+    unfilled: Counter[str] = field(default_factory=Counter)
+    resting_not_simulated: int = 0
+
+
+class ReplayRunner:
+    def __init__(
+        self, config: Config, recording: MarketRecording, settings: ReplaySettings, store: SqliteStore
+    ) -> None:
+        self.recording = recording
+        self.settings = settings
+        self.clock = ManualClock(0)
+        self.core = TradingCore(config, clock=self.clock, store=store, run_id="replay", books=BookSet())
+        self.core.account.anchor = settings.start_cash
+        self.latency_ns = int(settings.latency_ms * NS_PER_MS)
+        self.streams: dict[str, KalshiStream] = {}
+        self.spot_index = SpotBasisIndex()
+        self.use_spot = settings.index == "spot"
+        self.counts = ReplayCounts()
+        self.markets: dict[str, MarketInfo] = {
+            t: m for t, m in recording.markets().items() if m.floor_strike is not None or m.cap_strike
+        }
+        self.orders_by_market: Counter[str] = Counter()
+        self.fills_by_market: Counter[str] = Counter()
+        self.listed: set[str] = set()
+        self.with_book: set[str] = set()  # markets that had a book in the recording
+        self._to_list = sorted(self.markets.values(), key=lambda m: (m.open_ns, m.ticker))
+        self._to_settle = sorted(self.markets.values(), key=lambda m: (m.close_ns, m.ticker))
+        self._queue: list[tuple[int, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._next_second = 0
+        self._fill_ids = itertools.count(1)
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        first = True
+        for t, group in itertools.groupby(self.recording.events(), key=lambda e: e.t_ns):
+            if first:
+                self._start(t)
+                first = False
+            self._advance(t)
+            self.core.begin_batch()
+            for event in group:
+                self._apply(event)
+            self._send(self.core.end_batch())
+        self._advance(self.clock.time_ns() + self.latency_ns * 2 + 1)
+
+    def _start(self, t: int) -> None:
+        self.clock.set_ns(t)
+        self._next_second = (t // NS_PER_S + 1) * NS_PER_S
+        if self.settings.index == "auto":
+            self.use_spot = any(isinstance(e, SpotTick) for e in _first(self.recording.events(), 200_000))
+        self.core.update_equity()  # opens the risk day at the recording's start
+
+    def _advance(self, t: int) -> None:
+        """Everything scheduled before ``t``: answers, whole seconds, listings and settlements."""
+        while True:
+            due = min(
+                self._queue[0][0] if self._queue else t,
+                self._next_second,
+                self._to_list[0].open_ns if self._to_list else t,
+                self._settle_at(self._to_settle[0]) if self._to_settle else t,
+            )
+            if due >= t:
+                break
+            self.clock.set_ns(max(due, self.clock.time_ns()))
+            if self._to_list and self._to_list[0].open_ns <= due:
+                market = self._to_list.pop(0)
+                self.listed.add(market.ticker)
+                self._send(self.core.handle(MarketListed(market.instrument(), due)))
+            elif self._to_settle and self._settle_at(self._to_settle[0]) <= due:
+                self._settle(self._to_settle.pop(0))
+            elif self._queue and self._queue[0][0] <= due:
+                _, _, action = heapq.heappop(self._queue)
+                action()
+            else:
+                self._next_second += NS_PER_S
+                self._send(self.core.handle(Timer(due)))
+        self.clock.set_ns(max(t, self.clock.time_ns()))
+
+    def _settle_at(self, market: MarketInfo) -> int:
+        return market.close_ns + int(self.settings.settle_delay_s * NS_PER_S)
+
+    def _apply(self, event: RecordedEvent) -> None:
+        self.counts.events += 1
+        if isinstance(event, SpotTick):
+            self.counts.spot_ticks += 1
+            if self.use_spot:
+                value = self.spot_index.on_trade(event.t_ns, event.price)
+                self.core.handle(IndexTick(event.t_ns, value, "spot+basis"))
+            return
+        stream = self.streams.get(event.conn)
+        if stream is None:
+            stream = self.streams[event.conn] = KalshiStream(
+                use_yes_price=self.recording.use_yes_price,
+                accept_unannounced_sids=self.recording.accept_unannounced_sids,
+            )
+        if isinstance(event, ConnectionChange):
+            if not event.up:
+                for stale in stream.disconnected(event.t_ns):
+                    self.core.handle(stale)
+            return
+        self.counts.frames += 1
+        try:
+            msg = decode_frame(event.frame)
+        except ProtocolError as exc:
+            self.counts.bad_frames += 1
+            for stale in stream.bad_frame(event.t_ns, str(exc)):
+                self.core.handle(stale)
+            return
+        for domain_event in stream.on_message(msg, event.t_ns):
+            if isinstance(domain_event, BookSnapshot):
+                self.with_book.add(domain_event.ticker)
+            elif isinstance(domain_event, IndexTick):
+                if self.use_spot:
+                    continue
+                self.counts.index_ticks += 1
+            self.core.handle(domain_event)
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    def _at(self, t_ns: int, action: Callable[[], None]) -> None:
+        heapq.heappush(self._queue, (t_ns, next(self._seq), action))
+
+    def _send(self, commands: Iterable[Command]) -> None:
+        for command in commands:
+            if isinstance(command, PlaceOrders):
+                self._at(self.clock.time_ns() + self.latency_ns, _bind(self._execute, command.orders))
+            # CancelAll: nothing rests (see the module docstring); Reconcile: nothing is ever lost here.
+
+    def _execute(self, orders: tuple[OutgoingOrder, ...]) -> None:
+        now = self.clock.time_ns()
+        acks: list[OrderAck] = []
+        fills: list[Fill] = []
+        for out in orders:
+            intent, count = out.order.intent, out.order.count
+            self.counts.orders += 1
+            self.orders_by_market[intent.ticker] += 1
+            order_id = f"replay-{self.counts.orders}"
+            book = self.core.books.get(intent.ticker)
+            instrument = self.core.instruments.get(intent.ticker)
+            taken = []
+            if instrument is None or not instrument.is_open_at(now):
+                self.counts.unfilled["market_closed"] += 1
+            elif book is None or not self.core.books.is_tradeable(intent.ticker):
+                self.counts.unfilled["book_not_tradeable"] += 1
+            else:
+                taken = take(book, intent.side, intent.price, count, intent.time_in_force, instrument.fees)
+                if not taken:
+                    self.counts.unfilled["no_liquidity_at_limit"] += 1
+            filled = sum(f.count for f in taken)
+            if intent.time_in_force == GOOD_TILL_CANCELED and filled < count:
+                self.counts.resting_not_simulated += 1
+            self.counts.filled_orders += filled > 0
+            status = "executed" if filled else "canceled"
+            acks.append(
+                OrderAck(out.client_order_id, intent.ticker, order_id, status, Count(filled), Count(0))
+            )
+            self.fills_by_market[intent.ticker] += len(taken)
+            for f in taken:
+                fills.append(
+                    Fill(
+                        f"replay-fill-{next(self._fill_ids)}",
+                        order_id,
+                        intent.ticker,
+                        intent.side,
+                        f.price,
+                        f.count,
+                        f.fee,
+                        True,
+                        now,
+                        "replay",
+                    )
+                )
+
+        def answer() -> None:
+            # Fills first: the stream's fill messages beat the REST answer on the live venue too.
+            for fill in fills:
+                self._send(self.core.handle(FillEvent(fill)))
+            self._send(self.core.handle(AckEvent(tuple(acks), self.clock.time_ns())))
+
+        self._at(now + self.latency_ns, answer)
+
+    # -- settlement -------------------------------------------------------------------------------
+
+    def _settle(self, market: MarketInfo) -> None:
+        now = self.clock.time_ns()
+        if market.settlement_value is not None:
+            self.spot_index.on_settled(market.close_ns, market.settlement_value)
+        if market.result not in ("yes", "no"):
+            return
+        self.core.handle(MarketDetermined(market.ticker, market.result, now))
+        settled = settlement_of(self.core.portfolio.ledger, market, now)
+        if settled is not None:
+            self._send(self.core.handle(settled))
+        self.core.forget_market(market.ticker)
+
+
+def _first(events: Iterable[RecordedEvent], n: int) -> Iterable[RecordedEvent]:
+    return itertools.islice(events, n)
+
+
+def _bind(
+    fn: Callable[[tuple[OutgoingOrder, ...]], None], orders: tuple[OutgoingOrder, ...]
+) -> Callable[[], None]:
+    return lambda: fn(orders)
