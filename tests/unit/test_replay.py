@@ -1,4 +1,5 @@
-"""The replay backtest on tiny recordings written here, line by line: exact fills, fees, P&L and refusals.
+"""The replay through the trading core on tiny recordings written here, line by line: exact fills, fees,
+P&L and refusals.
 
 Each recording is what ``kxbtc record`` writes (header, market definition, raw WebSocket frames with
 their receive times), small enough that every expected figure can be worked out by hand.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,16 @@ import pytest
 from click.testing import CliRunner
 
 from kxbtc.backtest.recording import FORMAT, VERSION, Recording, RecordingError
-from kxbtc.backtest.replay import ReplayLoop
-from kxbtc.backtest.report import summarize
 from kxbtc.cli import EXIT_OK, EXIT_USAGE, cli
 from kxbtc.clock import NS_PER_MS, NS_PER_S
 from kxbtc.config import Config, StrategyConfig
-from kxbtc.risk.limits import OrderIntent
+from kxbtc.domain.orders import OrderIntent
+from kxbtc.recordings.kxbtc_file import KxbtcRecording
+from kxbtc.replay.report import ReplayReport, outcomes
+from kxbtc.replay.runner import ReplayRunner, ReplaySettings
+from kxbtc.store.db import SqliteStore
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, OracleView, Strategy
-from kxbtc.units import Count, Price, parse_money
+from kxbtc.units import Count, Price
 
 OPEN_NS = 1_780_315_200 * NS_PER_S  # 2026-06-01 12:00:00 UTC, a quarter-hour boundary
 CLOSE_NS = OPEN_NS + 900 * NS_PER_S
@@ -154,9 +158,34 @@ class BuyOnce(Strategy):
         return [Decision(intent, {})]
 
 
-def _replay(path: Path, strategy: Strategy, latency_ms: int = 250) -> tuple[Any, Any]:
-    run, stats = ReplayLoop(Config(), Recording(path), latency_ms=latency_ms, strategies=[strategy]).run()
-    return summarize([run]), stats
+@dataclass
+class Replayed:
+    report: ReplayReport
+    runner: ReplayRunner
+
+    @property
+    def market(self) -> dict[str, Any]:
+        [only] = self.report.to_json()["by_market"] or [{}]
+        return only
+
+
+def _replay(path: Path, strategy: Strategy, latency_ms: float = 250, tmp: Path | None = None) -> Replayed:
+    store_path = (tmp or path.parent) / f"replay-{latency_ms}-{strategy.name}.db"
+    store_path.unlink(missing_ok=True)
+    store = SqliteStore(store_path)
+    try:
+        runner = ReplayRunner(
+            Config(),
+            KxbtcRecording(path),
+            ReplaySettings(latency_ms=latency_ms, index="kalshi"),
+            store,
+            strategies=[strategy],
+        )
+        runner.run()
+        report = ReplayReport([path.name], latency_ms, "kalshi", outcomes(runner))
+    finally:
+        store.close()
+    return Replayed(report, runner)
 
 
 def _index_every_second(b: RecordingBuilder, until_s: int) -> None:
@@ -172,31 +201,30 @@ def test_a_known_taker_order_fills_at_the_ask_with_the_exchange_fee_and_settles(
     _index_every_second(b, 5)
     b.determined(840.0 + 1, "yes")  # just after the close (the recording starts 60 s into the window)
     strategy = BuyOnce()
-    report, stats = _replay(b.write(), strategy)
+    done = _replay(b.write(), strategy)
 
     assert strategy.sent_at == [b.at(1.0)]  # decided on the snapshot itself, as the engine would
-    assert (report.orders, report.fills, report.contracts) == (1, 1, 10.0)
+    report = done.report
+    assert (report.trades, report.markets[0].contracts) == (1, 10.0)
     # 10 YES at $0.45: fee = ceil(0.07 x 10 x 0.45 x 0.55, to $0.0001) = $0.1733; YES wins $10.
-    assert report.fees_usd == "0.173300"
-    assert report.gross_pnl_usd == "5.500000"
-    assert report.net_pnl_usd == "5.326700"
-    assert report.ledger_matches_exchange
-    assert stats.settlement == {TICKER: "lifecycle"}
-    assert stats.unfilled == {}
+    assert report.fees == 173_300
+    assert report.markets[0].gross == 5_500_000
+    assert report.net == 5_326_700
+    assert done.runner.settled_by == {TICKER: "stream"}
+    assert done.runner.counts.unfilled == {}
 
 
-def test_without_a_recorded_result_the_index_average_before_close_settles_it(tmp_path: Path) -> None:
+def test_without_a_recorded_result_the_position_is_valued_at_its_last_mid(tmp_path: Path) -> None:
     b = RecordingBuilder(tmp_path / "r.jsonl")
-    b.start(strike="100000.00")
+    b.start()
     b.index(0.5)
     b.snapshot(1.0, yes=[("0.4000", "20.00")], asks=[("0.4500", "50.00")])
-    # The final minute averages exactly the strike: greater_or_equal counts the tie as YES.
-    for s in range(779, 842):
-        b.index(s + 0.5, "99999.00" if s % 2 else "100001.00")
-    report, stats = _replay(b.write(), BuyOnce())
-    assert stats.settlement == {TICKER: "index"}
-    assert report.gross_pnl_usd == "5.500000"
-    assert report.ledger_matches_exchange
+    _index_every_second(b, 5)
+    done = _replay(b.write(), BuyOnce())
+    [market] = done.report.markets
+    assert not market.settled and market.result == ""
+    # Bought 10 at 0.45, marked at the mid (0.40 + 0.45) / 2 = 0.425: -$0.25 before fees.
+    assert market.gross == -250_000
 
 
 def test_an_ask_that_vanishes_within_the_latency_is_not_filled(tmp_path: Path) -> None:
@@ -207,14 +235,14 @@ def test_an_ask_that_vanishes_within_the_latency_is_not_filled(tmp_path: Path) -
     b.delta(1.1, "no", "0.4500", "-50.00")  # the ask is taken by someone else 100 ms later
     b.delta(1.2, "no", "0.4800", "40.00")
     _index_every_second(b, 5)
-    report, stats = _replay(b.write(), BuyOnce(), latency_ms=250)
-    assert (report.orders, report.fills) == (1, 0)
-    assert stats.unfilled == {"no_liquidity": 1}
-    assert report.net_pnl_usd == "0.000000"
+    slow = _replay(b.write(), BuyOnce(), latency_ms=250)
+    assert (slow.runner.counts.orders, slow.report.trades) == (1, 0)
+    assert slow.runner.counts.unfilled == {"no_liquidity_at_limit": 1}
+    assert slow.report.net == 0
 
     # With a faster connection the same order lands before the ask goes.
-    fast, _ = _replay(b.path, BuyOnce(), latency_ms=50)
-    assert (fast.orders, fast.fills, fast.contracts) == (1, 1, 10.0)
+    fast = _replay(b.path, BuyOnce(), latency_ms=50)
+    assert (fast.runner.counts.orders, fast.report.trades, fast.report.markets[0].contracts) == (1, 1, 10.0)
 
 
 def test_never_more_than_the_displayed_size(tmp_path: Path) -> None:
@@ -225,23 +253,24 @@ def test_never_more_than_the_displayed_size(tmp_path: Path) -> None:
         1.0, yes=[("0.4000", "20.00")], asks=[("0.4400", "3.00"), ("0.4500", "4.00"), ("0.4600", "9.00")]
     )
     _index_every_second(b, 5)
-    fok, fok_stats = _replay(b.write(), BuyOnce("fill_or_kill"))
-    assert fok.fills == 0 and fok_stats.unfilled == {"fill_or_kill_short": 1}
-    ioc, ioc_stats = _replay(b.path, BuyOnce("immediate_or_cancel"))
+    fok = _replay(b.write(), BuyOnce("fill_or_kill"))
+    assert fok.report.trades == 0 and fok.runner.counts.unfilled == {"no_liquidity_at_limit": 1}
+    ioc = _replay(b.path, BuyOnce("immediate_or_cancel"))
     # 3 at 0.44 and 4 at 0.45: two fills, 7 contracts, nothing from the 0.46 level above the limit.
-    assert (ioc.fills, ioc.contracts) == (2, 7.0)
-    assert ioc_stats.partial_fills == 1
-    assert ioc.fees_usd == "0.121100"  # ceil(0.07*3*.44*.56) = 0.0518, plus 0.07*4*.45*.55 = 0.0693
+    assert (ioc.report.trades, ioc.report.markets[0].contracts) == (2, 7.0)
+    assert ioc.report.fees == 121_100  # ceil(0.07*3*.44*.56) = 0.0518, plus 0.07*4*.45*.55 = 0.0693
 
 
-def test_resting_orders_are_skipped_and_counted(tmp_path: Path) -> None:
+def test_resting_remainders_are_not_simulated_and_are_counted(tmp_path: Path) -> None:
     b = RecordingBuilder(tmp_path / "r.jsonl")
     b.start()
     b.index(0.5)
-    b.snapshot(1.0, yes=[("0.4000", "20.00")], asks=[("0.4500", "50.00")])
+    b.snapshot(1.0, yes=[("0.4000", "20.00")], asks=[("0.4600", "50.00")])
+    b.delta(1.5, "no", "0.4500", "5.00")  # a 0.45 ask of 5 appears: the strategy bids 10 at 0.45
     _index_every_second(b, 3)
-    report, stats = _replay(b.write(), BuyOnce("good_till_canceled"))
-    assert report.orders == 0 and stats.skipped_resting == 1
+    done = _replay(b.write(), BuyOnce("good_till_canceled"))
+    assert done.report.markets[0].contracts == 5.0
+    assert done.runner.counts.resting_not_simulated == 1
 
 
 def test_a_seq_gap_makes_the_book_stale_and_nothing_trades_until_the_next_snapshot(tmp_path: Path) -> None:
@@ -255,10 +284,9 @@ def test_a_seq_gap_makes_the_book_stale_and_nothing_trades_until_the_next_snapsh
     _index_every_second(b, 8)
     b.snapshot(7.0, yes=[("0.4000", "20.00")], asks=[("0.4500", "50.00")])
     strategy = BuyOnce()
-    report, stats = _replay(b.write(), strategy)
-    assert stats.books.seq_gaps == 1
+    done = _replay(b.write(), strategy)
     assert strategy.sent_at == [b.at(7.0)]  # not at 3.0 or 4.0, nor on the ticks between
-    assert (report.orders, report.fills) == (1, 1)
+    assert done.report.trades == 1
 
 
 def test_the_same_recording_gives_the_same_report(tmp_path: Path) -> None:
@@ -267,9 +295,9 @@ def test_the_same_recording_gives_the_same_report(tmp_path: Path) -> None:
     b.index(0.5)
     b.snapshot(1.0, yes=[("0.4000", "20.00")], asks=[("0.4500", "50.00")])
     _index_every_second(b, 5)
-    first, _ = _replay(b.write(), BuyOnce())
-    second, _ = _replay(b.path, BuyOnce())
-    assert first == second
+    first = _replay(b.write(), BuyOnce())
+    second = _replay(b.path, BuyOnce())
+    assert first.report.to_json() == second.report.to_json()
 
 
 def test_a_corrupt_line_is_a_clear_error_naming_the_line(tmp_path: Path) -> None:
@@ -311,9 +339,8 @@ def test_a_recording_cut_off_mid_line_replays_up_to_the_cut(tmp_path: Path) -> N
     path = b.write()
     with path.open("a") as fh:
         fh.write('{"t": 99, "k": "ws", "fra')  # the recorder was killed while writing
-    report, stats = _replay(path, BuyOnce())
-    assert stats.truncated and not stats.clean_end
-    assert report.fills == 1
+    done = _replay(path, BuyOnce())
+    assert done.report.trades == 1
 
 
 def test_backtest_replay_command_prints_the_json_report(tmp_path: Path) -> None:
@@ -323,12 +350,13 @@ def test_backtest_replay_command_prints_the_json_report(tmp_path: Path) -> None:
     b.snapshot(1.0, yes=[("0.4000", "20.00")], asks=[("0.4500", "50.00")])
     _index_every_second(b, 5)
     b.determined(841.0, "no")
-    result = CliRunner().invoke(cli, ["backtest", "--replay", str(b.write()), "--json"])
+    config = tmp_path / "buy.toml"
+    # The default strategies on this recording: whatever they do, the report has the promised shape.
+    config.write_text("[strategies.fair_value]\nenabled = true\n")
+    args = ["backtest", "--replay", str(b.write()), "--latency-ms", "50", "--json", "--config", str(config)]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == EXIT_OK, result.output
     report = json.loads(result.stdout)
-    assert report["markets"] == 1 and report["ledger_matches_exchange"] is True
-    assert report["replay"]["latency_ms"] == 250
-    assert report["replay"]["settlement"] == {TICKER: "lifecycle"}
-    assert parse_money(report["gross_pnl_usd"]) - parse_money(report["fees_usd"]) == parse_money(
-        report["net_pnl_usd"]
-    )
+    assert {"markets", "trades", "fees", "net_pnl"} <= set(report)
+    assert isinstance(report["net_pnl"], float) and report["latency_ms"] == 50.0
+    assert report["markets"] == 1

@@ -152,7 +152,7 @@ def outcomes(runner: ReplayRunner) -> list[MarketOutcome]:
         out.append(
             MarketOutcome(
                 ticker,
-                info.result or "",
+                runner.results.get(ticker) or info.result or "",
                 runner.orders_by_market[ticker],
                 runner.fills_by_market[ticker],
                 volume / 100,

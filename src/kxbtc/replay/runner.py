@@ -19,8 +19,8 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from kxbtc.clock import NS_PER_MS, NS_PER_S, ManualClock
 from kxbtc.config import Config
@@ -45,6 +45,7 @@ from kxbtc.recordings.source import ConnectionChange, MarketInfo, MarketRecordin
 from kxbtc.replay.fills import GOOD_TILL_CANCELED, take
 from kxbtc.replay.settle import settlement_of
 from kxbtc.store.db import SqliteStore
+from kxbtc.strategy.base import Strategy
 from kxbtc.units import Count, Money
 
 DEFAULT_START_CASH = Money(1_000_000_000)  # $1,000
@@ -73,12 +74,20 @@ class ReplayCounts:
 
 class ReplayRunner:
     def __init__(
-        self, config: Config, recording: MarketRecording, settings: ReplaySettings, store: SqliteStore
+        self,
+        config: Config,
+        recording: MarketRecording,
+        settings: ReplaySettings,
+        store: SqliteStore,
+        *,
+        strategies: Sequence[Strategy] | None = None,
     ) -> None:
         self.recording = recording
         self.settings = settings
         self.clock = ManualClock(0)
-        self.core = TradingCore(config, clock=self.clock, store=store, run_id="replay", books=BookSet())
+        self.core = TradingCore(
+            config, clock=self.clock, store=store, run_id="replay", books=BookSet(), strategies=strategies
+        )
         self.core.account.anchor = settings.start_cash
         self.latency_ns = int(settings.latency_ms * NS_PER_MS)
         self.streams: dict[str, KalshiStream] = {}
@@ -92,6 +101,8 @@ class ReplayRunner:
         self.fills_by_market: Counter[str] = Counter()
         self.listed: set[str] = set()
         self.with_book: set[str] = set()  # markets that had a book in the recording
+        self.results: dict[str, str] = {}  # results the recorded stream announced (lifecycle)
+        self.settled_by: dict[str, str] = {}  # market -> where its result came from
         self._to_list = sorted(self.markets.values(), key=lambda m: (m.open_ns, m.ticker))
         self._to_settle = sorted(self.markets.values(), key=lambda m: (m.close_ns, m.ticker))
         self._queue: list[tuple[int, int, Callable[[], None]]] = []
@@ -113,6 +124,10 @@ class ReplayRunner:
                 self._apply(event)
             self._send(self.core.end_batch())
         self._advance(self.clock.time_ns() + self.latency_ns * 2 + 1)
+        # Markets that closed before the recording ended settle now if their result is known.
+        end = self.clock.time_ns()
+        while self._to_settle and self._to_settle[0].close_ns <= end:
+            self._settle(self._to_settle.pop(0))
 
     def _start(self, t: int) -> None:
         self.clock.set_ns(t)
@@ -180,6 +195,8 @@ class ReplayRunner:
         for domain_event in stream.on_message(msg, event.t_ns):
             if isinstance(domain_event, BookSnapshot):
                 self.with_book.add(domain_event.ticker)
+            elif isinstance(domain_event, MarketDetermined):
+                self.results.setdefault(domain_event.ticker, domain_event.result)
             elif isinstance(domain_event, IndexTick):
                 if self.use_spot:
                     continue
@@ -256,9 +273,12 @@ class ReplayRunner:
         now = self.clock.time_ns()
         if market.settlement_value is not None:
             self.spot_index.on_settled(market.close_ns, market.settlement_value)
-        if market.result not in ("yes", "no"):
+        result = self.results.get(market.ticker) or market.result
+        if result not in ("yes", "no"):
             return
-        self.core.handle(MarketDetermined(market.ticker, market.result, now))
+        self.settled_by[market.ticker] = "stream" if market.ticker in self.results else "recorded result"
+        market = replace(market, result=result)
+        self.core.handle(MarketDetermined(market.ticker, result, now))
         settled = settlement_of(self.core.portfolio.ledger, market, now)
         if settled is not None:
             self._send(self.core.handle(settled))

@@ -42,6 +42,7 @@ class SimVenue:
         self.queue = exchange.subscribe(_QUEUE_DEPTH)
         self.followed: set[str] = set()
         self.listed: set[str] = set()
+        self.listed_opens: dict[str, int] = {}  # ticker -> open time, kept after the exchange forgets it
 
     def cash(self) -> Money:
         return self.exchange.accounts.cash_of(self.user_id, 0, CRYPTO_SHARD)
@@ -61,6 +62,7 @@ class SimVenue:
             ):
                 continue
             self.listed.add(market.ticker)
+            self.listed_opens[market.ticker] = market.open_ns
             self.followed.add(market.ticker)
             found.append(
                 (MarketListed(self.instrument(market), now_ns), self.snapshot(market.ticker, now_ns))
