@@ -7,13 +7,13 @@ from pathlib import Path
 
 from kxbtc.clock import NS_PER_S, ScaledClock
 from kxbtc.kalshi.discovery import open_contracts
+from kxbtc.kalshi.reconcile import Reconciler
 from kxbtc.kalshi.rest import KalshiRestClient, client_order_id
 from kxbtc.kalshi.rest_messages import order_request
 from kxbtc.portfolio import Portfolio
 from kxbtc.sim.exchange import Exchange
 from kxbtc.sim.harness import SimHarness
 from kxbtc.store.db import SqliteStore
-from kxbtc.store.reconcile import Reconciler
 from kxbtc.store.records import OrderRecord
 from kxbtc.units import Count, Price
 

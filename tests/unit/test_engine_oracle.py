@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 
 from kxbtc.clock import NS_PER_S
-from kxbtc.engine.oracle import IndexState
+from kxbtc.oracle.index_state import IndexState
 
 T0 = 1_800_000_000
 

@@ -38,7 +38,7 @@ from kxbtc.domain.events import (
 )
 from kxbtc.domain.instrument import Instrument
 from kxbtc.domain.orders import Fill, OrderUpdate
-from kxbtc.engine.oracle import IndexState
+from kxbtc.oracle.index_state import IndexState
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.risk.limits import ApprovedOrder, RiskEvent, RiskManager
 from kxbtc.store.db import SqliteStore

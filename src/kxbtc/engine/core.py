@@ -23,10 +23,10 @@ from kxbtc.core.trading_core import HALT_KEY, RISK_BASELINE_KEY, TimerSource, Tr
 from kxbtc.domain.events import AckEvent, IndexTick, MarketDetermined
 from kxbtc.domain.orders import OrderAck
 from kxbtc.engine.cross_venue import CrossVenueDesk
-from kxbtc.engine.oracle import IndexState
 from kxbtc.errors import KxbtcError
 from kxbtc.execution.router import ExecutionRouter, SubmitResult
 from kxbtc.kalshi.discovery import ContractSpec, open_contracts
+from kxbtc.kalshi.reconcile import Reconciler
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.kalshi.stream import fill_of, order_update_of
 from kxbtc.kalshi.ws import KalshiWsClient, Subscription, WsHandler
@@ -42,11 +42,11 @@ from kxbtc.kalshi.ws_messages import (
 )
 from kxbtc.llm.schemas import ForecastRequest
 from kxbtc.llm.service import PriorService, build_prior_service, forecast_request
+from kxbtc.oracle.index_state import IndexState
 from kxbtc.portfolio import Portfolio
 from kxbtc.risk.limits import RiskManager
 from kxbtc.risk.resting import RestingBook
 from kxbtc.store.db import SqliteStore
-from kxbtc.store.reconcile import Reconciler
 from kxbtc.store.records import RiskEventRecord
 from kxbtc.strategy.base import Strategy
 from kxbtc.units import PRICE_SCALE, Money, parse_count, parse_price

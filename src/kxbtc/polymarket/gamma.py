@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 
 from kxbtc.clock import NS_PER_S, Clock
+from kxbtc.domain.updown import DOWN, UP, WINDOW_S
 from kxbtc.errors import NotFoundError, ProtocolError
 from kxbtc.polymarket.book import DEFAULT_TICK
 from kxbtc.polymarket.http import PolyHttp
@@ -25,6 +26,8 @@ from kxbtc.pricing.polymarket_fees import DEFAULT_CRYPTO_FEE_RATE, parse_fee_rat
 from kxbtc.units import PRICE_SCALE, Count, Price
 
 __all__ = [
+    "DOWN",
+    "UP",
     "WINDOW_S",
     "GammaClient",
     "UpDownMarket",
@@ -33,9 +36,7 @@ __all__ = [
     "window_start_of",
 ]
 
-WINDOW_S = 15 * 60
 SLUG_PREFIX = "btc-updown-15m-"
-UP, DOWN = "Up", "Down"
 
 
 def window_start_of(unix_s: int) -> int:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kxbtc.polymarket.gamma import DOWN, UP
+from kxbtc.domain.updown import DOWN, UP
 from kxbtc.sim.markets import et_datetime
 from kxbtc.sim.poly_books import LevelUpdate, SimBook
 from kxbtc.sim.poly_config import PolySimConfig

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kxbtc.clock import NS_PER_S, Clock
-from kxbtc.polymarket.gamma import DOWN, UP, WINDOW_S
+from kxbtc.domain.updown import DOWN, UP, WINDOW_S
 from kxbtc.sim.exchange import Exchange
 from kxbtc.sim.poly_books import LevelUpdate, SimBook, TokenMaker
 from kxbtc.sim.poly_config import PolySimConfig

@@ -37,8 +37,7 @@ from decimal import Decimal
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import NS_PER_MS, NS_PER_S
 from kxbtc.config import PolymarketConfig
-from kxbtc.polymarket.book import PolyBook
-from kxbtc.polymarket.gamma import DOWN, UP, WINDOW_S, UpDownMarket
+from kxbtc.domain.updown import DOWN, UP, WINDOW_S, OutcomeBook, UpDownWindow
 from kxbtc.pricing.polymarket_fees import polymarket_taker_fee
 from kxbtc.risk.limits import OrderIntent
 from kxbtc.strategy.base import ContractView, Decision
@@ -96,7 +95,7 @@ def quote_pair(
     size: int,
     *,
     contract: ContractView,
-    market: UpDownMarket,
+    market: UpDownWindow,
 ) -> PairQuote:
     """Price one pairing at ``size`` (Count) in integer Money, with both venues' taker fees."""
     kalshi_fee = contract.fees.fee(kalshi_price, size, is_taker=True)  # p(1-p): either leg's price
@@ -133,7 +132,7 @@ class CrossVenueArb:
         self.required_per_contract = _price_units(config.min_edge) + _price_units(config.basis_margin)
         self.max_size = int(config.max_pair_contracts) * COUNT_SCALE
 
-    def same_window(self, contract: ContractView, market: UpDownMarket) -> bool:
+    def same_window(self, contract: ContractView, market: UpDownWindow) -> bool:
         return (
             contract.series == KALSHI_15M_SERIES
             and contract.strike_type in UP_STRIKE_TYPES
@@ -143,7 +142,12 @@ class CrossVenueArb:
         )
 
     def quotes(
-        self, contract: ContractView, kalshi: OrderBook, market: UpDownMarket, up: PolyBook, down: PolyBook
+        self,
+        contract: ContractView,
+        kalshi: OrderBook,
+        market: UpDownWindow,
+        up: OutcomeBook,
+        down: OutcomeBook,
     ) -> list[PairQuote]:
         """Both pairings at their top-of-book size (those with a price and a size on both legs)."""
         out: list[PairQuote] = []
@@ -173,9 +177,9 @@ class CrossVenueArb:
         self,
         contract: ContractView,
         kalshi: OrderBook,
-        market: UpDownMarket,
-        up: PolyBook,
-        down: PolyBook,
+        market: UpDownWindow,
+        up: OutcomeBook,
+        down: OutcomeBook,
         now_ns: int,
         *,
         final_freeze_s: float = 60.0,
@@ -196,11 +200,11 @@ class CrossVenueArb:
                 best = quote
         return [] if best is None else [self._trade(contract, market, best)]
 
-    def _fresh(self, book: PolyBook, now_ns: int) -> bool:
+    def _fresh(self, book: OutcomeBook, now_ns: int) -> bool:
         age = book.age_ms(now_ns // NS_PER_MS)
         return book.is_tradeable() and age is not None and age <= self.config.max_book_age_s * 1000
 
-    def _trade(self, contract: ContractView, market: UpDownMarket, quote: PairQuote) -> PairedTrade:
+    def _trade(self, contract: ContractView, market: UpDownWindow, quote: PairQuote) -> PairedTrade:
         required = self.required_per_contract * quote.size
         leg = "YES" if quote.kalshi_side == "bid" else "NO"
         reason = (
