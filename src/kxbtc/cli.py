@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "record": "kxbtc.backtest.cli:record",
     "resume": "kxbtc.ops.cli:resume",
     "run": "kxbtc.engine.cli:run_live",
+    "score": "kxbtc.research.cli:score_command",
     "sim": "kxbtc.sim.cli:sim",
     "status": "kxbtc.ops.cli:status",
 }

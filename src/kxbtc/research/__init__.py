@@ -1,0 +1,1 @@
+"""Research on recorded data: scoring forecasts against the market."""
