@@ -5,7 +5,7 @@ applies them all and evaluates each changed market once (a crossing order's add 
 causes arrive together). Books come from the production stream state machine (``KalshiStream``), one per
 recorded connection: a sequence gap leaves a book stale until its next snapshot. The index is either
 Kalshi's own ``cfbenchmarks_value`` prints or recorded spot trades corrected by a basis learnt only from
-markets already settled (``SpotBasisIndex``). Each whole second the core gets its timer.
+markets already settled (``BasisEstimator``). Each whole second the core gets its timer.
 
 An order the core sends reaches the market ``latency`` later and fills against the book as recorded at
 that instant (``fills.take``); its acknowledgement and fills come back one ``latency`` after that. Good-
@@ -40,7 +40,7 @@ from kxbtc.domain.orders import Fill, OrderAck
 from kxbtc.errors import ProtocolError
 from kxbtc.kalshi.stream import KalshiStream
 from kxbtc.kalshi.ws_messages import decode_frame
-from kxbtc.oracle.spot_index import SpotBasisIndex
+from kxbtc.oracle.spot_basis import BasisEstimator
 from kxbtc.recordings.source import ConnectionChange, MarketInfo, MarketRecording, RecordedEvent, SpotTick
 from kxbtc.replay.fills import GOOD_TILL_CANCELED, take
 from kxbtc.replay.settle import settlement_of
@@ -91,7 +91,7 @@ class ReplayRunner:
         self.core.account.anchor = settings.start_cash
         self.latency_ns = int(settings.latency_ms * NS_PER_MS)
         self.streams: dict[str, KalshiStream] = {}
-        self.spot_index = SpotBasisIndex()
+        self.basis = BasisEstimator()
         self.use_spot = settings.index == "spot"
         self.counts = ReplayCounts()
         self.markets: dict[str, MarketInfo] = {
@@ -151,6 +151,8 @@ class ReplayRunner:
             if self._to_list and self._to_list[0].open_ns <= due:
                 market = self._to_list.pop(0)
                 self.listed.add(market.ticker)
+                if market.settlement_value is not None:  # released only once settled (``_settle``)
+                    self.basis.watch(market.ticker, market.close_ns, market.settlement_value)
                 self._send(self.core.handle(MarketListed(market.instrument(), due)))
             elif self._to_settle and self._settle_at(self._to_settle[0]) <= due:
                 self._settle(self._to_settle.pop(0))
@@ -170,7 +172,8 @@ class ReplayRunner:
         if isinstance(event, SpotTick):
             self.counts.spot_ticks += 1
             if self.use_spot:
-                value = self.spot_index.on_trade(event.t_ns, event.price)
+                self.basis.on_spot(event.t_ns, event.price)
+                value = event.price + self.basis.basis(event.t_ns)
                 self.core.handle(IndexTick(event.t_ns, value, "spot+basis"))
             return
         stream = self.streams.get(event.conn)
@@ -271,8 +274,7 @@ class ReplayRunner:
 
     def _settle(self, market: MarketInfo) -> None:
         now = self.clock.time_ns()
-        if market.settlement_value is not None:
-            self.spot_index.on_settled(market.close_ns, market.settlement_value)
+        self.basis.release(market.ticker)
         result = self.results.get(market.ticker) or market.result
         if result not in ("yes", "no"):
             return

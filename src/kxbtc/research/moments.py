@@ -9,8 +9,8 @@ within ``book_quiet_s``: a recorder run that stops leaves no stale marker, only 
 Moments are every whole ``step_s`` of each market's life (open + k·step, before close). At a moment,
 every event received at or before it has been applied and nothing later has: the forecast at a moment
 depends only on the past. The model prices the market from the last spot trade (it must be at most
-``spot_fresh_s`` old) shifted by the basis known so far (``kxbtc.research.basis``), the EWMA volatility
-of the spot seen so far (``kxbtc.engine.oracle.IndexState``) and the part of the settlement minute
+``spot_fresh_s`` old) shifted by the basis known so far (``kxbtc.oracle.spot_basis``), the EWMA volatility
+of the spot seen so far (``kxbtc.oracle.index_state.IndexState``) and the part of the settlement minute
 already seen, with the production ``model_probability``.
 """
 
@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from kxbtc.clock import NS_PER_S
 from kxbtc.core.books import BookSet
 from kxbtc.domain.events import BookDelta, BookSnapshot, BookStale, CoreEvent, IndexTick
-from kxbtc.engine.oracle import IndexState
 from kxbtc.errors import ProtocolError
 from kxbtc.kalshi.stream import KalshiStream
 from kxbtc.kalshi.ws_messages import decode_frame
+from kxbtc.oracle.index_state import IndexState
+from kxbtc.oracle.spot_basis import BasisEstimator
 from kxbtc.recordings.gaps import KnownGaps, known_gaps
 from kxbtc.recordings.source import ConnectionChange, MarketInfo, MarketRecording, SpotTick, WsFrame
-from kxbtc.research.basis import BasisEstimator
 from kxbtc.strategy.base import OracleView, model_probability
 
 
