@@ -76,6 +76,13 @@ if TYPE_CHECKING:
     help="With --replay: the settlement index from Kalshi's cfbenchmarks_value prints, or from recorded "
     "spot trades plus a basis learnt from markets already settled (auto: spot when recorded).",
 )
+@click.option(
+    "--trade-from",
+    default=None,
+    metavar="ISO-TIME",
+    help="With --replay: observe before this UTC time (books, index and basis warm up), trade and "
+    "report only markets opening from it on (e.g. 2026-05-13T15:00:00Z).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def backtest(
     config_path: Path | None,
@@ -86,6 +93,7 @@ def backtest(
     replay_paths: tuple[Path, ...],
     latency_ms: float,
     index: str,
+    trade_from: str | None,
     as_json: bool,
 ) -> None:
     """Run strategies against the simulator second by second (no network), or on a recording with
@@ -99,7 +107,7 @@ def backtest(
 
         cfg = with_strategies(cfg, strategies)
     if replay_paths:
-        _replay(cfg, replay_paths, latency_ms, index, as_json)
+        _replay(cfg, replay_paths, latency_ms, index, _iso_ns(trade_from), as_json)
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("backtest: markets settled", total=markets)
@@ -121,7 +129,23 @@ def backtest(
     sys.exit(EXIT_OK if report.ledger_matches_exchange else EXIT_FAILURE)
 
 
-def _replay(cfg: Config, paths: tuple[Path, ...], latency_ms: float, index: str, as_json: bool) -> None:
+def _iso_ns(text: str | None) -> int:
+    if not text:
+        return 0
+    from datetime import datetime
+
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO time like 2026-05-13T15:00:00Z") from None
+    if stamp.tzinfo is None:
+        raise click.BadParameter(f"{text!r} has no time zone: add Z for UTC")
+    return int(stamp.timestamp()) * 1_000_000_000
+
+
+def _replay(
+    cfg: Config, paths: tuple[Path, ...], latency_ms: float, index: str, trade_from_ns: int, as_json: bool
+) -> None:
     from kxbtc.backtest.recording import RecordingError
     from kxbtc.recordings.open import UnknownRecordingError
     from kxbtc.recordings.shared_folder import SharedFormatError
@@ -129,7 +153,8 @@ def _replay(cfg: Config, paths: tuple[Path, ...], latency_ms: float, index: str,
     from kxbtc.replay.runner import ReplaySettings
 
     try:
-        report = replay(cfg, paths, ReplaySettings(latency_ms=latency_ms, index=index))
+        settings = ReplaySettings(latency_ms=latency_ms, index=index, trade_from_ns=trade_from_ns)
+        report = replay(cfg, paths, settings)
     except (RecordingError, UnknownRecordingError, SharedFormatError) as exc:
         click.echo(f"kxbtc: {exc}", err=True)
         sys.exit(EXIT_USAGE)

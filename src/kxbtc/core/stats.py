@@ -12,6 +12,7 @@ from kxbtc.store.records import RiskEventRecord
 class CoreStats:
     evaluations: int = 0
     decisions: int = 0
+    observed: int = 0  # decisions seen while observing only (nothing sent)
     approved: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     orders_sent: int = 0

@@ -94,6 +94,9 @@ class TradingCore:
         self.stats = CoreStats()
         self.decision_log = DecisionLog(store)
         self.stopping = False
+        #: Observe only: books, index, account and strategies run, nothing is sent (no edge shown yet,
+        #: or the warm-up part of a replay).
+        self.observe_only = False
         self._out: list[Command] = []
         self._saved_baseline = ""
         self._last_snapshot_ns = 0
@@ -247,6 +250,9 @@ class TradingCore:
         if self.stopping or not decisions:
             # Book updates still arrive until the stream closes: an order sent now would trade after the
             # final reconciliation, and its fill would never reach the database.
+            return []
+        if self.observe_only:
+            self.stats.observed += len(decisions)
             return []
         now = self.clock.time_ns()
         self.update_equity()  # the gate sizes against equity: a fill since the last tick must count

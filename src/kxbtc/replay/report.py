@@ -144,6 +144,8 @@ def outcomes(runner: ReplayRunner) -> list[MarketOutcome]:
         pnl = ledger.markets.get(ticker)
         if pnl is None and ticker not in runner.with_book:
             continue
+        if info.open_ns < runner.settings.trade_from_ns:
+            continue  # the warm-up part: observed, not traded, not reported
         gross = fees = volume = 0
         if pnl is not None:
             mark = runner.core.account.mark(ticker)

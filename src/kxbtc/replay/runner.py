@@ -57,6 +57,9 @@ class ReplaySettings:
     index: str = "auto"  # kalshi | spot | auto (spot when the recording has spot trades)
     start_cash: Money = DEFAULT_START_CASH
     settle_delay_s: float = 30.0
+    #: Trade only from this instant (ns; 0: from the start). Before it the core observes: books, index,
+    #: basis and volatility warm up, and only markets opening from it on are reported.
+    trade_from_ns: int = 0
 
 
 @dataclass(slots=True)
@@ -119,6 +122,7 @@ class ReplayRunner:
                 self._start(t)
                 first = False
             self._advance(t)
+            self.core.observe_only = t < self.settings.trade_from_ns
             self.core.begin_batch()
             for event in group:
                 self._apply(event)
