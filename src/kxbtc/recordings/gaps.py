@@ -32,6 +32,10 @@ class KnownGaps:
     def __len__(self) -> int:
         return sum(len(v) for v in self._starts.values())
 
+    def starts(self) -> list[tuple[int, str]]:
+        """Every gap's first instant with its market, in time order."""
+        return sorted((start, ticker) for ticker, starts in self._starts.items() for start in starts)
+
     def covers(self, ticker: str, t_ns: int) -> bool:
         starts = self._starts.get(ticker)
         if not starts:

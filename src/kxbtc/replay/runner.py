@@ -30,6 +30,7 @@ from kxbtc.core.trading_core import TradingCore
 from kxbtc.domain.events import (
     AckEvent,
     BookSnapshot,
+    BookStale,
     FillEvent,
     IndexTick,
     MarketDetermined,
@@ -41,6 +42,7 @@ from kxbtc.errors import ProtocolError
 from kxbtc.kalshi.stream import KalshiStream
 from kxbtc.kalshi.ws_messages import decode_frame
 from kxbtc.oracle.spot_basis import BasisEstimator
+from kxbtc.recordings.gaps import known_gaps
 from kxbtc.recordings.source import ConnectionChange, MarketInfo, MarketRecording, RecordedEvent, SpotTick
 from kxbtc.replay.fills import GOOD_TILL_CANCELED, take
 from kxbtc.replay.settle import settlement_of
@@ -135,6 +137,10 @@ class ReplayRunner:
 
     def _start(self, t: int) -> None:
         self.clock.set_ns(t)
+        # A missing stretch of a recording (the shared format's gaps.csv) leaves a book frozen but
+        # looking live until the next frame shows the jump in seq: it goes stale where the gap begins.
+        for start, ticker in known_gaps(self.recording).starts():
+            self._at(max(start, t), _stale(self.core, ticker, start))
         self._next_second = (t // NS_PER_S + 1) * NS_PER_S
         if self.settings.index == "auto":
             self.use_spot = any(isinstance(e, SpotTick) for e in _first(self.recording.events(), 200_000))
@@ -293,6 +299,13 @@ class ReplayRunner:
 
 def _first(events: Iterable[RecordedEvent], n: int) -> Iterable[RecordedEvent]:
     return itertools.islice(events, n)
+
+
+def _stale(core: TradingCore, ticker: str, at_ns: int) -> Callable[[], None]:
+    def mark() -> None:
+        core.handle(BookStale(ticker, "recording gap (gaps.csv)", at_ns))
+
+    return mark
 
 
 def _bind(
