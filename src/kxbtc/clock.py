@@ -5,6 +5,7 @@
 - ``ScaledClock``: simulated time running ``speed`` times faster than real time (the simulator's
   ``--speed``), anchored at a chosen start instant.
 - ``ManualClock``: time moves only when a test calls ``advance``; sleepers wake in time order.
+- ``LoopClock``: the event loop's own time; on ``kxbtc.virtual_loop.VirtualTimeLoop``, virtual time.
 
 The skew guard and NTP measurement live in ``kxbtc.timesync``.
 """
@@ -141,3 +142,25 @@ class ManualClock:
             self.set_ns(min(end, self._now_ns + int(step * NS_PER_S)))
             for _ in range(5):
                 await asyncio.sleep(0)
+
+
+class LoopClock:
+    """Time read from the running event loop's ``time()``, anchored at ``start_ns``.
+
+    On a ``kxbtc.virtual_loop.VirtualTimeLoop`` this is virtual time: give the same ``LoopClock`` to the
+    simulator and the engine and both run on it, as fast as the CPU allows.
+    """
+
+    def __init__(self, start_ns: int, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+        self._start_ns = start_ns
+        self._t0 = self._loop.time()
+
+    def time_ns(self) -> int:
+        return self._start_ns + round((self._loop.time() - self._t0) * NS_PER_S)
+
+    def monotonic(self) -> float:
+        return self._loop.time() - self._t0
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))

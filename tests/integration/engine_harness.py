@@ -1,28 +1,40 @@
-"""Wiring shared by the engine-against-simulator integration tests (faults, kill and restart).
+"""Wiring shared by the engine-against-simulator integration tests.
 
-The in-process wiring copies ``kxbtc.engine.demo.run_demo``: the exchange and the engine share one
-``ScaledClock``; signatures and WS housekeeping use real time, as the simulator checks signatures
-against the wall clock.
+In-process runs use virtual time: the simulator and the engine share one event loop
+(``kxbtc.virtual_loop``, started by ``run_virtual``) and one ``LoopClock`` for everything (the exchange,
+the engine, signatures, rate limits, WS pings and backoff), so a run is the same however fast the machine
+is. ``virtual_engine`` is ``kxbtc.engine.paper.paper_engine`` with that one clock in every place where the
+paper wiring uses the system clock.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, ParamSpec
 
-from kxbtc.clock import NS_PER_S, ScaledClock
+from kxbtc.clock import NS_PER_S, Clock, LoopClock
 from kxbtc.config import Config, load_config
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
-from kxbtc.engine.paper import paper_engine
+from kxbtc.kalshi.rest import KalshiRestClient
+from kxbtc.kalshi.ws import KalshiWsClient
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.server import ServerConfig
 from kxbtc.store.db import SqliteStore, open_connection, read_fills, read_orders
 from kxbtc.store.records import FillRecord, OrderRecord
+from kxbtc.strategy.base import Strategy
+from kxbtc.virtual_loop import run_virtual
+
+P = ParamSpec("P")
 
 #: Order states that mean "we do not know what the exchange did" (reconciliation must resolve them).
 UNRESOLVED_STATES = ("intended", "unknown")
@@ -46,25 +58,82 @@ class EngineRun:
     exchange_client_order_ids: list[str | None] = field(default_factory=list)
 
 
+def on_virtual_time(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """Run an ``async def`` test on a virtual-time loop of its own (``run_virtual``), not pytest-asyncio's."""
+
+    @functools.wraps(test)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        run_virtual(test(*args, **kwargs))
+
+    return run
+
+
+def virtual_sim(exchange: Exchange, **kwargs: Any) -> SimHarness:
+    """A ``SimHarness`` whose signature checks and rate limits run on the exchange's (virtual) clock."""
+    return SimHarness(exchange, real_clock=exchange.clock, **kwargs)
+
+
+@asynccontextmanager
+async def virtual_engine(
+    config: Config,
+    sim: SimHarness,
+    store: SqliteStore,
+    clock: Clock,
+    *,
+    series: Sequence[str] = ("KXBTC15M",),
+    strategies: Sequence[Strategy] | None = None,
+    reconcile_every_s: float = 60.0,
+    refresh_every_s: float = 15.0,
+) -> AsyncIterator[Engine]:
+    """``paper_engine``'s wiring with ``clock`` for signatures and WS housekeeping too."""
+    signer = sim.signer()
+    async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
+        yield Engine(
+            config,
+            rest=rest,
+            ws=KalshiWsClient(sim.ws_url, signer, clock),
+            store=store,
+            clock=clock,
+            run_id=uuid.uuid4().hex,
+            series=series,
+            strategies=list(strategies) if strategies is not None else None,
+            reconcile_every_s=reconcile_every_s,
+            refresh_every_s=refresh_every_s,
+            poly_ws_clock=clock,
+        )
+
+
+async def until(
+    condition: Callable[[], bool], clock: Clock, *, timeout_s: float, step_s: float = 0.05
+) -> None:
+    """Wait until ``condition()`` holds, checking every ``step_s`` of ``clock`` time; fail after ``timeout_s``
+    of it (on virtual time both are simulated seconds, so the wait is the same on any machine)."""
+    deadline = clock.monotonic() + timeout_s
+    while not condition():
+        assert clock.monotonic() < deadline, f"condition not met within {timeout_s} clock seconds"
+        await clock.sleep(step_s)
+
+
 async def run_engine_in_process(
     db_path: Path,
     *,
     seed: int,
-    speed: float,
     start_iso: str,
     sim_minutes: float,
     sim_config: SimConfig,
     server_config: ServerConfig,
     config: Config | None = None,
 ) -> EngineRun:
-    """Run the engine against a seeded simulator for ``sim_minutes`` of simulated time, then audit."""
-    clock = ScaledClock(speed, start_ns=sim_start_ns(start_iso))
+    """Run the engine against a seeded simulator for ``sim_minutes`` of simulated time, then audit.
+
+    Run it on virtual time: ``run_virtual(run_engine_in_process(...))``."""
+    clock = LoopClock(sim_start_ns(start_iso))
     exchange = Exchange(clock, seed=seed, config=sim_config)
     config = config or load_config(None, environ={})
-    async with SimHarness(exchange, config=server_config, step_interval_s=0.02) as sim:
+    async with virtual_sim(exchange, config=server_config, step_interval_s=0.02) as sim:
         store = SqliteStore(db_path)
         user_id = sim.user_id()
-        async with paper_engine(config, sim, store, clock) as engine:
+        async with virtual_engine(config, sim, store, clock) as engine:
             await engine.run(until_ns=clock.time_ns() + int(sim_minutes * 60 * NS_PER_S))
             # No await between the engine's final reconcile and here, so the exchange cannot move on.
             audit = compare_with_simulator(store, exchange, user_id, exchange.config.start_balance)

@@ -2,7 +2,8 @@
 
 Discover the BTC markets, stream their books, place, amend, decrease and cancel orders, take
 liquidity, receive the fill on the stream, read it back with positions and, once the market has
-closed, the settlement.
+closed, the settlement. The simulator and the client share one loop on virtual time
+(``kxbtc.virtual_loop``): every wait below is in simulated seconds, the same on any machine.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
+from engine_harness import on_virtual_time, virtual_sim
 
 from kxbtc.book.orderbook import OrderBook
-from kxbtc.clock import NS_PER_S, ScaledClock, SystemClock
+from kxbtc.clock import NS_PER_S, LoopClock
 from kxbtc.errors import NotFoundError
 from kxbtc.kalshi.discovery import open_contracts
 from kxbtc.kalshi.rest import KalshiRestClient, client_order_id
@@ -21,13 +22,7 @@ from kxbtc.kalshi.rest_messages import order_request
 from kxbtc.kalshi.ws import KalshiWsClient, QueueHandler
 from kxbtc.kalshi.ws_messages import Fill
 from kxbtc.sim.exchange import Exchange
-from kxbtc.sim.harness import SimHarness
 from kxbtc.units import Count, Price, parse_count
-
-# One rerun on failure, as for the other tests that run the simulator on wall-clock time at high speed.
-pytestmark = pytest.mark.flaky(reruns=1)
-
-SPEED = 60.0  # simulated seconds per real second: a 15-minute market closes within 15 real seconds
 
 
 async def _wait_for(queue: asyncio.Queue[tuple[str, Any]], kind: str, timeout_s: float = 10.0) -> Any:
@@ -40,14 +35,15 @@ async def _wait_for(queue: asyncio.Queue[tuple[str, Any]], kind: str, timeout_s:
     return await asyncio.wait_for(loop(), timeout_s)
 
 
+@on_virtual_time
 async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
-    clock = ScaledClock(SPEED, start_ns=(1_780_315_200 + 60) * NS_PER_S)  # a minute into a window, at midday
+    clock = LoopClock((1_780_315_200 + 60) * NS_PER_S)  # a minute into a window, at midday
     exchange = Exchange(clock, seed=11)
-    async with SimHarness(exchange, step_interval_s=0.02) as sim:
+    async with virtual_sim(exchange, step_interval_s=0.02) as sim:
         signer = sim.signer()
         handler = QueueHandler()
         async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-            ws = KalshiWsClient(sim.ws_url, signer, SystemClock(), handler=handler)
+            ws = KalshiWsClient(sim.ws_url, signer, clock, handler=handler)
             async with ws:
                 # Discover: the open 15-minute market and the hourly ladder, from the API. A window in its
                 # last minutes can be priced at certainty with no asks left, so start on a fresh one.
@@ -55,7 +51,7 @@ async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
                     s for s in await open_contracts(rest, "KXBTC15M") if s.is_open_at(clock.time_ns())
                 ]
                 if window.close_time_ns - clock.time_ns() < 8 * 60 * NS_PER_S:
-                    await asyncio.sleep((window.close_time_ns - clock.time_ns()) / NS_PER_S / SPEED + 0.2)
+                    await clock.sleep((window.close_time_ns - clock.time_ns()) / NS_PER_S + 12)
                     [window] = [
                         s for s in await open_contracts(rest, "KXBTC15M") if s.is_open_at(clock.time_ns())
                     ]
@@ -124,7 +120,7 @@ async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
 
                 # Take liquidity: a "market" buy, a FOK bid at the top of the market's own grid (0.99 on a
                 # cent grid, 0.999 on a subpenny one) that fills at the makers' prices, however far the ask
-                # moved at 60x before the order lands; the fill arrives on the stream.
+                # moved before the order lands; the fill arrives on the stream.
                 await asyncio.wait_for(_until(lambda: book.yes_ask() is not None), 10)
                 top_of_grid = window.grid.ticks()[-1]
                 taker = await rest.create_order(
@@ -147,12 +143,12 @@ async def test_discover_stream_trade_and_settle_against_the_simulator() -> None:
                 assert [p.position for p in positions.market_positions or []] == [100]
 
                 # Settle: wait for the close, then the settlement record credits $1 per winning contract.
-                await asyncio.sleep((window.close_time_ns - clock.time_ns()) / NS_PER_S / SPEED + 0.5)
+                await clock.sleep((window.close_time_ns - clock.time_ns()) / NS_PER_S + 30)
                 for _ in range(100):
                     settlements = [s async for s in rest.iter_settlements(ticker=window.ticker)]
                     if settlements:
                         break
-                    await asyncio.sleep(0.1)
+                    await clock.sleep(6)
                 [settlement] = settlements
                 assert settlement.revenue == (100 if settlement.market_result == "yes" else 0)
 

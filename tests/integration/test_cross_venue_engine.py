@@ -5,7 +5,9 @@ The stub lists ``btc-updown-15m-<start>`` for the simulator's current KXBTC15M w
 cheap enough that Kalshi YES + Polymarket Down has a wide edge after both fees (the simulator's YES ask
 sits near 0.40 at the fixed start: about 0.40 + 0.10 + fees against $1 per pair). The Kalshi leg must go
 through the engine's risk gate and reach the exchange; the Polymarket leg must follow only for what
-Kalshi filled; a Polymarket leg that is killed must leave an ``unhedged_leg`` risk event.
+Kalshi filled; a Polymarket leg that is killed must leave an ``unhedged_leg`` risk event. Everything runs
+on virtual time (``engine_harness``), so the Kalshi book cannot move between a decision and its order just
+because the machine is slow.
 """
 
 from __future__ import annotations
@@ -14,40 +16,34 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
+from engine_harness import until, virtual_engine, virtual_sim
 from poly_stub import PolyStub, StubBook
 
-from kxbtc.clock import NS_PER_S, ScaledClock, now_ms
+from kxbtc.clock import NS_PER_S, LoopClock, now_ms
 from kxbtc.config import Config, PolymarketConfig, RiskConfig, StrategyConfig
 from kxbtc.engine.core import Engine
-from kxbtc.engine.paper import paper_engine
 from kxbtc.polymarket.venue import PaperPolymarketVenue, PolyOrderResult
 from kxbtc.sim.exchange import Exchange, SimConfig
-from kxbtc.sim.harness import SimHarness
 from kxbtc.store.db import SqliteStore
 from kxbtc.units import Count, Price
-
-# One rerun on failure, like the other wall-clock simulator tests: the engine and the simulator race on
-# real time at 10x; a loaded core can let the Kalshi book move between a decision and its order.
-pytestmark = pytest.mark.flaky(reruns=1)
+from kxbtc.virtual_loop import run_virtual
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "polymarket"
-SPEED = 10.0
 WINDOW_START = 1_780_315_200  # 2026-06-01 12:00:00 UTC, a quarter-hour boundary
 SLUG = f"btc-updown-15m-{WINDOW_START}"
 UP = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 DOWN = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
 DOWN_ASK = 1_000  # $0.10
 DOWN_ASK_SIZE = 1_000  # 10 shares
-REAL_TIMEOUT_S = 20.0
-POLL_S = 0.05
+#: Simulated seconds the engine gets to reach the outcome (it takes a few).
+TIMEOUT_S = 200.0
 
 
 def _iso(unix_s: int) -> str:
@@ -108,38 +104,26 @@ class PairRun:
     venue: PaperPolymarketVenue
 
 
-@pytest.fixture
-def clock() -> ScaledClock:
-    return ScaledClock(SPEED, start_ns=(WINDOW_START + 30) * NS_PER_S)
+def run_until(tmp_path: Path, done: Callable[[Engine], bool], *, emptying: bool = False) -> PairRun:
+    """Run the engine on virtual time until ``done`` holds, then shut it down cleanly."""
+    return run_virtual(_run_until(tmp_path, done, emptying))
 
 
-@pytest.fixture
-async def stub(clock: ScaledClock) -> AsyncIterator[PolyStub]:
-    server = PolyStub(lambda: now_ms(clock))
-    server.events[SLUG] = window_event()
-    server.books[UP] = StubBook(bids={9_400: 5_000}, asks={9_500: 5_000})
-    server.books[DOWN] = StubBook(bids={500: 5_000}, asks={DOWN_ASK: DOWN_ASK_SIZE})
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-async def run_until(
-    tmp_path: Path,
-    clock: ScaledClock,
-    stub: PolyStub,
-    done: Callable[[Engine], bool],
-    *,
-    emptying: bool = False,
-) -> PairRun:
-    """Run the engine until ``done`` holds (or REAL_TIMEOUT_S passes), then shut it down cleanly."""
+async def _run_until(tmp_path: Path, done: Callable[[Engine], bool], emptying: bool) -> PairRun:
+    clock = LoopClock((WINDOW_START + 30) * NS_PER_S)
+    stub = PolyStub(lambda: now_ms(clock))
+    stub.events[SLUG] = window_event()
+    stub.books[UP] = StubBook(bids={9_400: 5_000}, asks={9_500: 5_000})
+    stub.books[DOWN] = StubBook(bids={500: 5_000}, asks={DOWN_ASK: DOWN_ASK_SIZE})
     exchange = Exchange(clock, seed=7, config=SimConfig(series=("KXBTC15M",)))
     db_path = tmp_path / "kxbtc.db"
     store = SqliteStore(db_path)
-    async with SimHarness(exchange, step_interval_s=0.02) as sim:
-        async with paper_engine(config_for(stub), sim, store, clock, strategies=[]) as engine:
+    await stub.start()
+    try:
+        async with (
+            virtual_sim(exchange, step_interval_s=0.02) as sim,
+            virtual_engine(config_for(stub), sim, store, clock, strategies=[]) as engine,
+        ):
             desk = engine.desk
             assert desk is not None and desk.trading
             assert isinstance(desk.venue, PaperPolymarketVenue)
@@ -148,15 +132,15 @@ async def run_until(
             venue = desk.venue
             stop = asyncio.Event()
             running = asyncio.create_task(engine.run(stop=stop))
-            for _ in range(int(REAL_TIMEOUT_S / POLL_S)):
-                if done(engine) or running.done():
-                    break
-                await asyncio.sleep(POLL_S)
+            await until(lambda: done(engine) or running.done(), clock, timeout_s=TIMEOUT_S)
             stop.set()
             await running
-        store.flush()
-        store.close()
-        return PairRun(engine, exchange, sim.user_id(), db_path, venue)
+            user_id = sim.user_id()
+    finally:
+        await stub.stop()
+    store.flush()
+    store.close()
+    return PairRun(engine, exchange, user_id, db_path, venue)
 
 
 def _rows(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -181,10 +165,10 @@ def _unhedged(engine: Engine) -> bool:
     return any(e.kind == "unhedged_leg" for e in engine.stats.risk_events)
 
 
-async def test_the_kalshi_leg_fills_through_the_gate_and_the_polymarket_leg_hedges_what_filled(
-    tmp_path: Path, clock: ScaledClock, stub: PolyStub
+def test_the_kalshi_leg_fills_through_the_gate_and_the_polymarket_leg_hedges_what_filled(
+    tmp_path: Path,
 ) -> None:
-    run = await run_until(tmp_path, clock, stub, _filled_pair)
+    run = run_until(tmp_path, _filled_pair)
     desk = run.engine.desk
     assert desk is not None
     assert desk.windows.get(WINDOW_START) is not None, "the Polymarket window was not discovered"
@@ -239,10 +223,10 @@ async def test_the_kalshi_leg_fills_through_the_gate_and_the_polymarket_leg_hedg
     assert summary.open_cost == sum(leg.notional + leg.fee for leg in filled_legs) > 0
 
 
-async def test_a_killed_polymarket_leg_leaves_the_kalshi_position_and_an_unhedged_leg_event(
-    tmp_path: Path, clock: ScaledClock, stub: PolyStub
+def test_a_killed_polymarket_leg_leaves_the_kalshi_position_and_an_unhedged_leg_event(
+    tmp_path: Path,
 ) -> None:
-    run = await run_until(tmp_path, clock, stub, _unhedged, emptying=True)
+    run = run_until(tmp_path, _unhedged, emptying=True)
     desk = run.engine.desk
     assert desk is not None
     [leg] = desk.legs  # one attempt, then no more pairs on that market: nothing chases the price

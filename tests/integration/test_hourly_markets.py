@@ -3,48 +3,46 @@ on the simulator through an hourly close, and its ledger equals the simulator's 
 
 The simulator's makers misprice (``mispricing``) so the fair-value strategy finds edges on the hourly
 markets; the run starts ten simulated minutes before the top of the hour so the hourly event closes and
-settles inside it.
+settles inside it. The run is on virtual time (``engine_harness``): the same on any machine.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from engine_harness import virtual_engine, virtual_sim
 
-from kxbtc.clock import NS_PER_S, ScaledClock
+from kxbtc.clock import NS_PER_S, LoopClock
 from kxbtc.config import Config, RiskConfig, StrategyConfig
-from kxbtc.engine.audit import compare_with_simulator
-from kxbtc.engine.paper import paper_engine
+from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
+from kxbtc.engine.core import Engine
 from kxbtc.sim.exchange import Exchange, SimConfig
-from kxbtc.sim.harness import SimHarness
 from kxbtc.store.db import SqliteStore
-
-# One rerun on failure, like the other tests that run the simulator on wall-clock time.
-pytestmark = pytest.mark.flaky(reruns=1)
+from kxbtc.virtual_loop import run_virtual
 
 HOURLY = ("KXBTCD", "KXBTC")
 START_NS = (1_780_315_200 - 600) * NS_PER_S  # 2026-06-01 11:50 UTC: the 12:00 hourly close is 10 min away
-SPEED = 30.0
 
 
-async def test_the_engine_trades_the_hourly_ladders_through_a_close_and_stays_reconciled(
-    tmp_path: Path,
-) -> None:
+def test_the_engine_trades_the_hourly_ladders_through_a_close_and_stays_reconciled(tmp_path: Path) -> None:
     config = Config(
         risk=RiskConfig(daily_loss_pct=50.0, max_drawdown_pct=50.0, per_strike_pct=5.0),
         strategies={"fair_value": StrategyConfig(), "book_glitch": StrategyConfig()},
     )
-    clock = ScaledClock(SPEED, start_ns=START_NS)
-    exchange = Exchange(clock, seed=21, config=SimConfig(series=HOURLY, mispricing=0.06))
     store = SqliteStore(tmp_path / "kxbtc.db")
-    async with (
-        SimHarness(exchange, step_interval_s=0.02) as sim,
-        paper_engine(config, sim, store, clock, series=HOURLY, reconcile_every_s=30.0) as engine,
-    ):
-        await engine.run(until_ns=START_NS + 14 * 60 * NS_PER_S)
-        audit = compare_with_simulator(store, exchange, sim.user_id(), exchange.config.start_balance)
-        user_id = sim.user_id()
+
+    async def trade() -> tuple[Engine, Exchange, LedgerComparison, str]:
+        clock = LoopClock(START_NS)
+        exchange = Exchange(clock, seed=21, config=SimConfig(series=HOURLY, mispricing=0.06))
+        async with (
+            virtual_sim(exchange, step_interval_s=0.02) as sim,
+            virtual_engine(config, sim, store, clock, series=HOURLY, reconcile_every_s=30.0) as engine,
+        ):
+            await engine.run(until_ns=START_NS + 14 * 60 * NS_PER_S)
+            audit = compare_with_simulator(store, exchange, sim.user_id(), exchange.config.start_balance)
+            return engine, exchange, audit, sim.user_id()
+
+    engine, exchange, audit, user_id = run_virtual(trade())
     store.close()
 
     # It found the hourly markets through the API (both ladders) and traded them ...

@@ -1,7 +1,10 @@
 """Issue 5: the trading process is SIGKILLed mid-run; after a restart the record agrees with the exchange.
 
 The simulator runs in this process on its own thread, on a fast seeded clock; ``kxbtc run --env sim`` runs
-as a subprocess with a key the simulator trusts, told the simulator's clock with ``--sim-clock``.
+as a subprocess with a key the simulator trusts, told the simulator's clock with ``--sim-clock``. A separate
+process cannot share a virtual clock, so every step waits on an event instead of on elapsed real time: the
+kill on the Nth fill on the exchange, the stop on a settlement on the exchange and on the simulated clock
+having passed the reconciler's horizon, clear of a close. Real-time limits are only a safety net.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from engine_harness import (
     UNRESOLVED_STATES,
     duplicates,
@@ -30,20 +32,16 @@ from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness, ThreadedSimHarness
 from kxbtc.store.db import SqliteStore
 
-# One rerun on failure: the kill lands at a wall-clock moment, so the run differs each time. A second
-# failure fails the build.
-pytestmark = pytest.mark.flaky(reruns=1)
-
-
 SPEED = 30.0
 START = "2026-06-11T13:03:00"
 FILLS_BEFORE_KILL = 5
-FIRST_RUN_TIMEOUT_S = 60.0
-#: Real seconds the restarted process trades (12.5 simulated minutes, so the 13:15 window settles): long
-#: past the 30 simulated seconds after which the reconciler calls an order the exchange never saw
-#: "not placed".
-RESTART_RUN_S = 25.0
+#: Real-time safety nets: generous bounds on waits for events, never the expected duration.
+FIRST_RUN_TIMEOUT_S = 120.0
+RESTART_RUN_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
+#: Simulated seconds the restarted process trades at least: long past the 30 after which the reconciler
+#: calls an order the exchange never saw "not placed".
+RESTART_MIN_SIM_S = 120
 QUARTER_HOUR_S = 900
 #: Simulated seconds either side of a 15-minute close in which the process is not stopped (see below).
 BEFORE_CLOSE_S, AFTER_CLOSE_S = 240, 30
@@ -79,13 +77,25 @@ def test_sigkill_then_restart_reconciles_exactly(tmp_path: Path) -> None:
         fills_at_kill = threaded.call(exchange_fills)
         db_fills_at_kill, _ = read_db(db_path)
 
+        def settled() -> int:
+            return len(exchange.accounts.settlements.get(user_id, []))
+
+        restarted_ns = clock.time_ns()
         second = _start(command, tmp_path / "run2")
         try:
-            deadline = time.monotonic() + RESTART_RUN_S
             # The restart's first reconcile brings in every fill the killed run had not recorded.
-            _wait_for(lambda: len(read_db(db_path)[0]) >= fills_at_kill, second, RESTART_RUN_S)
-            _sleep_until(deadline, second)
-            _avoid_settlement_instant(clock)
+            _wait_for(lambda: len(read_db(db_path)[0]) >= fills_at_kill, second, RESTART_RUN_TIMEOUT_S)
+            # Trade on until one of our markets settled on the exchange and the reconciler's horizon has
+            # passed, then stop clear of a close.
+            _wait_for(
+                lambda: (
+                    threaded.call(settled) >= 1
+                    and clock.time_ns() >= restarted_ns + RESTART_MIN_SIM_S * NS_PER_S
+                    and _clear_of_close(clock.time_ns())
+                ),
+                second,
+                RESTART_RUN_TIMEOUT_S,
+            )
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=STOP_TIMEOUT_S)
         finally:
@@ -112,6 +122,7 @@ def test_sigkill_then_restart_reconciles_exactly(tmp_path: Path) -> None:
         f"order events {dict(order_event_kinds(db_path))}"
     )
 
+    assert fills_at_kill >= FILLS_BEFORE_KILL
     assert audit.fills_exchange >= FILLS_BEFORE_KILL
     assert audit.matches, "\n".join(audit.mismatches)
     assert audit.settlements_exchange >= 1
@@ -169,17 +180,9 @@ def _wait_for(
         time.sleep(poll_s)
 
 
-def _sleep_until(deadline: float, proc: subprocess.Popen[bytes]) -> None:
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"kxbtc run exited early with {proc.returncode}"
-        time.sleep(0.2)
-
-
-def _avoid_settlement_instant(clock: ScaledClock) -> None:
-    """Stop well clear of a 15-minute close: a market settling between the engine's final reconcile and
-    the audit would be on the exchange's books but not yet in ours, which is timing, not a bug."""
-    into = (clock.time_ns() // NS_PER_S) % QUARTER_HOUR_S
-    if into > QUARTER_HOUR_S - BEFORE_CLOSE_S:
-        time.sleep(clock.real_seconds(QUARTER_HOUR_S - into + AFTER_CLOSE_S))
-    elif into < AFTER_CLOSE_S:
-        time.sleep(clock.real_seconds(AFTER_CLOSE_S - into))
+def _clear_of_close(now_ns: int) -> bool:
+    """Whether a stop now is well clear of a 15-minute close: a market settling between the engine's final
+    reconcile and the audit would be on the exchange's books but not yet in ours, which is timing, not a
+    bug."""
+    into = (now_ns // NS_PER_S) % QUARTER_HOUR_S
+    return AFTER_CLOSE_S <= into <= QUARTER_HOUR_S - BEFORE_CLOSE_S

@@ -1,32 +1,27 @@
 """The LLM priors inside the engine: ``[llm] enabled`` runs the ensemble beside the trading loop, every
 call lands in the store, and the strategies see the blended prior in their decision context.
 
-The engine trades the in-process simulator (fixed ScaledClock start) while the ensemble's five roles
-talk to the OpenAI/Anthropic stub on 127.0.0.1.
+The engine trades the in-process simulator on virtual time (``engine_harness``) while the ensemble's five
+roles talk to the OpenAI/Anthropic stub on 127.0.0.1, on the same loop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_harness import on_virtual_time, virtual_engine, virtual_sim
 from llm_stub import LlmStub, forecast
 
-from kxbtc.clock import NS_PER_S, ScaledClock
+from kxbtc.clock import NS_PER_S, LoopClock
 from kxbtc.config import Config, LlmConfig, RiskConfig, StrategyConfig
-from kxbtc.engine.paper import paper_engine
 from kxbtc.llm.ensemble import logit, sigmoid
 from kxbtc.sim.exchange import Exchange, SimConfig
-from kxbtc.sim.harness import SimHarness
 from kxbtc.store.db import SqliteStore
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, OracleView, Strategy
-
-# One rerun on failure, like the other tests that run the simulator on wall-clock time.
-pytestmark = pytest.mark.flaky(reruns=1)
 
 KEY_ENV = "KXBTC_TEST_ENGINE_LLM_KEY"
 START_NS = (1_780_315_200 + 60) * NS_PER_S  # 2026-06-01 12:01 UTC: a 15-minute window just opened
@@ -46,16 +41,6 @@ class SeePriors(Strategy):
     def on_book(self, market: MarketState, oracle: OracleView, ctx: DecisionContext) -> list[Decision]:
         self.seen.update(ctx.priors)
         return []
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[LlmStub]:
-    server = LlmStub(key="sk-engine-test-0123")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def llm_config(stub: LlmStub) -> LlmConfig:
@@ -79,22 +64,28 @@ def llm_config(stub: LlmStub) -> LlmConfig:
     )
 
 
+@on_virtual_time
 async def test_the_engine_blends_the_ensembles_prior_and_records_every_call(
-    stub: LlmStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stub = LlmStub(key="sk-engine-test-0123")
+    await stub.start()
     monkeypatch.setenv(KEY_ENV, stub.key)
     for role, p in ANSWERS.items():
         stub.script(f"{role}-m", forecast(p, confidence=1.0))
     config = Config(risk=RiskConfig(), strategies={}, llm=llm_config(stub))
-    clock = ScaledClock(10.0, start_ns=START_NS)
+    clock = LoopClock(START_NS)
     exchange = Exchange(clock, seed=4, config=SimConfig(series=("KXBTC15M",)))
     store = SqliteStore(tmp_path / "kxbtc.db")
     seer = SeePriors()
-    async with (
-        SimHarness(exchange, step_interval_s=0.02) as sim,
-        paper_engine(config, sim, store, clock, strategies=[seer]) as engine,
-    ):
-        await engine.run(until_ns=clock.time_ns() + 60 * NS_PER_S)
+    try:
+        async with (
+            virtual_sim(exchange, step_interval_s=0.02) as sim,
+            virtual_engine(config, sim, store, clock, strategies=[seer]) as engine,
+        ):
+            await engine.run(until_ns=clock.time_ns() + 60 * NS_PER_S)
+    finally:
+        await stub.stop()
     store.flush()
     store.close()
 

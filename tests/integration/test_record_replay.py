@@ -1,20 +1,24 @@
 """Record one 15-minute market from the simulator over real loopback HTTP and WebSocket, then replay it.
 
-The simulator runs at 120x on a fixed midday start, so the recording covers a whole market (open to
-determination) in about eight real seconds. The recorder asks for fresh snapshots every two simulated
+The simulator and the recorder share one loop on virtual time (``kxbtc.virtual_loop``) from a fixed midday
+start, so the recording covers a whole market (open to determination) in a few seconds of CPU, the same on
+any machine. The recorder asks for fresh snapshots every two simulated
 minutes: each is the simulator's own book at that instant, and the book the replay rebuilt from deltas
 must equal it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from engine_harness import virtual_sim
 
 from kxbtc.backtest.recorder import Recorder, RecordingWriter
 from kxbtc.backtest.recording import Recording
@@ -23,19 +27,19 @@ from kxbtc.backtest.replay_books import BookReplayer
 from kxbtc.backtest.replay_report import replay_json
 from kxbtc.backtest.report import summarize
 from kxbtc.cli import EXIT_OK, cli
-from kxbtc.clock import NS_PER_S, ScaledClock
+from kxbtc.clock import NS_PER_S, LoopClock, ScaledClock
 from kxbtc.config import Config, RiskConfig
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.kalshi.ws_messages import OrderbookSnapshot
 from kxbtc.sim.exchange import Exchange, SimConfig
-from kxbtc.sim.harness import SimHarness, ThreadedSimHarness
+from kxbtc.sim.harness import ThreadedSimHarness
+from kxbtc.virtual_loop import run_virtual
 
-# One rerun on failure, as for the other tests that run the simulator on wall-clock time at high speed.
-pytestmark = pytest.mark.flaky(reruns=1)
-
-SPEED = 120.0
 MIDDAY_NS = 1_780_315_200 * NS_PER_S  # 2026-06-01 12:00:00 UTC, a quarter-hour boundary
 CLOSE_NS = MIDDAY_NS + 900 * NS_PER_S
+CLI_SPEED = 10.0
+#: Real seconds the record command gets to write its first WebSocket frame: a safety net only.
+CLI_SAFETY_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -43,19 +47,25 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("rec") / "sim.jsonl.gz"
 
     async def record() -> None:
-        # Starts a minute before the 12:00 window opens (the simulator's start-up eats a little of it).
-        clock = ScaledClock(SPEED, start_ns=MIDDAY_NS - 60 * NS_PER_S)
+        # Starts a minute before the 12:00 window opens.
+        clock = LoopClock(MIDDAY_NS - 60 * NS_PER_S)
         exchange = Exchange(clock, seed=5, config=SimConfig(series=("KXBTC15M",), mispricing=0.06))
-        async with SimHarness(exchange, step_interval_s=0.02) as sim:
+        async with virtual_sim(exchange, step_interval_s=0.02) as sim:
             signer = sim.signer()
             async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
                 recorder = Recorder(
-                    rest, sim.ws_url, signer, clock, RecordingWriter(path), snapshot_every_s=120.0
+                    rest,
+                    sim.ws_url,
+                    signer,
+                    clock,
+                    RecordingWriter(path),
+                    snapshot_every_s=120.0,
+                    ws_clock=clock,
                 )
                 stats = await recorder.run(until_ns=CLOSE_NS + 20 * NS_PER_S)
         assert stats.errors == []
 
-    asyncio.run(record())
+    run_virtual(record())
     return path
 
 
@@ -116,7 +126,11 @@ def test_replay_settles_from_the_recorded_result_and_is_deterministic(recording:
 
 
 def test_record_command_writes_a_recording_the_backtest_command_replays(tmp_path: Path) -> None:
-    clock = ScaledClock(SPEED, start_ns=MIDDAY_NS + 120 * NS_PER_S)
+    # The command runs its own event loop, on a real-time clock (``--sim-clock``), so it cannot share the
+    # virtual loop: it records until it is stopped, and the stop is sent once the recording holds a
+    # WebSocket frame, however long that took. At 10x the open window has 78 real seconds left, far more
+    # than the safety net, so the recording covers one market whatever the machine's speed.
+    clock = ScaledClock(CLI_SPEED, start_ns=MIDDAY_NS + 120 * NS_PER_S)
     threaded = ThreadedSimHarness(exchange=Exchange(clock, seed=9, config=SimConfig(series=("KXBTC15M",))))
     out = tmp_path / "cli.jsonl"
     with threaded as sim:
@@ -136,12 +150,13 @@ def test_record_command_writes_a_recording_the_backtest_command_replays(tmp_path
             "--key-file",
             str(key_file),
             "--no-ntp",
-            "--minutes",
-            "1",
             "--sim-clock",
-            f"{SPEED}:{clock.time_ns()}:{time.time_ns()}",
+            f"{CLI_SPEED}:{clock.time_ns()}:{time.time_ns()}",
         ]
+        stopper = threading.Thread(target=_stop_when_recorded, args=(out,), daemon=True)
+        stopper.start()
         result = CliRunner().invoke(cli, args)
+        stopper.join(timeout=5)
     assert result.exit_code == EXIT_OK, result.output
     assert "recorded" in result.stderr
     assert Recording(out).header.series == ("KXBTC15M",)
@@ -150,3 +165,13 @@ def test_record_command_writes_a_recording_the_backtest_command_replays(tmp_path
     assert replayed.exit_code == EXIT_OK, replayed.output
     report = json.loads(replayed.stdout)
     assert report["markets"] == 1 and report["replay"]["frames"] > 0
+
+
+def _stop_when_recorded(out: Path) -> None:
+    """SIGTERM this process (the record command stops cleanly on it) once ``out`` holds a WS frame."""
+    deadline = time.monotonic() + CLI_SAFETY_S
+    while time.monotonic() < deadline:
+        if out.exists() and '"k":"ws"' in out.read_text(errors="replace"):
+            break
+        time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -5,7 +5,8 @@ test-only strategies injected through ``Engine(strategies=...)`` that push on on
 is on the exchange's side: ``Exchange.create_order`` is wrapped so that, at the moment each of our orders
 reaches the matching engine, the exchange's own view of the account is recorded (cash, the position
 and its cost, every position marked to the mid of the exchange's book, the time to close). Each order is
-then checked against the limit at that instant.
+then checked against the limit at that instant. The runs are on virtual time (``engine_harness``), so
+what reaches the exchange does not depend on how fast the machine is.
 """
 
 from __future__ import annotations
@@ -18,25 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from engine_harness import on_virtual_time, virtual_engine, virtual_sim
 
-from kxbtc.clock import NS_PER_S, ScaledClock
+from kxbtc.clock import NS_PER_S, Clock, LoopClock
 from kxbtc.config import Config, EngineConfig, RiskConfig, StrategyConfig
 from kxbtc.engine.core import Engine
-from kxbtc.engine.paper import paper_engine
 from kxbtc.risk.limits import OrderIntent
 from kxbtc.sim.exchange import CRYPTO_SHARD, CreateResult, Exchange, SimConfig
-from kxbtc.sim.harness import KeyPair, SimHarness, generate_key_pair
+from kxbtc.sim.harness import KeyPair, generate_key_pair
 from kxbtc.store.db import SqliteStore
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, OracleView, Strategy
 from kxbtc.units import PRICE_SCALE, Count, Price, notional
 
-# One rerun on failure: the engine and the simulator race on real time at 20x+; a loaded CI core can shift
-# an order by a mark update. A second failure fails the build.
-pytestmark = pytest.mark.flaky(reruns=1)
-
-
-SPEED = 30.0
 WHOLE = 100  # Count units per contract
 
 
@@ -172,29 +166,29 @@ async def run_engine(
     sim_seconds: float,
     seed: int = 7,
     start_offset_s: float = 30.0,
-    speed: float = SPEED,
     restart_of: Run | None = None,
     on_start_resting: str = "cancel",
     prepare: Callable[[Exchange, str], None] | None = None,
 ) -> Run:
-    """The demo's wiring with injected strategies; runs ``sim_seconds`` of simulated time.
+    """The demo's wiring with injected strategies; runs ``sim_seconds`` of simulated (virtual) time.
 
     ``restart_of``: start a new engine on the same exchange, account and database as that run."""
     config = Config(risk=risk, strategies={}, engine=EngineConfig(on_start_resting=on_start_resting))
+    clock: Clock
     if restart_of is None:
-        clock = ScaledClock(speed, start_ns=_aligned_start(start_offset_s))
+        clock = LoopClock(_aligned_start(start_offset_s))
         exchange = Exchange(clock, seed=seed, config=SimConfig(series=("KXBTC15M",)))
         keys = [generate_key_pair()]
     else:
         restart_of.store.close()
         exchange, keys = restart_of.exchange, [restart_of.key]
-        clock = exchange.clock  # type: ignore[assignment]  # the ScaledClock made above
+        clock = exchange.clock  # the LoopClock made above, on this same loop
     store = SqliteStore(tmp_path / "kxbtc.db")
-    async with SimHarness(exchange, step_interval_s=0.02, keys=keys) as sim:
+    async with virtual_sim(exchange, step_interval_s=0.02, keys=keys) as sim:
         if prepare is not None:  # before the audit starts: what an earlier run left on the account
             prepare(exchange, sim.user_id())
         audit = restart_of.audit if restart_of is not None else ExchangeAudit(exchange, sim.user_id())
-        async with paper_engine(
+        async with virtual_engine(
             config, sim, store, clock, strategies=strategies, reconcile_every_s=30.0
         ) as engine:
             await engine.run(until_ns=clock.time_ns() + int(sim_seconds * NS_PER_S))
@@ -305,6 +299,7 @@ def _opening_cost(order: OrderSeen) -> int:
     return notional(leg, order.count - closing)
 
 
+@on_virtual_time
 async def test_a_losing_streak_is_stopped_at_the_daily_loss_floor(tmp_path: Path) -> None:
     risk = RiskConfig(daily_loss_pct=1.0, max_drawdown_pct=50.0, per_strike_pct=50.0)
     run = await run_engine(tmp_path, risk, [Churn(contracts=200)], sim_seconds=360)
@@ -334,6 +329,7 @@ async def test_a_losing_streak_is_stopped_at_the_daily_loss_floor(tmp_path: Path
     assert not [o for o in run.exchange.orders.values() if o.user_id == run.user_id and o.is_live]
 
 
+@on_virtual_time
 async def test_a_restart_does_not_renew_the_days_loss_budget(tmp_path: Path) -> None:
     risk = RiskConfig(daily_loss_pct=1.0, max_drawdown_pct=50.0, per_strike_pct=50.0)
     first = await run_engine(tmp_path, risk, [Churn(contracts=200)], sim_seconds=300)
@@ -355,6 +351,7 @@ async def test_a_restart_does_not_renew_the_days_loss_budget(tmp_path: Path) -> 
     assert final_cash > floor - start // 1_000  # never more than 0.1% past the line
 
 
+@on_virtual_time
 async def test_b_a_position_at_20_percent_of_equity_blocks_the_next_order(tmp_path: Path) -> None:
     # Breakers far away, so the per-strike cap is the binding limit.
     risk = RiskConfig(daily_loss_pct=100.0, max_drawdown_pct=100.0, per_strike_pct=20.0)
@@ -366,7 +363,7 @@ async def test_b_a_position_at_20_percent_of_equity_blocks_the_next_order(tmp_pa
 
     # Every order on the strike kept the position's cost within 20% of equity at that instant. The gate
     # measures equity at decision time on its own copy of the book; by the time the order lands the mid
-    # can have moved a few updates (more on a loaded machine), so marks within three cents are allowed.
+    # can have moved a few updates, so marks within three cents are allowed.
     for o in on_strike:
         cap = (o.equity + 3 * o.mark_tick) * 2_000 // 10_000
         assert o.cost_after <= cap, (o, cap)
@@ -382,11 +379,12 @@ async def test_b_a_position_at_20_percent_of_equity_blocks_the_next_order(tmp_pa
     print(len(on_strike), [(o.count, o.cost_after, o.equity) for o in on_strike][-5:])
 
 
+@on_virtual_time
 async def test_c_nothing_opens_in_the_final_60_seconds(tmp_path: Path) -> None:
     risk = RiskConfig(daily_loss_pct=100.0, max_drawdown_pct=100.0, per_strike_pct=100.0)
     # Start 780 s into a window: the close comes 120 s later; buy a little on every book change.
     run = await run_engine(
-        tmp_path, risk, [Accumulate(contracts=1)], sim_seconds=150, seed=5, start_offset_s=780, speed=10
+        tmp_path, risk, [Accumulate(contracts=1)], sim_seconds=150, seed=5, start_offset_s=780
     )
     orders = run.audit.orders
     first_ticker = orders[0].ticker
@@ -398,6 +396,7 @@ async def test_c_nothing_opens_in_the_final_60_seconds(tmp_path: Path) -> None:
     assert late == []
 
 
+@on_virtual_time
 async def test_d_resting_orders_count_against_the_limits_until_they_are_gone(tmp_path: Path) -> None:
     # A 1% daily budget ($10 of $1,000) and a 5% per-strike cap: resting bids alone exhaust both.
     risk = RiskConfig(daily_loss_pct=1.0, max_drawdown_pct=50.0, per_strike_pct=5.0)
@@ -425,6 +424,7 @@ async def test_d_resting_orders_count_against_the_limits_until_they_are_gone(tmp
     assert not [o for o in run.exchange.orders.values() if o.user_id == run.user_id and o.is_live]
 
 
+@on_virtual_time
 async def test_e_orders_adopted_at_start_count_against_the_per_strike_cap(tmp_path: Path) -> None:
     # Before the engine starts, the account already has a bid resting deep under the market on the
     # open window (placed by an earlier run, say). Configured to adopt it, the engine leaves it there

@@ -11,6 +11,10 @@ loop, for synchronous clients. The exchange steps on its clock in a background t
 With ``polymarket=True`` a simulated Polymarket venue (``kxbtc.sim.polymarket.PolySim``, driven by the same
 exchange and clock) is served beside it on a port of its own: ``poly_http_url`` (Gamma and CLOB) and
 ``poly_ws_url`` (the market WebSocket).
+
+The server checks signatures and refills rate-limit buckets on real time (``real_clock``, the system clock
+by default). To run everything on one virtual clock (``kxbtc.virtual_loop``), pass the same
+``kxbtc.clock.LoopClock`` as ``clock`` and ``real_clock``.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from kxbtc.sim.exchange import Exchange
 from kxbtc.sim.poly_config import PolySimConfig
 from kxbtc.sim.poly_server import WS_MARKET_PATH, PolyServer
 from kxbtc.sim.polymarket import PolySim
-from kxbtc.sim.server import API_PREFIX, WS_PATH, ServerConfig, SimServer
+from kxbtc.sim.server import API_PREFIX, WS_PATH, ServerConfig, SimServer, TokenBuckets
 
 T = TypeVar("T")
 
@@ -82,6 +86,7 @@ class SimHarness:
         config: ServerConfig | None = None,
         clock: Clock | None = None,
         auth_clock: Clock | None = None,
+        real_clock: Clock | None = None,
         seed: int = 0,
         keys: list[KeyPair] | None = None,
         host: str = "127.0.0.1",
@@ -93,7 +98,13 @@ class SimHarness:
     ) -> None:
         self.clock: Clock = clock or (exchange.clock if exchange is not None else SystemClock())
         self.exchange = exchange or Exchange(self.clock, seed=seed)
-        self.server = SimServer(self.exchange, config, auth_clock=auth_clock)
+        self._real_clock = real_clock
+        self.server = SimServer(self.exchange, config, auth_clock=auth_clock or real_clock)
+        if real_clock is not None:
+            # On one virtual clock there is no separate real time: rate limits refill on it too.
+            self.server.buckets = TokenBuckets(
+                real_clock, self.server.config.read_rate, self.server.config.write_rate
+            )
         self.keys = keys if keys is not None else [generate_key_pair()]
         for key in self.keys:
             self.server.trust(key.key_id, key.public_key_pem)
@@ -146,7 +157,7 @@ class SimHarness:
 
     def signer(self, key: KeyPair | None = None, clock: Clock | None = None) -> Signer:
         chosen = key or self.key
-        return Signer(chosen.key_id, chosen.private_key_pem, clock)
+        return Signer(chosen.key_id, chosen.private_key_pem, clock or self._real_clock)
 
     def user_id(self, key: KeyPair | None = None) -> str:
         return self.exchange.ensure_user((key or self.key).key_id)
