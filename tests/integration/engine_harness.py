@@ -21,7 +21,9 @@ from kxbtc.engine.paper import paper_engine
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.server import ServerConfig
-from kxbtc.store.db import SqliteStore, open_connection, read_fills, read_orders
+from kxbtc.store.connection import open_connection
+from kxbtc.store.db import SqliteStore
+from kxbtc.store.reads import read_fills, read_orders
 from kxbtc.store.records import FillRecord, OrderRecord
 
 #: Order states that mean "we do not know what the exchange did" (reconciliation must resolve them).

@@ -26,7 +26,7 @@ from aiohttp.typedefs import Handler
 from kxbtc.dashboard.context import DASHBOARD, Dashboard, error_response
 from kxbtc.errors import KxbtcError
 from kxbtc.ops.queries import DatabaseUnusable
-from kxbtc.store.db import StoreError
+from kxbtc.store.connection import StoreError
 
 TOKEN_HEADER = "X-Kxbtc-Token"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
