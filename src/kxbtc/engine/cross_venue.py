@@ -56,7 +56,8 @@ from kxbtc.polymarket.gamma import WINDOW_S, GammaClient, UpDownMarket, slug_for
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.polymarket.messages import MarketResolvedEvent
 from kxbtc.polymarket.venue import FILLED, PaperPolymarketVenue, PolymarketVenue, PolyOrderResult
-from kxbtc.polymarket.ws import PolymarketWsClient, PolyWsHandler
+from kxbtc.polymarket.ws import PolymarketWsClient
+from kxbtc.polymarket.ws_handlers import PolyWsHandler
 from kxbtc.risk.limits import ApprovedOrder, OrderIntent
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
