@@ -29,7 +29,9 @@ from kxbtc.kalshi.ws import KalshiWsClient
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.server import ServerConfig
-from kxbtc.store.db import SqliteStore, open_connection, read_fills, read_orders
+from kxbtc.store.connection import open_connection
+from kxbtc.store.db import SqliteStore
+from kxbtc.store.reads import read_fills, read_orders
 from kxbtc.store.records import FillRecord, OrderRecord
 from kxbtc.strategy.base import Strategy
 from kxbtc.virtual_loop import run_virtual

@@ -27,8 +27,9 @@ from click.testing import CliRunner, Result
 
 from kxbtc.cli import EXIT_OK, EXIT_USAGE, cli
 from kxbtc.clock import ManualClock
+from kxbtc.dashboard.guards import TOKEN_HEADER
 from kxbtc.dashboard.queries import RISK_BASELINE_KEY
-from kxbtc.dashboard.server import TOKEN_HEADER, create_app
+from kxbtc.dashboard.server import create_app
 from kxbtc.engine.core import RISK_BASELINE_KEY as ENGINE_RISK_BASELINE_KEY
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import (

@@ -21,7 +21,8 @@ from websockets.sync.server import serve as sync_serve
 from kxbtc.cli import cli
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.oracle.feeds import BitstampFeed, CoinbaseFeed, GeminiFeed, KrakenFeed, SpotFeed
-from kxbtc.oracle.feeds.base import Backoff, FeedState, TopOfBook, cancel_quietly
+from kxbtc.oracle.feeds.base import Backoff, FeedState, cancel_quietly
+from kxbtc.oracle.feeds.book import TopOfBook
 from kxbtc.oracle.service import Oracle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"

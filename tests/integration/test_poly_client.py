@@ -21,7 +21,8 @@ from kxbtc.polymarket.clob import ClobClient
 from kxbtc.polymarket.gamma import GammaClient
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.polymarket.venue import PaperPolymarketVenue
-from kxbtc.polymarket.ws import PolymarketWsClient, PolyQueueHandler
+from kxbtc.polymarket.ws import PolymarketWsClient
+from kxbtc.polymarket.ws_handlers import PolyQueueHandler
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "polymarket"
 START = 1_795_791_600

@@ -16,7 +16,8 @@ from kxbtc.polymarket.clob import ClobClient
 from kxbtc.polymarket.gamma import WINDOW_S, GammaClient
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.polymarket.messages import MarketResolvedEvent
-from kxbtc.polymarket.ws import PolymarketWsClient, PolyWsHandler
+from kxbtc.polymarket.ws import PolymarketWsClient
+from kxbtc.polymarket.ws_handlers import PolyWsHandler
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.polymarket import PolySim

@@ -29,8 +29,10 @@ from kxbtc.errors import (
 from kxbtc.kalshi.auth import Signer
 from kxbtc.kalshi.discovery import discover_btc, discover_ladder
 from kxbtc.kalshi.ratelimit import BucketTooSmallError, EndpointCostTable, RateLimiter, TokenBucket
-from kxbtc.kalshi.rest import KalshiRestClient, ResponseInfo, batch_item_error, client_order_id
+from kxbtc.kalshi.rest import KalshiRestClient, client_order_id
 from kxbtc.kalshi.rest_messages import CancelRequestItem, EndpointCosts, decode, order_request
+from kxbtc.kalshi.rest_orders import batch_item_error
+from kxbtc.kalshi.rest_transport import ResponseInfo
 from kxbtc.units import Count, Price, PriceGrid
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"

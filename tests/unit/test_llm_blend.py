@@ -21,7 +21,7 @@ from kxbtc.llm.providers import ChatProvider, Completion, Secret
 from kxbtc.llm.roles import build_roles, user_message
 from kxbtc.llm.schemas import Forecast, ForecastRequest, parse_forecast
 from kxbtc.llm.service import PriorService, forecast_request, pick_markets
-from kxbtc.store.db import StoreError
+from kxbtc.store.connection import StoreError
 from kxbtc.strategy.base import ContractView, OracleView
 from kxbtc.units import Money
 

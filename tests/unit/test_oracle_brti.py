@@ -16,7 +16,7 @@ from kxbtc.oracle.brti import (
     dynamic_size_cap,
     utilized_points,
 )
-from kxbtc.oracle.feeds.base import Level, VenueBook
+from kxbtc.oracle.feeds.book import Level, VenueBook
 
 
 def book(venue: str, bids: list[Level], asks: list[Level], as_of_ns: int) -> VenueBook:

@@ -12,14 +12,9 @@ import pytest
 
 from kxbtc.errors import ProtocolError
 from kxbtc.oracle.feeds import bitstamp, coinbase, gemini, kraken
-from kxbtc.oracle.feeds.base import (
-    Backoff,
-    BookUpdate,
-    FeedRejectedError,
-    L2Book,
-    ReconnectRequestedError,
-    TopOfBook,
-)
+from kxbtc.oracle.feeds.base import Backoff
+from kxbtc.oracle.feeds.book import BookUpdate, L2Book, TopOfBook
+from kxbtc.oracle.feeds.frames import FeedRejectedError, ReconnectRequestedError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 

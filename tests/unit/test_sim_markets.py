@@ -11,12 +11,9 @@ from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.sim import wire
 from kxbtc.sim.events import EventCreated, IndexTick, LifecycleEvent
 from kxbtc.sim.exchange import Exchange
-from kxbtc.sim.markets import (
-    event_ticker_hourly,
-    ladder_strikes,
-    market_ticker_15m,
-    settlement_average_cents,
-)
+from kxbtc.sim.market_specs import ladder_strikes
+from kxbtc.sim.market_text import event_ticker_hourly, market_ticker_15m
+from kxbtc.sim.markets import settlement_average_cents
 from kxbtc.units import parse_count, parse_money, parse_price
 
 START_S = 1_781_159_000  # 2026-06-11T06:23:20Z = 02:23:20 EDT

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from kxbtc.store.db import SqliteStore, StoreError
+from kxbtc.store.connection import StoreError
+from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import FillRecord, OrderRecord, RiskEventRecord
 from kxbtc.units import Count, Money, Price
 

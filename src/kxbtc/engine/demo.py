@@ -24,7 +24,7 @@ from kxbtc.clock import NS_PER_S, ScaledClock
 from kxbtc.config import Config, StrategyConfig
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
-from kxbtc.engine.cross_venue import DeskSummary
+from kxbtc.engine.cross_venue_ledger import DeskSummary
 from kxbtc.engine.paper import paper_engine
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from kxbtc.clock import Clock
 from kxbtc.core.commands import OutgoingOrder
 from kxbtc.errors import ExchangeError
-from kxbtc.kalshi.rest import KalshiRestClient, batch_item_error
+from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.kalshi.rest_messages import CancelRequestItem, CreateOrderRequest, order_request
+from kxbtc.kalshi.rest_orders import batch_item_error
 from kxbtc.store.db import SqliteStore
 from kxbtc.units import Count, parse_count
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kxbtc.store.db import StoreError, open_connection
+from kxbtc.store.connection import StoreError, open_connection
 from kxbtc.store.records import FillRecord, OrderRecord, PnlSnapshot, RiskEventRecord
 from kxbtc.store.schema import APPLICATION_ID, MIGRATIONS
 

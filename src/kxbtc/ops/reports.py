@@ -17,7 +17,7 @@ from kxbtc.ops import pnl_report, queries, render
 from kxbtc.ops.pnl_report import GroupBy, OpenPosition, PnlLine
 from kxbtc.ops.queries import HALT_KEY
 from kxbtc.ops.render import JsonObject, StatusView
-from kxbtc.store.db import read_fills, read_positions, read_settlements
+from kxbtc.store.reads import read_fills, read_positions, read_settlements
 from kxbtc.store.records import FillRecord, OrderRecord
 
 #: How many of the newest risk events the status report carries.

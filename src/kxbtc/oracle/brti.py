@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kxbtc.clock import NS_PER_S, Clock
-from kxbtc.oracle.feeds.base import Level, VenueBook
+from kxbtc.oracle.feeds.book import Level, VenueBook
 
 _VOLUME_EPS = 1e-9  # BTC: absorbs float error when cumulative sizes land exactly on a grid point
 _SV_EPS = 1e-12

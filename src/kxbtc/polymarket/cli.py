@@ -26,7 +26,8 @@ from kxbtc.polymarket.book import PolyBook
 from kxbtc.polymarket.clob import ClobClient, TopOfBook, top_of_book
 from kxbtc.polymarket.gamma import GammaClient, UpDownMarket, parse_window_start
 from kxbtc.polymarket.http import PolyHttp
-from kxbtc.polymarket.ws import PolymarketWsClient, PolyQueueHandler
+from kxbtc.polymarket.ws import PolymarketWsClient
+from kxbtc.polymarket.ws_handlers import PolyQueueHandler
 from kxbtc.units import format_count, format_price
 
 __all__ = ["poly"]

@@ -12,14 +12,8 @@ answers ``PONG``. The library's own keepalive is off so that every timer runs on
 nothing at all (data or PONG) has arrived for ``liveness_timeout`` seconds the connection is dropped and
 made again with jittered exponential backoff.
 
-A book that refuses a message (bad price, off-tick level, crossed snapshot) or drifts from the venue's
-reported best bid/ask is marked stale, and the client asks for a fresh snapshot by unsubscribing and
-resubscribing that token (a new subscription starts with a ``book``). ``book`` events also arrive after
-every trade, which repairs a book even without asking.
-
-Bad input never stops the client: every error is typed, counted in ``stats``, passed to ``on_error`` and
-logged; later frames are processed normally. Handlers are called synchronously from the reader task
-and must not block; an exception in a handler is logged and counted, never fatal.
+Frames are applied to the books in ``kxbtc.polymarket.ws_frames``; the handler interface and the
+counters are in ``kxbtc.polymarket.ws_handlers``.
 """
 
 from __future__ import annotations
@@ -28,35 +22,21 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kxbtc.backoff import equal_jitter
 from kxbtc.clock import Clock
-from kxbtc.errors import BookError, KxbtcError, NetworkError, ProtocolError, RejectedError
+from kxbtc.errors import KxbtcError, NetworkError, ProtocolError, RejectedError
 from kxbtc.polymarket.book import PolyBook
-from kxbtc.polymarket.messages import (
-    BestBidAskEvent,
-    BookEvent,
-    LastTradePriceEvent,
-    MarketResolvedEvent,
-    NewMarketEvent,
-    PriceChange,
-    PriceChangeEvent,
-    TickSizeChangeEvent,
-    UnknownEvent,
-    decode_ws_frame,
-    subscribe_message,
-    update_message,
-)
+from kxbtc.polymarket.messages import subscribe_message, update_message
+from kxbtc.polymarket.ws_frames import PolyFrames
+from kxbtc.polymarket.ws_handlers import PolyWsHandler, PolyWsStats
 from kxbtc.ws_lifecycle import SocketLifecycle
 
-__all__ = ["PING", "PolyQueueHandler", "PolyWsHandler", "PolyWsStats", "PolymarketWsClient"]
+__all__ = ["PING", "PolymarketWsClient"]
 
 log = logging.getLogger(__name__)
 
@@ -64,88 +44,7 @@ PING = "PING"
 AWAITING_SNAPSHOT = "awaiting snapshot"
 
 
-class PolyWsHandler:
-    """Callbacks for the engine; override what you need. Called from the reader task: do not block."""
-
-    def on_book(self, asset_id: str, book: PolyBook, msg: BookEvent | PriceChangeEvent) -> None:
-        """A snapshot or a change was applied to a live book."""
-
-    def on_book_stale(self, asset_id: str, reason: str) -> None:
-        """A book became stale: stop trading on it until the next ``on_book`` from a snapshot."""
-
-    def on_tick_size(self, msg: TickSizeChangeEvent) -> None: ...
-
-    def on_last_trade(self, msg: LastTradePriceEvent) -> None: ...
-
-    def on_best_bid_ask(self, msg: BestBidAskEvent) -> None: ...
-
-    def on_market_resolved(self, msg: MarketResolvedEvent) -> None: ...
-
-    def on_new_market(self, msg: NewMarketEvent) -> None: ...
-
-    def on_error(self, error: KxbtcError) -> None:
-        """A typed error the client survived (bad frame, refused book update, disconnect)."""
-
-    def on_connection(self, connected: bool) -> None: ...
-
-
-class PolyQueueHandler(PolyWsHandler):
-    """Puts every event on ``queue`` as ``(kind, payload)``; ``kind`` is the callback name minus ``on_``."""
-
-    def __init__(self, maxsize: int = 0) -> None:
-        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize)
-
-    def _put(self, kind: str, payload: Any) -> None:
-        try:
-            self.queue.put_nowait((kind, payload))
-        except asyncio.QueueFull:
-            log.error("poly ws: event queue full, dropped %s event", kind)
-
-    def on_book(self, asset_id: str, book: PolyBook, msg: BookEvent | PriceChangeEvent) -> None:
-        self._put("book", (asset_id, book, msg))
-
-    def on_book_stale(self, asset_id: str, reason: str) -> None:
-        self._put("book_stale", (asset_id, reason))
-
-    def on_tick_size(self, msg: TickSizeChangeEvent) -> None:
-        self._put("tick_size", msg)
-
-    def on_last_trade(self, msg: LastTradePriceEvent) -> None:
-        self._put("last_trade", msg)
-
-    def on_best_bid_ask(self, msg: BestBidAskEvent) -> None:
-        self._put("best_bid_ask", msg)
-
-    def on_market_resolved(self, msg: MarketResolvedEvent) -> None:
-        self._put("market_resolved", msg)
-
-    def on_new_market(self, msg: NewMarketEvent) -> None:
-        self._put("new_market", msg)
-
-    def on_error(self, error: KxbtcError) -> None:
-        self._put("error", error)
-
-    def on_connection(self, connected: bool) -> None:
-        self._put("connection", connected)
-
-
-@dataclass
-class PolyWsStats:
-    frames: int = 0
-    connects: int = 0
-    disconnects: int = 0
-    connect_failures: int = 0
-    pings_sent: int = 0
-    pongs: int = 0
-    liveness_timeouts: int = 0
-    snapshot_requests: int = 0
-    unknown_events: int = 0
-    handler_errors: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-    recent_errors: deque[KxbtcError] = field(default_factory=lambda: deque(maxlen=100))
-
-
-class PolymarketWsClient(SocketLifecycle):
+class PolymarketWsClient(PolyFrames, SocketLifecycle):
     task_name = "poly-ws"
 
     def __init__(
@@ -378,103 +277,3 @@ class PolymarketWsClient(SocketLifecycle):
                 next_ping = now + self._ping_interval
                 self.stats.pings_sent += 1
                 await self._send(ws, PING)
-
-    # -----------------------------------------------------------------------------------------
-    # Frames
-
-    def _handle_frame(self, frame: str | bytes) -> None:
-        self.stats.frames += 1
-        decoded = decode_ws_frame(frame)
-        if decoded.control == "PONG":
-            self.stats.pongs += 1
-        for error in decoded.errors:
-            self._record(error)
-        for event in decoded.events:
-            if isinstance(event, BookEvent):
-                self._on_book(event)
-            elif isinstance(event, PriceChangeEvent):
-                self._on_price_change(event)
-            elif isinstance(event, TickSizeChangeEvent):
-                self._on_tick_size(event)
-            elif isinstance(event, LastTradePriceEvent):
-                self._emit(self.handler.on_last_trade, event)
-            elif isinstance(event, BestBidAskEvent):
-                self._emit(self.handler.on_best_bid_ask, event)
-            elif isinstance(event, MarketResolvedEvent):
-                self._emit(self.handler.on_market_resolved, event)
-            elif isinstance(event, NewMarketEvent):
-                self._emit(self.handler.on_new_market, event)
-            elif isinstance(event, UnknownEvent):
-                self.stats.unknown_events += 1
-                log.debug("poly ws: unknown event_type %r", event.event_type)
-
-    def _on_book(self, event: BookEvent) -> None:
-        book = self.books.get(event.asset_id)
-        if book is None:
-            return  # a token we no longer want (unsubscribe in flight)
-        try:
-            book.apply_snapshot(event)
-        except BookError as exc:
-            self._book_failed(event.asset_id, exc, ask_again=False)
-            return
-        self._resyncing.discard(event.asset_id)
-        self._emit(self.handler.on_book, event.asset_id, book, event)
-
-    def _on_price_change(self, event: PriceChangeEvent) -> None:
-        by_asset: dict[str, list[PriceChange]] = {}
-        for change in event.price_changes:
-            by_asset.setdefault(change.asset_id, []).append(change)
-        for asset, changes in by_asset.items():
-            book = self.books.get(asset)
-            if book is None:
-                continue
-            try:
-                book.apply_changes(changes, event.timestamp)
-            except BookError as exc:
-                self._book_failed(asset, exc, ask_again=True)
-                continue
-            if not book.stale:
-                self._emit(self.handler.on_book, asset, book, event)
-
-    def _on_tick_size(self, event: TickSizeChangeEvent) -> None:
-        book = self.books.get(event.asset_id)
-        if book is not None:
-            try:
-                book.set_tick(event.new_tick_size)
-            except BookError as exc:
-                self._book_failed(event.asset_id, exc, ask_again=True)
-        self._emit(self.handler.on_tick_size, event)
-
-    def _book_failed(self, asset: str, exc: BookError, *, ask_again: bool) -> None:
-        self._record(exc)
-        self._emit(self.handler.on_book_stale, asset, str(exc))
-        # A bad snapshot is not asked for again at once (that could loop at network speed): the next
-        # trade brings another ``book``.
-        if ask_again and asset not in self._resyncing:
-            self._resyncing.add(asset)
-            self.stats.snapshot_requests += 1
-            ws = self._ws
-            if ws is not None and self._subscribed_on_this_connection:
-                task = asyncio.ensure_future(self._resubscribe(ws, asset))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-    async def _resubscribe(self, ws: ClientConnection, asset: str) -> None:
-        await self._send(ws, update_message([asset], "unsubscribe", custom_features=self._custom_features))
-        await self._send(ws, update_message([asset], "subscribe", custom_features=self._custom_features))
-
-    # -----------------------------------------------------------------------------------------
-    # Plumbing
-
-    def _record(self, error: KxbtcError) -> None:
-        self.stats.errors[type(error).__name__] += 1
-        self.stats.recent_errors.append(error)
-        log.warning("poly ws: %s: %s", type(error).__name__, error)
-        self._emit(self.handler.on_error, error)
-
-    def _emit(self, callback: Callable[..., None], *args: Any) -> None:
-        try:
-            callback(*args)
-        except Exception:
-            self.stats.handler_errors += 1
-            log.exception("poly ws: handler %s raised", getattr(callback, "__name__", repr(callback)))

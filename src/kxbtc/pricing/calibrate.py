@@ -15,60 +15,34 @@ protocol: the settlement stand-in is OHLC/4 of the last minute, not a 60-sample 
 over that minute, Var[(O + H + L + C)/4 − O] = σ² (7 − 4 ln 2) / 16 ≈ 0.264 σ² (E[M²] = E[m²] = 1,
 E[Mm] = 1 − 2 ln 2, E[M W₁] = E[m W₁] = ½ for the max M and min m of a standard path on [0, 1]),
 so seen from spot h minutes before close the settlement has variance σ² (h − 1 + 0.264) per-minute units.
+
+Loading the candle file is ``kxbtc.pricing.candle_file``; scoring is ``kxbtc.pricing.calibration_scores``.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
-from kxbtc.errors import ConfigError
+from kxbtc.pricing.calibration_scores import (
+    CalibrationReport,
+    Predictions,
+    SkippedWindow,
+    iso_minute,
+    score,
+)
+from kxbtc.pricing.candle_file import CandleFileError, Candles, FloatArray, Progress
 from kxbtc.pricing.fair_value import probability_from_moments_array
 from kxbtc.pricing.volatility import MINUTES_PER_YEAR, ewma_series, parkinson_variance
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 HISTORY_MINUTES = 240
 WINDOW_MINUTES = 15
 DEFAULT_HORIZONS = (14, 10, 5, 2)
-PROBABILITY_CLIP = 1e-4
-RELIABILITY_BUCKETS = 10
-REQUIRED_COLUMNS = ("open_time", "open", "high", "low", "close")
 #: Exact variance of OHLC/4 of a Brownian minute about its open, in units of the minute's variance.
 OHLC4_VARIANCE = (7 - 4 * math.log(2)) / 16
-
-
-class CandleFileError(ConfigError):
-    """The candle file cannot be used: the message names the line (1 = header) when there is one."""
-
-    def __init__(self, message: str, *, line: int | None = None, path: str = "") -> None:
-        where = f"{path}:" if path else ""
-        where += f"line {line}: " if line is not None else (" " if path else "")
-        super().__init__(f"{where}{message}")
-        self.line = line
-        self.path = path
-
-
-@dataclass(frozen=True, slots=True)
-class Candles:
-    """One-minute candles sorted by open time (epoch seconds), without duplicates."""
-
-    times: IntArray
-    open: FloatArray
-    high: FloatArray
-    low: FloatArray
-    close: FloatArray
-
-    def __len__(self) -> int:
-        return int(self.times.size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,153 +73,6 @@ BASELINE = CalibrationModel("baseline", "mean", settle_offset=1 / 3)
 DEFAULT = CalibrationModel("default", "ewma", half_life=15.0, tail_df=6.0, vol_floor_annual=0.10)
 
 MODELS = {m.name: m for m in (BASELINE, DEFAULT)}
-
-
-@dataclass(frozen=True, slots=True)
-class SkippedWindow:
-    start: int  # epoch seconds of the window's open
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class HorizonScore:
-    brier: float
-    log_loss: float
-    n: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReliabilityBucket:
-    lower: float
-    upper: float
-    n: int
-    mean_predicted: float | None
-    observed: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class CalibrationReport:
-    model: str
-    brier: float
-    log_loss: float
-    n: int
-    windows: int
-    per_horizon: dict[int, HorizonScore]
-    reliability: list[ReliabilityBucket]
-    skipped: list[SkippedWindow] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "model": self.model,
-            "brier": self.brier,
-            "log_loss": self.log_loss,
-            "n": self.n,
-            "windows": self.windows,
-            "per_horizon": {
-                str(h): {"brier": s.brier, "log_loss": s.log_loss, "n": s.n}
-                for h, s in self.per_horizon.items()
-            },
-            "reliability": [
-                {
-                    "lower": b.lower,
-                    "upper": b.upper,
-                    "n": b.n,
-                    "mean_predicted": b.mean_predicted,
-                    "observed": b.observed,
-                }
-                for b in self.reliability
-            ],
-            "skipped": [{"window_start": iso_minute(s.start), "reason": s.reason} for s in self.skipped],
-        }
-
-
-Progress = Callable[[int, int], None]
-
-
-def iso_minute(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading
-
-
-def _parse_time(text: str, line: int, path: str) -> int:
-    raw = text.strip()
-    try:
-        if raw.isdigit():
-            value = int(raw)
-            return value // 1000 if value > 10**11 else value  # epoch milliseconds or seconds
-        stamp = datetime.fromisoformat(raw)
-    except ValueError:
-        raise CandleFileError(f"open_time {text!r} is not a timestamp", line=line, path=path) from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)  # the protocol is in UTC; naive times are read as UTC
-    return int(stamp.timestamp())
-
-
-def _parse_price(text: str, column: str, line: int, path: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise CandleFileError(f"{column} {text!r} is not a number", line=line, path=path) from None
-    if not math.isfinite(value) or value <= 0:
-        raise CandleFileError(f"{column} {text!r} is not a positive finite price", line=line, path=path)
-    return value
-
-
-def load_candles(path: str | Path, progress: Progress | None = None) -> Candles:
-    """Read ``open_time,open,high,low,close[,volume]`` rows; raise CandleFileError naming the bad line."""
-    name = str(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CandleFileError(f"cannot read the file: {exc}", path=name) from exc
-    if not rows:
-        raise CandleFileError("the file is empty", path=name)
-    header = [h.strip().lower() for h in rows[0]]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise CandleFileError(f"header lacks column(s) {', '.join(missing)}", line=1, path=name)
-    cols = [header.index(c) for c in REQUIRED_COLUMNS]
-    n = len(rows) - 1
-    times = np.empty(n, dtype=np.int64)
-    prices = np.empty((4, n), dtype=np.float64)
-    count = 0
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) < len(header):
-            raise CandleFileError(f"expected {len(header)} columns, found {len(row)}", line=line, path=name)
-        t = _parse_time(row[cols[0]], line, name)
-        if t % 60:
-            raise CandleFileError(
-                f"open_time {row[cols[0]]!r} is not on a whole minute", line=line, path=name
-            )
-        if count and t <= times[count - 1]:
-            what = "duplicates" if t == times[count - 1] else "is earlier than"
-            raise CandleFileError(
-                f"open_time {row[cols[0]]!r} {what} the previous row's; "
-                "rows must be sorted by time, one per minute",
-                line=line,
-                path=name,
-            )
-        o, h, lo, c = (
-            _parse_price(row[i], col, line, name)
-            for i, col in zip(cols[1:], REQUIRED_COLUMNS[1:], strict=True)
-        )
-        if h < max(o, c, lo) or lo > min(o, c):
-            raise CandleFileError("high/low do not bracket open and close", line=line, path=name)
-        times[count] = t
-        prices[:, count] = (o, h, lo, c)
-        count += 1
-        if progress is not None and count % 5000 == 0:
-            progress(count, n)
-    if count == 0:
-        raise CandleFileError("no candle rows after the header", path=name)
-    return Candles(times[:count], prices[0, :count], prices[1, :count], prices[2, :count], prices[3, :count])
-
 
 # ---------------------------------------------------------------------------------------------
 # Windows
@@ -308,13 +135,6 @@ def per_minute_variance(candles: Candles, model: CalibrationModel) -> FloatArray
     return np.asarray(np.maximum(out, floor), dtype=np.float64)
 
 
-@dataclass(frozen=True, slots=True)
-class Predictions:
-    probability: FloatArray
-    outcome: FloatArray
-    horizon: IntArray
-
-
 def predict(
     candles: Candles,
     window_rows: Sequence[int],
@@ -345,60 +165,6 @@ def predict(
         if progress is not None:
             progress(done, len(horizons))
     return Predictions(np.concatenate(probs), np.concatenate(outs), np.concatenate(hors))
-
-
-# ---------------------------------------------------------------------------------------------
-# Scores
-
-
-def brier_score(p: FloatArray, y: FloatArray) -> float:
-    return float(np.mean((p - y) ** 2))
-
-
-def log_loss(p: FloatArray, y: FloatArray) -> float:
-    q = np.clip(p, PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
-    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
-
-
-def reliability_table(
-    p: FloatArray, y: FloatArray, buckets: int = RELIABILITY_BUCKETS
-) -> list[ReliabilityBucket]:
-    index = np.minimum((p * buckets).astype(np.int64), buckets - 1)
-    table = []
-    for b in range(buckets):
-        mask = index == b
-        n = int(mask.sum())
-        table.append(
-            ReliabilityBucket(
-                b / buckets,
-                (b + 1) / buckets,
-                n,
-                float(p[mask].mean()) if n else None,
-                float(y[mask].mean()) if n else None,
-            )
-        )
-    return table
-
-
-def score(predictions: Predictions, model: str, skipped: list[SkippedWindow]) -> CalibrationReport:
-    p, y, hz = predictions.probability, predictions.outcome, predictions.horizon
-    per_horizon = {}
-    for h in dict.fromkeys(hz.tolist()):
-        mask = hz == h
-        per_horizon[int(h)] = HorizonScore(
-            brier_score(p[mask], y[mask]), log_loss(p[mask], y[mask]), int(mask.sum())
-        )
-    windows = int(p.size // max(len(per_horizon), 1))
-    return CalibrationReport(
-        model,
-        brier_score(p, y),
-        log_loss(p, y),
-        int(p.size),
-        windows,
-        per_horizon,
-        reliability_table(p, y),
-        skipped,
-    )
 
 
 def calibrate(

@@ -16,15 +16,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from kxbtc.exit_codes import EXIT_USAGE
-from kxbtc.pricing.calibrate import (
-    DEFAULT_HORIZONS,
-    MODELS,
-    CalibrationReport,
-    CandleFileError,
-    calibrate,
-    iso_minute,
-    load_candles,
-)
+from kxbtc.pricing.calibrate import DEFAULT_HORIZONS, MODELS, calibrate
+from kxbtc.pricing.calibration_scores import CalibrationReport, iso_minute
+from kxbtc.pricing.candle_file import CandleFileError, load_candles
 from kxbtc.pricing.fair_value import (
     STRIKE_TYPES,
     StrikeType,

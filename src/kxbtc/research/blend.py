@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from kxbtc.pricing.calibrate import PROBABILITY_CLIP
+from kxbtc.pricing.calibration_scores import PROBABILITY_CLIP
 
 FloatArray = NDArray[np.float64]
 

@@ -15,7 +15,7 @@ from itertools import pairwise
 import numpy as np
 from numpy.typing import NDArray
 
-from kxbtc.pricing.calibrate import PROBABILITY_CLIP, brier_score, log_loss, reliability_table
+from kxbtc.pricing.calibration_scores import PROBABILITY_CLIP, brier_score, log_loss, reliability_table
 from kxbtc.research.bootstrap import MarketBootstrap
 
 FloatArray = NDArray[np.float64]

@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar, Unpack, cast, overload
 
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.sim.accounts import Accounts, Fill, Settlement, Trade
+from kxbtc.sim.candles import Candle
 from kxbtc.sim.events import EventBus, EventQueue
 from kxbtc.sim.exchange_config import CRYPTO_SHARD, DEFAULT_START_BALANCE, SHARDS, SimConfig
 from kxbtc.sim.exchange_execution import Execution
@@ -51,7 +52,7 @@ from kxbtc.sim.exchange_results import (
     Transfer,
 )
 from kxbtc.sim.exchange_state import ExchangeState
-from kxbtc.sim.markets import Candle, Event, Market, Series
+from kxbtc.sim.markets import Event, Market, Series
 from kxbtc.sim.matching import Order, OrderBook
 from kxbtc.sim.paging import Page, PortfolioQuery, decode_cursor, encode_cursor
 from kxbtc.sim.price_path import PricePath, SyntheticPath

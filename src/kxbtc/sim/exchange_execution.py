@@ -8,12 +8,13 @@ import heapq
 
 from kxbtc.clock import NS_PER_S
 from kxbtc.sim.accounts import MONEY_PER_COUNT_DOLLAR, Fill, PositionState, Trade, leg_price, reserve_for
+from kxbtc.sim.candles import Ohlc
 from kxbtc.sim.events import FillEvent, PositionUpdate, TradeEvent
 from kxbtc.sim.exchange_market_data import MarketData
 from kxbtc.sim.exchange_publishing import Publisher
 from kxbtc.sim.exchange_results import invalid
 from kxbtc.sim.exchange_state import ExchangeState
-from kxbtc.sim.markets import Market, Ohlc
+from kxbtc.sim.markets import Market
 from kxbtc.sim.matching import MatchPlan, Order
 from kxbtc.units import Count, Money, Price, notional
 

@@ -15,24 +15,23 @@ from kxbtc.sim.exchange_execution import Execution
 from kxbtc.sim.exchange_market_data import MarketData
 from kxbtc.sim.exchange_publishing import Publisher
 from kxbtc.sim.exchange_state import ExchangeState
-from kxbtc.sim.markets import (
-    GRIDS,
+from kxbtc.sim.market_specs import (
     HOUR_NS,
     QUARTER_NS,
     RULES_SECONDARY,
-    Event,
-    Market,
     MarketSpec,
+    spec_15m,
+    specs_kxbtc,
+    specs_kxbtcd,
+)
+from kxbtc.sim.market_text import (
     dollars_display,
     et_phrase,
     event_ticker_15m,
     event_ticker_hourly,
     in_weekly_maintenance,
-    settlement_average_cents,
-    spec_15m,
-    specs_kxbtc,
-    specs_kxbtcd,
 )
+from kxbtc.sim.markets import GRIDS, Event, Market, settlement_average_cents
 from kxbtc.sim.matching import OrderBook
 from kxbtc.units import Count, Money
 

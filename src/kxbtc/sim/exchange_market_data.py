@@ -8,9 +8,10 @@ from typing import TypedDict
 
 from kxbtc.clock import NS_PER_S
 from kxbtc.sim.accounts import Trade
+from kxbtc.sim.candles import Candle, Ohlc
 from kxbtc.sim.exchange_results import ExchangeStatus, Orderbook, invalid, not_found
 from kxbtc.sim.exchange_state import ExchangeState
-from kxbtc.sim.markets import STATUS_FILTERS, Candle, Event, Market, Ohlc, Series
+from kxbtc.sim.markets import STATUS_FILTERS, Event, Market, Series
 from kxbtc.sim.paging import Page, in_window, paginate
 from kxbtc.units import PRICE_SCALE, Count, Price
 

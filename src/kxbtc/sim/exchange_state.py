@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from kxbtc.clock import Clock
 from kxbtc.sim.accounts import Accounts, Trade, reserve_for
+from kxbtc.sim.candles import Candle
 from kxbtc.sim.events import EventBus
 from kxbtc.sim.exchange_config import CRYPTO_SHARD, SimConfig
 from kxbtc.sim.exchange_results import SimRejection, Transfer
-from kxbtc.sim.markets import SERIES, Candle, Event, Market, Series
+from kxbtc.sim.markets import SERIES, Event, Market, Series
 from kxbtc.sim.matching import Order, OrderBook
 from kxbtc.sim.price_path import PricePath
 from kxbtc.units import Money

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from kxbtc.domain.updown import DOWN, UP
-from kxbtc.sim.markets import et_datetime
+from kxbtc.sim.market_text import et_datetime
 from kxbtc.sim.poly_books import LevelUpdate, SimBook
 from kxbtc.sim.poly_config import PolySimConfig
 from kxbtc.sim.poly_windows import RESOLVED, PolyWindow

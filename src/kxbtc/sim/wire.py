@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from kxbtc.clock import NS_PER_MS, NS_PER_S
 from kxbtc.sim.accounts import Fill, Settlement, Trade
+from kxbtc.sim.candles import Candle, Ohlc
 from kxbtc.sim.events import (
     BookDelta,
     EventCreated,
@@ -42,7 +43,7 @@ from kxbtc.sim.exchange import (
     SimRejection,
     Transfer,
 )
-from kxbtc.sim.markets import Candle, Event, Market, Ohlc, Series
+from kxbtc.sim.markets import Event, Market, Series
 from kxbtc.sim.matching import Order
 from kxbtc.units import PRICE_SCALE, format_count, format_fixed, format_money, format_price
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from kxbtc.oracle.feeds.base import (
-    Backoff,
-    BookUpdate,
-    FeedHealth,
-    FeedRejectedError,
-    FeedState,
-    L2Book,
-    ReconnectRequestedError,
-    SpotFeed,
-    TopOfBook,
-    VenueBook,
-)
+from kxbtc.oracle.feeds.base import Backoff, FeedHealth, FeedState, SpotFeed
 from kxbtc.oracle.feeds.bitstamp import BitstampFeed
+from kxbtc.oracle.feeds.book import BookUpdate, L2Book, TopOfBook, VenueBook
 from kxbtc.oracle.feeds.coinbase import CoinbaseFeed
+from kxbtc.oracle.feeds.frames import FeedRejectedError, ReconnectRequestedError
 from kxbtc.oracle.feeds.gemini import GeminiFeed
 from kxbtc.oracle.feeds.kraken import KrakenFeed
 

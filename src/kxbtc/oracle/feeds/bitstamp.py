@@ -14,14 +14,9 @@ from typing import Any, ClassVar
 import msgspec
 
 from kxbtc.errors import ProtocolError
-from kxbtc.oracle.feeds.base import (
-    BookUpdate,
-    FeedRejectedError,
-    ReconnectRequestedError,
-    SpotFeed,
-    decode_json,
-    parse_levels,
-)
+from kxbtc.oracle.feeds.base import SpotFeed
+from kxbtc.oracle.feeds.book import BookUpdate
+from kxbtc.oracle.feeds.frames import FeedRejectedError, ReconnectRequestedError, decode_json, parse_levels
 
 URL = "wss://ws.bitstamp.net"
 

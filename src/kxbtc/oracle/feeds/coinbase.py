@@ -14,7 +14,9 @@ from typing import Any, ClassVar
 import msgspec
 
 from kxbtc.errors import ProtocolError
-from kxbtc.oracle.feeds.base import BookUpdate, FeedRejectedError, Level, SpotFeed, TopOfBook, decode_json
+from kxbtc.oracle.feeds.base import SpotFeed
+from kxbtc.oracle.feeds.book import BookUpdate, Level, TopOfBook
+from kxbtc.oracle.feeds.frames import FeedRejectedError, decode_json
 
 URL = "wss://advanced-trade-ws.coinbase.com"
 

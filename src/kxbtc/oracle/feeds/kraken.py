@@ -20,7 +20,9 @@ from typing import Any, ClassVar
 import msgspec
 
 from kxbtc.errors import ProtocolError
-from kxbtc.oracle.feeds.base import BookUpdate, FeedRejectedError, Level, SpotFeed, decode_json
+from kxbtc.oracle.feeds.base import SpotFeed
+from kxbtc.oracle.feeds.book import BookUpdate, Level
+from kxbtc.oracle.feeds.frames import FeedRejectedError, decode_json
 
 URL = "wss://ws.kraken.com/v2"
 DEPTH = 500  # levels per side; Bitstamp gives 100, Coinbase and Gemini the full book

@@ -1,0 +1,271 @@
+"""The Kalshi REST client's transport: signing, rate limiting, sending, and the retry policy.
+
+Every attempt is signed afresh over the full path (``/trade-api/v2/...``, no query). Retries only where a
+repeat cannot do harm; each endpoint says which policy it takes (``Retry``):
+
+- reads (GET): network errors, 429 and 5xx, with jittered exponential backoff (``Retry.SAFE``);
+- creates: the same body again (same ``client_order_id``, so the exchange deduplicates); whether an
+  attempt's outcome was unknown is kept in ``Attempts`` so a later 409 can be resolved;
+- cancels: 429 only (``Retry.RATE_LIMIT``: the request was not processed), or ``Retry.SAFE`` when the
+  caller says a 404 is acceptable, since a repeated cancel of a done cancel answers 404;
+- amend/decrease and transfers: 429 only.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, Self, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx2
+
+from kxbtc.backoff import equal_jitter
+from kxbtc.clock import Clock, SystemClock
+from kxbtc.errors import ExchangeError, NetworkError, RateLimitedError, RetryableError, ServerError
+from kxbtc.kalshi.auth import Signer
+from kxbtc.kalshi.error_bodies import parse_error
+from kxbtc.kalshi.ratelimit import RateLimiter
+from kxbtc.kalshi.rest_messages import decode
+
+# The records keep the logger name they had when this code lived in ``kxbtc.kalshi.rest``.
+log = logging.getLogger("kxbtc.kalshi.rest")
+
+T = TypeVar("T")
+
+
+class RequestSigner(Protocol):
+    """What the client needs from ``kxbtc.kalshi.auth.Signer`` (which satisfies it)."""
+
+    def headers(self, method: str, path: str, ts_ms: int | None = None) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseInfo:
+    """One HTTP exchange, for clock sync (the Date header) and metrics."""
+
+    method: str
+    path: str
+    status: int
+    date_header: str | None
+    sent_ns: int
+    received_ns: int
+
+    @property
+    def server_time_ns(self) -> int | None:
+        """The server's Date header as Unix ns (1 s resolution), or None if absent or unparseable."""
+        if not self.date_header:
+            return None
+        try:
+            return int(parsedate_to_datetime(self.date_header).timestamp()) * 1_000_000_000
+        except (TypeError, ValueError):
+            return None
+
+
+OnResponse = Callable[[ResponseInfo], None]
+
+
+class Retry(enum.Enum):
+    NEVER = "never"
+    RATE_LIMIT = "rate_limit"  # 429 only: the server did not process the request
+    SAFE = "safe"  # network errors, 429, 5xx
+
+
+@dataclass(slots=True)
+class Attempts:
+    """What happened across one logical request's attempts."""
+
+    count: int = 0
+    # True once an attempt may have reached the exchange without us seeing the answer.
+    ambiguous: bool = False
+
+
+Params = list[tuple[str, str | int | float | bool | None]]
+
+
+def query_params(**values: Any) -> Params:
+    """Query parameters: None dropped, bools as true/false, sequences comma-joined."""
+    out: Params = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out.append((key, "true" if value else "false"))
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            if value:
+                out.append((key, ",".join(str(v) for v in value)))
+        else:
+            out.append((key, str(value)))
+    return out
+
+
+def path_segment(value: str) -> str:
+    """One path segment, escaped (tickers are safe, but an order id is caller input)."""
+    return quote(value, safe="")
+
+
+@dataclass(slots=True)
+class RestStats:
+    """What the client survived: for operators and tests, without reading log text."""
+
+    requests: int = 0
+    retries: int = 0
+    #: Order creates whose outcome was unknown (lost response, reset, 5xx) and were re-sent.
+    order_write_retries: int = 0
+    #: Creates answered 409 after an unknown outcome and settled by finding the order by its id.
+    resolved_by_lookup: int = 0
+
+
+class RestTransport:
+    """Signed, rate-limited, retried HTTP to the Trade API; the endpoint groups build on it.
+
+    ``base_url`` includes the API prefix, e.g. ``https://external-api.kalshi.com/trade-api/v2``.
+    ``signer`` may be None for public market data only.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        signer: Signer | RequestSigner | None,
+        clock: Clock | None = None,
+        *,
+        timeout_s: float = 10.0,
+        max_retries: int = 3,
+        backoff_base_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        rate_limiter: RateLimiter | None = None,
+        on_response: OnResponse | None = None,
+        lookup_attempts: int = 4,
+        lookup_delay_s: float = 0.25,
+        rng: random.Random | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        parts = urlsplit(base_url.rstrip("/"))
+        if not parts.scheme or not parts.netloc:
+            raise ValueError(f"base_url must be absolute, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self._prefix = parts.path  # "/trade-api/v2": part of the signed path
+        self._signer = signer
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.rate_limiter = rate_limiter
+        self.stats = RestStats()
+        self.on_response = on_response
+        self.lookup_attempts = lookup_attempts
+        self.lookup_delay_s = lookup_delay_s
+        self._rng = rng if rng is not None else random.Random()
+        self._http = httpx2.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx2.Timeout(timeout_s),
+            headers={"Accept": "application/json"},
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ----------------------------------------------------------------------------------------------
+    # Transport
+
+    def full_path(self, path: str) -> str:
+        """The path as signed and as the cost table names it: ``/trade-api/v2`` + ``path``."""
+        return self._prefix + path
+
+    def _backoff(self, attempt: int) -> float:
+        return equal_jitter(attempt - 1, self.backoff_base_s, self.backoff_max_s, self._rng)
+
+    async def _send_once(
+        self, method: str, path: str, params: Params | None, body: bytes | None, items: int
+    ) -> httpx2.Response:
+        full = self.full_path(path)
+        if self.rate_limiter is not None:
+            await self.rate_limiter.acquire(method, full, items)
+        headers: dict[str, str] = {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if self._signer is not None:
+            # Fresh timestamp and signature on every attempt; the signer's clock is the corrected one.
+            headers.update(self._signer.headers(method, full))
+        sent_ns = self._clock.time_ns()
+        try:
+            response = await self._http.request(method, path, params=params, content=body, headers=headers)
+        except httpx2.TransportError as exc:
+            raise NetworkError(f"{type(exc).__name__}: {exc}", method=method, path=full) from exc
+        if self.on_response is not None:
+            info = ResponseInfo(
+                method,
+                full,
+                response.status_code,
+                response.headers.get("date"),
+                sent_ns,
+                self._clock.time_ns(),
+            )
+            try:
+                self.on_response(info)
+            except Exception:  # a broken metrics hook must not break trading
+                log.exception("on_response hook failed for %s %s", method, full)
+        return response
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: bytes | None = None,
+        retry: Retry = Retry.SAFE,
+        items: int = 1,
+        attempts: Attempts | None = None,
+    ) -> bytes:
+        """Send with retries per ``retry``; return the 2xx body or raise the typed error."""
+        state = attempts if attempts is not None else Attempts()
+        full = self.full_path(path)
+        while True:
+            state.count += 1
+            self.stats.requests += 1
+            try:
+                response = await self._send_once(method, path, params, body, items)
+            except NetworkError as exc:
+                state.ambiguous = True
+                error: ExchangeError = exc
+            else:
+                if response.is_success:
+                    return response.content
+                error = parse_error(response.status_code, response.content, method=method, path=full)
+                if isinstance(error, ServerError):
+                    state.ambiguous = True
+                if isinstance(error, RateLimitedError) and self.rate_limiter is not None:
+                    self.rate_limiter.bucket_for(method, full).drain()
+            if not self._should_retry(error, retry) or state.count > self.max_retries:
+                raise error
+            delay = self._backoff(state.count)
+            self.stats.retries += 1
+            if method == "POST" and "/orders" in full and state.ambiguous:
+                self.stats.order_write_retries += 1
+            log.warning("retrying %s %s in %.3fs (attempt %d): %s", method, full, delay, state.count, error)
+            await self._clock.sleep(delay)
+
+    @staticmethod
+    def _should_retry(error: ExchangeError, retry: Retry) -> bool:
+        if retry is Retry.NEVER:
+            return False
+        if retry is Retry.RATE_LIMIT:
+            return isinstance(error, RateLimitedError)
+        return isinstance(error, RetryableError)
+
+    async def _get(self, path: str, kind: type[T], params: Params | None = None) -> T:
+        raw = await self._request("GET", path, params=params, retry=Retry.SAFE)
+        return decode(raw, kind, f"GET {self.full_path(path)}")
