@@ -148,7 +148,9 @@ class JsonGetter:
             try:
                 response = await self._http.get(path, params=params or [])
             except httpx2.TransportError as exc:
-                error: ExchangeError = NetworkError(f"{type(exc).__name__}: {exc}", method="GET", path=path)
+                error: ExchangeError = NetworkError(
+                    f"{type(exc).__name__}: {exc}", code="network_error", method="GET", path=path
+                )
             else:
                 if response.is_success:
                     return response.content
