@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "fairvalue": "kxbtc.pricing.cli:fairvalue",
     "fills": "kxbtc.ops.cli:fills",
     "halt": "kxbtc.ops.cli:halt",
+    "history": "kxbtc.history.cli:history",
     "keys": "kxbtc.keys:keys",
     "llm": "kxbtc.llm.cli:llm",
     "oracle": "kxbtc.oracle.cli:oracle",

@@ -52,6 +52,7 @@ from kxbtc.sim.exchange_results import (
     Transfer,
 )
 from kxbtc.sim.exchange_state import ExchangeState
+from kxbtc.sim.history_tier import Tier
 from kxbtc.sim.markets import Event, Market, Series
 from kxbtc.sim.matching import Order, OrderBook
 from kxbtc.sim.paging import Page, PortfolioQuery, decode_cursor, encode_cursor
@@ -271,12 +272,13 @@ class Exchange:
         ticker: str | None = None,
         min_ts: int | None = None,
         max_ts: int | None = None,
+        tier: Tier = None,
         cursor: str = "",
         limit: int = 100,
     ) -> Page[Trade]:
         self.step()
         return self.market_data.trades_page(
-            ticker=ticker, min_ts=min_ts, max_ts=max_ts, cursor=cursor, limit=limit
+            ticker=ticker, min_ts=min_ts, max_ts=max_ts, tier=tier, cursor=cursor, limit=limit
         )
 
     def candlesticks(self, ticker: str, *, start_ts: int, end_ts: int, period_interval: int) -> list[Candle]:

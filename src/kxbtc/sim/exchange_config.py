@@ -41,6 +41,9 @@ class SimConfig:
     weekly_maintenance: bool = False
     #: Finalized markets (and their trades) older than this are forgotten.
     retain_finalized_s: int = 6 * 3600
+    #: Settled markets and trades older than this are served only by the ``/historical`` endpoints, as
+    #: Kalshi's archive does after about three months (``kxbtc.sim.history_tier``); None archives nothing.
+    archive_after_s: int | None = None
     #: Synthetic-path parameters (ignored when ``prices`` is given).
     start_price: float = 100_000.0
     annual_vol: float = 0.52

@@ -11,6 +11,7 @@ from kxbtc.sim.accounts import Trade
 from kxbtc.sim.candles import Candle, Ohlc
 from kxbtc.sim.exchange_results import ExchangeStatus, Orderbook, invalid, not_found
 from kxbtc.sim.exchange_state import ExchangeState
+from kxbtc.sim.history_tier import Tier, cutoff_ns, market_in_tier, trade_in_tier
 from kxbtc.sim.markets import STATUS_FILTERS, Event, Market, Series
 from kxbtc.sim.paging import Page, in_window, paginate
 from kxbtc.units import PRICE_SCALE, Count, Price
@@ -25,6 +26,9 @@ class MarketsQuery(TypedDict, total=False):
     status: str | None
     min_close_ts: int | None
     max_close_ts: int | None
+    min_settled_ts: int | None
+    max_settled_ts: int | None
+    tier: Tier
     cursor: str
     limit: int
 
@@ -63,12 +67,17 @@ class MarketData:
         status: str | None = None,
         min_close_ts: int | None = None,
         max_close_ts: int | None = None,
+        min_settled_ts: int | None = None,
+        max_settled_ts: int | None = None,
+        tier: Tier = None,
         cursor: str = "",
         limit: int = 100,
     ) -> Page[Market]:
-        """``GET /markets``: newest first; ``status`` is the REST filter (unopened|open|closed|settled)."""
+        """``GET /markets``: newest first; ``status`` is the REST filter (unopened|open|closed|settled).
+        ``tier`` keeps the markets of the live or the historical tier only (``kxbtc.sim.history_tier``)."""
         wanted = set(tickers) if tickers else None
         statuses = STATUS_FILTERS.get(status) if status else None
+        cutoff = cutoff_ns(self.state)
 
         def keep(m: Market) -> bool:
             return (
@@ -78,6 +87,9 @@ class MarketData:
                 and (statuses is None or m.status in statuses)
                 and (min_close_ts is None or m.close_ns >= min_close_ts * NS_PER_S)
                 and (max_close_ts is None or m.close_ns <= max_close_ts * NS_PER_S)
+                and (min_settled_ts is None or (m.settled_ns or 0) >= min_settled_ts * NS_PER_S)
+                and (max_settled_ts is None or (m.settled_ns or 0) <= max_settled_ts * NS_PER_S)
+                and market_in_tier(m.settled_ns, cutoff, tier)
             )
 
         return paginate([m for m in self.state.markets.values() if keep(m)], lambda m: m.seq, cursor, limit)
@@ -142,14 +154,19 @@ class MarketData:
         ticker: str | None = None,
         min_ts: int | None = None,
         max_ts: int | None = None,
+        tier: Tier = None,
         cursor: str = "",
         limit: int = 100,
     ) -> Page[Trade]:
+        """``GET /markets/trades``: newest first; ``tier`` as in ``markets_page``."""
+        cutoff = cutoff_ns(self.state)
         if ticker is not None:
             source: Iterable[Trade] = self.state.trades.get(ticker, [])
         else:
             source = (t for ts in self.state.trades.values() for t in ts)
-        items = [t for t in source if in_window(t.ts_ns, min_ts, max_ts)]
+        items = [
+            t for t in source if in_window(t.ts_ns, min_ts, max_ts) and trade_in_tier(t.ts_ns, cutoff, tier)
+        ]
         return paginate(items, lambda t: t.seq, cursor, limit)
 
     def candle(self, ticker: str, second: int) -> Candle:

@@ -6,6 +6,8 @@ Spec string (``--faults``), comma-separated ``name=value`` pairs, all optional:
 - ``disconnect_every=S``: close every WS connection after S real seconds.
 - ``delay_ms=N``: delay every WS message and REST response by up to N ms (uniform).
 - ``http_429=P`` / ``http_5xx=P``: answer a REST request with 429 / 500 before executing it.
+- ``retry_after=S``: injected 429s carry ``Retry-After: S`` (whole seconds). Kalshi sends none
+  (kalshi-api.md §3.6); this exercises clients that honour it where a server does.
 - ``lose_response=P``: execute an order-entry write, then lose its response (drop the connection, or a
   500 without a body).
 
@@ -34,6 +36,7 @@ class FaultSpec:
     http_429: float = 0.0
     http_5xx: float = 0.0
     lose_response: float = 0.0
+    retry_after: float = 0.0
 
     @staticmethod
     def parse(text: str) -> FaultSpec:
@@ -52,7 +55,7 @@ class FaultSpec:
                 value = float(raw)
             except ValueError:
                 raise FaultSpecError(f"fault {name}: {raw!r} is not a number") from None
-            if value < 0 or (name not in ("disconnect_every", "delay_ms") and value > 1):
+            if value < 0 or (name not in ("disconnect_every", "delay_ms", "retry_after") and value > 1):
                 raise FaultSpecError(f"fault {name}: {value} is out of range")
             values[name] = value
         return FaultSpec(**values)
@@ -80,13 +83,23 @@ class FaultInjector:
     def __init__(self, spec: FaultSpec | None = None, seed: int = 0) -> None:
         self.spec = spec or FaultSpec()
         self._rng = random.Random(seed)
+        #: How many of each HTTP fault were injected, for tests that count a client's retries.
+        self.injected: dict[HttpFault, int] = {HttpFault.RATE_LIMITED: 0, HttpFault.SERVER_ERROR: 0}
 
     def http_fault(self) -> HttpFault:
+        fault = HttpFault.NONE
         if self.spec.http_429 and self._rng.random() < self.spec.http_429:
-            return HttpFault.RATE_LIMITED
-        if self.spec.http_5xx and self._rng.random() < self.spec.http_5xx:
-            return HttpFault.SERVER_ERROR
-        return HttpFault.NONE
+            fault = HttpFault.RATE_LIMITED
+        elif self.spec.http_5xx and self._rng.random() < self.spec.http_5xx:
+            fault = HttpFault.SERVER_ERROR
+        if fault is not HttpFault.NONE:
+            self.injected[fault] += 1
+        return fault
+
+    @property
+    def retry_after_header(self) -> dict[str, str]:
+        """The headers of an injected 429: ``Retry-After`` when the spec asks for one."""
+        return {"Retry-After": str(int(self.spec.retry_after))} if self.spec.retry_after else {}
 
     def lost_response(self) -> LostResponse:
         if self.spec.lose_response and self._rng.random() < self.spec.lose_response:

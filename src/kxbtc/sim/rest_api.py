@@ -4,6 +4,7 @@ portfolio and order endpoints."""
 from __future__ import annotations
 
 from kxbtc.sim.exchange import Exchange
+from kxbtc.sim.rest_history import HistoryEndpoints
 from kxbtc.sim.rest_markets import MarketEndpoints
 from kxbtc.sim.rest_orders import OrderEndpoints
 from kxbtc.sim.rest_portfolio import PortfolioEndpoints
@@ -18,10 +19,16 @@ class RestApi:
         self.markets = MarketEndpoints(exchange)
         self.portfolio = PortfolioEndpoints(exchange, config)
         self.orders = OrderEndpoints(exchange)
+        self.history = HistoryEndpoints(exchange)
 
     def routes(self) -> list[Route]:
-        markets, portfolio, orders = self.markets, self.portfolio, self.orders
+        markets, portfolio, orders, history = self.markets, self.portfolio, self.orders, self.history
         return [
+            Route("GET", "/historical/cutoff", history.cutoff, "public"),
+            Route("GET", "/historical/markets", history.markets, "public"),
+            Route("GET", "/historical/markets/{ticker}", history.market, "public"),
+            Route("GET", "/historical/markets/{ticker}/candlesticks", history.candlesticks, "public"),
+            Route("GET", "/historical/trades", history.trades, "public"),
             Route("GET", "/exchange/status", markets.exchange_status, "public"),
             Route("GET", "/exchange/schedule", markets.exchange_schedule, "public"),
             Route("GET", "/exchange/user_data_timestamp", markets.user_data_timestamp, "public"),

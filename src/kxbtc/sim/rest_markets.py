@@ -3,22 +3,18 @@ order books, trades, candlesticks and endpoint costs."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from multidict import MultiMapping
 
-from kxbtc.clock import NS_PER_S
 from kxbtc.sim import wire
-from kxbtc.sim.accounts import Trade
 from kxbtc.sim.exchange import Exchange, SimRejection
+from kxbtc.sim.history_tier import cutoff_ns, market_in_tier
 from kxbtc.sim.markets import Event
 from kxbtc.sim.rate_limits import DEFAULT_COST, ENDPOINT_COSTS
 from kxbtc.sim.request_decoding import QueryValidationError, query_int
 from kxbtc.sim.rest_query import now_s, opt_int, opt_str, paging_params
 from kxbtc.sim.rest_routing import Call, json_response
 from kxbtc.sim.server_config import API_PREFIX
-from kxbtc.units import Count, format_count, format_price
 
 
 class MarketEndpoints:
@@ -102,6 +98,9 @@ class MarketEndpoints:
             status=opt_str(q, "status"),
             min_close_ts=opt_int(q, "min_close_ts", "GetMarkets"),
             max_close_ts=opt_int(q, "max_close_ts", "GetMarkets"),
+            min_settled_ts=opt_int(q, "min_settled_ts", "GetMarkets"),
+            max_settled_ts=opt_int(q, "max_settled_ts", "GetMarkets"),
+            tier="live",
             **paging,
         )
         return json_response(wire.page_json("markets", page, lambda m: wire.market_json(self.x, m)))
@@ -133,6 +132,7 @@ class MarketEndpoints:
             ticker=opt_str(q, "ticker"),
             min_ts=opt_int(q, "min_ts", "GetTrades"),
             max_ts=opt_int(q, "max_ts", "GetTrades"),
+            tier="live",
             **paging,
         )
         return json_response(wire.page_json("trades", page, wire.trade_json))
@@ -159,72 +159,25 @@ class MarketEndpoints:
             )
         return json_response({"markets": out})
 
-    def _candles(self, ticker: str, q: MultiMapping[str], operation: str) -> list[dict[str, Any]]:
+    def _candles(self, ticker: str, q: MultiMapping[str], operation: str) -> list[wire.Json]:
+        """The exchange's one-minute records (top of book sampled each second, trades) rolled up to
+        ``period_interval``; a market the historical tier holds is not found here, as on Kalshi."""
         interval = query_int(q, "period_interval", operation, default=1)
         if interval not in (1, 60, 1440):
             raise QueryValidationError(
                 f"Parameter validation failed for {operation}: Key: '{operation}Params.PeriodInterval' "
                 "Error:Field validation for 'PeriodInterval' failed on the 'oneof' tag"
             )
-        now = now_s(self.x)
-        end_ts = opt_int(q, "end_ts", operation) or now
+        if not market_in_tier(self.x.market(ticker).settled_ns, cutoff_ns(self.x.state), "live"):
+            raise SimRejection(404, "not_found", "not found")
+        # Without end_ts, up to the end of the period in progress, so its candle is included.
+        end_ts = opt_int(q, "end_ts", operation) or -(-now_s(self.x) // (interval * 60)) * interval * 60
         start_ts = opt_int(q, "start_ts", operation) or end_ts - 3600
-        page = self.x.trades_page(ticker=ticker, min_ts=start_ts, limit=1000).items
-        trades = [t for t in page if t.ts_ns // NS_PER_S <= end_ts]
-        return trade_candles(self.x, ticker, trades, start_ts, end_ts, interval * 60)
+        candles = self.x.candlesticks(ticker, start_ts=start_ts, end_ts=end_ts, period_interval=interval)
+        return [wire.candlestick_json(c) for c in candles]
 
     # -- rate limits------------------------------------------------------------------------------------
 
     async def endpoint_costs(self, call: Call) -> web.Response:
         costs = [{"cost": c, "method": m, "path": API_PREFIX + p} for c, m, p in ENDPOINT_COSTS]
         return json_response({"default_cost": DEFAULT_COST, "endpoint_costs": costs})
-
-
-def trade_candles(
-    exchange: Exchange, ticker: str, trades: list[Trade], start_ts: int, end_ts: int, period_s: int
-) -> list[dict[str, Any]]:
-    """Trade-price candles per period that saw trades. The simulator keeps no quote history, so the
-    ``yes_bid``/``yes_ask`` candles repeat the current top of book."""
-    bid, _, ask, _ = exchange.top_of_book(ticker)
-    flat_bid = {
-        k: format_price(bid) for k in ("open_dollars", "low_dollars", "high_dollars", "close_dollars")
-    }
-    flat_ask = {
-        k: format_price(ask) for k in ("open_dollars", "low_dollars", "high_dollars", "close_dollars")
-    }
-    periods: dict[int, list[Trade]] = {}
-    for trade in sorted(trades, key=lambda t: t.ts_ns):
-        ts = trade.ts_ns // NS_PER_S
-        end = -(-ts // period_s) * period_s
-        periods.setdefault(end, []).append(trade)
-    out: list[dict[str, Any]] = []
-    previous: Trade | None = None
-    for end in sorted(periods):
-        items = periods[end]
-        prices = [t.price for t in items]
-        volume = sum(t.count for t in items)
-        mean = sum(t.price * t.count for t in items) // max(volume, 1)
-        price = {
-            "open_dollars": format_price(prices[0]),
-            "low_dollars": format_price(min(prices)),
-            "high_dollars": format_price(max(prices)),
-            "close_dollars": format_price(prices[-1]),
-            "mean_dollars": format_price(mean),
-            "min_dollars": format_price(min(prices)),
-            "max_dollars": format_price(max(prices)),
-        }
-        if previous is not None:
-            price["previous_dollars"] = format_price(previous.price)
-        previous = items[-1]
-        if start_ts <= end - period_s and end <= end_ts + period_s:
-            out.append(
-                {
-                    "end_period_ts": end,
-                    "yes_bid": flat_bid,
-                    "yes_ask": flat_ask,
-                    "price": price,
-                    "volume_fp": format_count(Count(volume)),
-                    "open_interest_fp": format_count(exchange.markets[ticker].open_interest),
-                }
-            )
-    return out

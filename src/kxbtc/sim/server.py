@@ -153,7 +153,9 @@ class SimServer:
             if delay:
                 await asyncio.sleep(delay)
             if fault is HttpFault.RATE_LIMITED:
-                return json_response(TOO_MANY_REQUESTS, 429)
+                limited = json_response(TOO_MANY_REQUESTS, 429)
+                limited.headers.update(self.faults.retry_after_header)
+                return limited
             if fault is HttpFault.SERVER_ERROR:
                 return error_response(500, "internal_server_error", "internal server error")
             response = await route.handler(Call(request, who, request.query))
