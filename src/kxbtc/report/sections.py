@@ -201,7 +201,11 @@ def pnl_by_market(sheet: Tearsheet, chart: str) -> str:
     summary = table(
         ["", "net P&L", "95% interval"],
         [
-            [text(f"total over {p.total.markets} markets"), pnl(p.total.net), interval(p.total.interval)],
+            [
+                text(f"total over {p.total.markets} market{'' if p.total.markets == 1 else 's'}"),
+                pnl(p.total.net),
+                interval(p.total.interval),
+            ],
             [text("mean per market"), pnl(p.mean_per_market), interval(p.mean_interval)],
         ]
         if p.by_market
