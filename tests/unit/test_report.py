@@ -250,3 +250,28 @@ def test_a_missing_database_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", "--db", str(tmp_path / "nope.db"), "--out", str(tmp_path)])
     assert result.exit_code == EXIT_USAGE
     assert "nope.db" in result.output
+
+
+def test_many_markets_show_the_best_and_worst_and_a_histogram(tmp_path: Path) -> None:
+    """45 markets, market i bought 1 YES at 0.50 and settled YES for even i (+$0.50), NO for odd (-$0.50)."""
+    store = SqliteStore(tmp_path / "many.db")
+    for i in range(45):
+        ticker = f"KXBTC15M-26NOV24{i:04d}-15"
+        store.record_fill(fill(f"f{i}", f"o{i}", ticker, "bid", 5000, 100, 0, True, f"14:{i:02d}:00", "fv"))
+        store.record_settlement(settle(ticker, "yes" if i % 2 == 0 else "no", f"15:{i:02d}:00"))
+    store.flush()
+    store.close()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["report", "--db", str(tmp_path / "many.db"), "--out", str(out), "--json"]
+    )
+    assert result.exit_code == EXIT_OK, result.output
+    figures = json.loads(result.stdout)
+    assert len(figures["pnl"]["by_market"]) == 45
+    assert micros(figures["pnl"]["total"]["net"]) == 23 * 500_000 - 22 * 500_000
+    interval = figures["pnl"]["total"]["interval"]
+    assert micros(interval["low"]) < 500_000 < micros(interval["high"])
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "The 20 best and 20 worst of 45 markets" in page
+    assert (figures["hit_rate"]["markets_won"], figures["hit_rate"]["markets_settled"]) == (23, 45)
+    assert (out / "pnl_by_market.png").stat().st_size > 10_000

@@ -8,12 +8,22 @@ show says "no rows" instead of drawing an empty table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from html import escape
 
 from kxbtc.report import fmt
 from kxbtc.report.fees import FeeRow
-from kxbtc.report.intervals import Interval
+from kxbtc.report.html_parts import (
+    Cell,
+    interval,
+    interval_text,
+    note,
+    number,
+    pnl,
+    section,
+    table,
+    text,
+    when,
+)
 from kxbtc.report.pnl import PnlRow
 from kxbtc.report.tearsheet import Tearsheet
 
@@ -22,68 +32,12 @@ MAX_MARKET_ROWS = 40
 #: The newest risk events listed one by one (the counts above them cover all).
 MAX_RISK_EVENTS = 50
 
-Cell = tuple[str, str]  # (already-escaped html, css class)
-
-
-def _when(ts_ns: int | None) -> str:
-    if ts_ns is None:
-        return "—"
-    return datetime.fromtimestamp(ts_ns // 1_000_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def text(value: object) -> Cell:
-    return escape(str(value)), ""
-
-
-def number(value: str) -> Cell:
-    return escape(value), "num"
-
-
-def pnl(micros: int) -> Cell:
-    tone = "gain" if micros > 0 else "loss" if micros < 0 else ""
-    return escape(fmt.signed_dollars(micros)), f"num {tone}".strip()
-
-
-def interval_text(value: Interval | None) -> str:
-    if value is None:
-        return "—"
-    return f"{fmt.signed_dollars(value.low)} to {fmt.signed_dollars(value.high)}"
-
-
-def interval(value: Interval | None) -> Cell:
-    return escape(interval_text(value)), "num"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], numeric_from: int = 1) -> str:
-    """An HTML table; columns from ``numeric_from`` on are right-aligned. "no rows" when empty."""
-    if not rows:
-        return '<p class="empty">no rows</p>'
-    head = "".join(
-        f'<th class="num">{escape(h)}</th>' if i >= numeric_from else f"<th>{escape(h)}</th>"
-        for i, h in enumerate(headers)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td class="{css}">{html}</td>' if css else f"<td>{html}</td>" for html, css in row)
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _section(title: str, *parts: str) -> str:
-    return f"<section>\n<h2>{escape(title)}</h2>\n" + "\n".join(p for p in parts if p) + "\n</section>"
-
-
-def _note(value: str) -> str:
-    return f'<p class="note">{escape(value)}</p>'
-
 
 def header(sheet: Tearsheet) -> str:
     o = sheet.overview
     return (
         "<header><h1>kxbtc tearsheet</h1>"
-        f"<p>{escape(o.db)} &middot; {escape(_when(o.first_ns))} to {escape(_when(o.last_ns))}</p></header>"
+        f"<p>{escape(o.db)} &middot; {escape(when(o.first_ns))} to {escape(when(o.last_ns))}</p></header>"
     )
 
 
@@ -97,7 +51,7 @@ def cards(sheet: Tearsheet) -> str:
             "—" if eq.end is None else fmt.dollars(eq.end),
             "change " + ("—" if change is None else fmt.signed_dollars(change)),
         ),
-        ("Max drawdown", fmt.dollars(eq.max_drawdown), _when(eq.max_drawdown_ns)),
+        ("Max drawdown", fmt.dollars(eq.max_drawdown), when(eq.max_drawdown_ns)),
         ("Fees", fmt.dollars(sheet.fees.total.fees), f"{sheet.fees.total.fills} fills"),
         ("Markets", f"{o.markets_traded} traded", f"{o.markets_settled} settled"),
         ("Volume", fmt.contracts(o.volume), f"{o.orders} orders, {o.fills} fills"),
@@ -108,8 +62,10 @@ def cards(sheet: Tearsheet) -> str:
         ),
         (
             "Slippage vs mid",
-            fmt.per_contract(sheet.slippage.total.per_contract) + "/contract",
-            "cost " + fmt.dollars(sheet.slippage.total.cost),
+            fmt.per_contract(sheet.slippage.total.per_contract) + "/contract"
+            if sheet.slippage.fills
+            else "—",
+            f"cost {fmt.dollars(sheet.slippage.total.cost)} over {sheet.slippage.total.fills} fills",
         ),
     ]
     html = "".join(
@@ -123,19 +79,19 @@ def cards(sheet: Tearsheet) -> str:
 def equity(sheet: Tearsheet, chart: str) -> str:
     eq = sheet.equity
     if not eq.points:
-        return _section("Equity and drawdown", '<p class="empty">no rows</p>')
+        return section("Equity and drawdown", '<p class="empty">no rows</p>')
     assert eq.start is not None and eq.end is not None and eq.peak is not None
     rows = [
         [text("start"), number(fmt.dollars(eq.start))],
         [text("end"), number(fmt.dollars(eq.end))],
         [text("peak"), number(fmt.dollars(eq.peak))],
-        [text(f"max drawdown ({_when(eq.max_drawdown_ns)})"), pnl(eq.max_drawdown)],
+        [text(f"max drawdown ({when(eq.max_drawdown_ns)})"), pnl(eq.max_drawdown)],
     ]
-    return _section(
+    return section(
         "Equity and drawdown",
         chart,
         table(["", "equity"], rows),
-        _note(
+        note(
             f"{len(eq.points)} snapshots (thinned keeping each run's low and high when there are very many)."
         ),
     )
@@ -173,7 +129,7 @@ _PNL_HEADERS = ("", "net P&L", "95% interval", "fees", "volume", "markets")
 
 def _resampling_note(sheet: Tearsheet) -> str:
     p = sheet.pnl
-    return _note(
+    return note(
         f"Intervals: {p.resamples} resamples of the {p.total.markets} traded markets drawn with replacement"
         f" (seed {p.seed}); realized P&L only, open positions not marked."
     )
@@ -182,22 +138,24 @@ def _resampling_note(sheet: Tearsheet) -> str:
 def pnl_by_strategy(sheet: Tearsheet, chart: str) -> str:
     rows = _pnl_rows(sheet.pnl.by_strategy, sheet.pnl.total)
     headers = ("strategy", *_PNL_HEADERS[1:])
-    return _section("P&L by strategy", chart, table(headers, rows), _resampling_note(sheet))
+    return section("P&L by strategy", chart, table(headers, rows), _resampling_note(sheet))
 
 
 def pnl_by_hour(sheet: Tearsheet, chart: str) -> str:
     rows = _pnl_rows(sheet.pnl.by_hour, sheet.pnl.total)
     headers = ("hour of day", *_PNL_HEADERS[1:])
-    return _section(
+    return section(
         "P&L by hour of day",
         chart,
         table(headers, rows),
-        _note("Each fill and settlement at the UTC hour it happened; a settlement books the held position."),
+        note("Each fill and settlement at the UTC hour it happened; a settlement books the held position."),
     )
 
 
 def pnl_by_market(sheet: Tearsheet, chart: str) -> str:
     p = sheet.pnl
+    if not p.by_market:
+        return section("P&L by market", '<p class="empty">no rows</p>')
     summary = table(
         ["", "net P&L", "95% interval"],
         [
@@ -207,18 +165,16 @@ def pnl_by_market(sheet: Tearsheet, chart: str) -> str:
                 interval(p.total.interval),
             ],
             [text("mean per market"), pnl(p.mean_per_market), interval(p.mean_interval)],
-        ]
-        if p.by_market
-        else [],
+        ],
     )
     markets = p.by_market
     shown = markets
-    note = ""
+    cut = ""
     if len(markets) > MAX_MARKET_ROWS:
         ranked = sorted(markets, key=lambda m: (m.net, m.ticker))
         half = MAX_MARKET_ROWS // 2
         shown = ranked[-half:][::-1] + ranked[:half]
-        note = _note(f"The {half} best and {half} worst of {len(markets)} markets; --json lists all.")
+        cut = note(f"The {half} best and {half} worst of {len(markets)} markets; --json lists all.")
     rows = [
         [
             text(m.ticker),
@@ -229,12 +185,12 @@ def pnl_by_market(sheet: Tearsheet, chart: str) -> str:
         ]
         for m in shown
     ]
-    return _section(
+    return section(
         "P&L by market",
         summary,
         chart,
         table(["market", "result", "net P&L", "fees", "volume"], rows, numeric_from=2),
-        note,
+        cut,
     )
 
 
@@ -255,7 +211,7 @@ def fees(sheet: Tearsheet) -> str:
 
     headers = ["", "fills", "volume", "fees", "per contract"]
     total = rows([f.total]) if f.total.fills else []
-    return _section(
+    return section(
         "Fees",
         "<h3>By liquidity</h3>",
         table(headers, rows(f.by_liquidity) + total),
@@ -287,7 +243,7 @@ def hit_rate(sheet: Tearsheet) -> str:
         if h.markets_settled or h.fills_settled
         else []
     )
-    return _section("Hit rate", table(["", "won", "rate"], rows), _note("Settled (YES or NO) markets only."))
+    return section("Hit rate", table(["", "won", "rate"], rows), note("Settled (YES or NO) markets only."))
 
 
 def slippage(sheet: Tearsheet, chart: str) -> str:
@@ -303,11 +259,11 @@ def slippage(sheet: Tearsheet, chart: str) -> str:
         ]
         for r in lines
     ]
-    return _section(
+    return section(
         "Slippage against mid",
         table(["strategy", "fills", "volume", "per contract", "P&L vs mid"], rows),
         chart,
-        _note(
+        note(
             "Fill price against the YES mid the deciding strategy saw (its decision's inputs). Positive per"
             f" contract: paid worse than mid. {s.unmatched} fill(s) had no decision with a book to compare."
         ),
@@ -328,10 +284,10 @@ def fill_rates(sheet: Tearsheet) -> str:
         ]
         for x in lines
     ]
-    return _section(
+    return section(
         "Fill rates of resting orders",
         table(["strategy", "placed", "filled", "fully filled", "contracts filled", "contract rate"], rows),
-        _note("Good-till-canceled orders that reached the exchange; fill-or-kill orders are left out."),
+        note("Good-till-canceled orders that reached the exchange; fill-or-kill orders are left out."),
     )
 
 
@@ -339,9 +295,9 @@ def risk_events(sheet: Tearsheet) -> str:
     counts = [[text(c.kind), text(c.severity), number(str(c.count))] for c in sheet.risk_counts]
     newest = sheet.risk_events[-MAX_RISK_EVENTS:][::-1]
     events = [
-        [text(_when(e.ts_ns)), text(e.kind), text(e.severity), (escape(e.detail), "wrap")] for e in newest
+        [text(when(e.ts_ns)), text(e.kind), text(e.severity), (escape(e.detail), "wrap")] for e in newest
     ]
-    return _section(
+    return section(
         "Risk events",
         table(["kind", "severity", "count"], counts, numeric_from=2),
         "<h3>Newest first</h3>" if events else "",
@@ -352,7 +308,7 @@ def risk_events(sheet: Tearsheet) -> str:
 def forecast(sheet: Tearsheet, chart: str) -> str:
     f = sheet.forecast
     if not f.forecasts:
-        return _section("Forecast reliability", '<p class="empty">no rows</p>')
+        return section("Forecast reliability", '<p class="empty">no rows</p>')
     summary = table(
         ["", "value"],
         [
@@ -377,12 +333,12 @@ def forecast(sheet: Tearsheet, chart: str) -> str:
         for b in f.bins
         if b.n
     ]
-    return _section(
+    return section(
         "Forecast reliability",
         summary,
         chart,
         table(["p_yes bin", "forecasts", "mean p_yes", "settled YES", "95% interval"], rows),
-        _note(
+        note(
             "Forecasts in one market share its outcome: the intervals treat them as independent,"
             " so they are too narrow."
         ),
@@ -391,10 +347,10 @@ def forecast(sheet: Tearsheet, chart: str) -> str:
 
 def notes(sheet: Tearsheet) -> str:
     warnings = "".join(f"<li>{escape(w)}</li>" for w in sheet.warnings)
-    return _section(
+    return section(
         "Notes",
         f'<ul class="warnings">{warnings}</ul>' if warnings else "",
-        _note(
+        note(
             "Money in dollars and cents, the sign before the symbol; per-contract amounts to 1/100 of a cent."
             " P&L is replayed from the recorded fills and settlements (as kxbtc pnl); equity from the"
             " engine's snapshots (as kxbtc status)."
