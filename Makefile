@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit demo sim bench clean
+.PHONY: test lint typecheck unit browser demo sim bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,15 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+test: lint typecheck browser unit
+
+# Real headless Chromium for the tearsheet test (tests/integration/test_report.py): installed with apt-get
+# when missing and running as root; otherwise, or if that fails, the test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } || \
+	  echo "make browser: no Chromium (not root, no apt-get, or the install failed); its test will skip"
 
 # The main job: run kxbtc against its built-in simulator (no keys, no network).
 demo: $(STAMP)

@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "poly": "kxbtc.polymarket.cli:poly",
     "positions": "kxbtc.ops.cli:positions",
     "record": "kxbtc.backtest.cli:record",
+    "report": "kxbtc.report.cli:report",
     "resume": "kxbtc.ops.cli:resume",
     "run": "kxbtc.engine.cli:run_live",
     "score": "kxbtc.research.cli:score_command",

@@ -1,0 +1,1 @@
+"""``kxbtc report``: one self-contained HTML tearsheet (and PNGs, and JSON) for any kxbtc database."""
