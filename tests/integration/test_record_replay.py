@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from engine_harness import virtual_sim
-
-from kxbtc.backtest.recorder import Recorder, RecordingWriter
-from kxbtc.backtest.recording import Recording
 from kxbtc.backtest.replay import run_replay
 from kxbtc.backtest.replay_books import BookReplayer
 from kxbtc.backtest.replay_report import replay_json
+
+from kxbtc.backtest.recorder import Recorder, RecordingWriter
+from kxbtc.backtest.recording import Recording
 from kxbtc.backtest.report import summarize
 from kxbtc.cli import EXIT_OK, cli
 from kxbtc.clock import NS_PER_S, LoopClock, ScaledClock

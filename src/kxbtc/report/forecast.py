@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kxbtc.pricing.calibrate import brier_score, reliability_table
+from kxbtc.pricing.calibration_scores import brier_score, reliability_table
 from kxbtc.report.queries import DecisionInputs
 from kxbtc.research.metrics import wilson_interval
 from kxbtc.store.records import SettlementRecord

@@ -23,7 +23,7 @@ from kxbtc.report.pnl import PnlBreakdown, breakdown, traded_markets
 from kxbtc.report.queries import decision_inputs
 from kxbtc.report.slippage import SlippageSummary, slippage
 from kxbtc.research.bootstrap import DEFAULT_RESAMPLES
-from kxbtc.store.db import read_fills, read_orders, read_risk_events, read_settlements
+from kxbtc.store.reads import read_fills, read_orders, read_risk_events, read_settlements
 from kxbtc.store.records import RiskEventRecord
 
 
