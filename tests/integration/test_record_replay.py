@@ -19,18 +19,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from engine_harness import virtual_sim
-from kxbtc.backtest.replay import run_replay
-from kxbtc.backtest.replay_books import BookReplayer
-from kxbtc.backtest.replay_report import replay_json
 
 from kxbtc.backtest.recorder import Recorder, RecordingWriter
 from kxbtc.backtest.recording import Recording
-from kxbtc.backtest.report import summarize
 from kxbtc.cli import EXIT_OK, cli
 from kxbtc.clock import NS_PER_S, LoopClock, ScaledClock
-from kxbtc.config import Config, RiskConfig
+from kxbtc.config import Config, RiskConfig, StrategyConfig
+from kxbtc.core.books import BookSet
+from kxbtc.domain.events import BookDelta, BookSnapshot, BookStale
 from kxbtc.kalshi.rest import KalshiRestClient
-from kxbtc.kalshi.ws_messages import OrderbookSnapshot
+from kxbtc.kalshi.stream import KalshiStream
+from kxbtc.kalshi.ws_messages import decode_frame
+from kxbtc.replay.api import replay
+from kxbtc.replay.runner import ReplaySettings
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import ThreadedSimHarness
 from kxbtc.virtual_loop import run_virtual
@@ -90,39 +91,47 @@ def test_the_recording_holds_definitions_books_index_trades_and_the_result(recor
 
 def test_books_rebuilt_from_the_recording_equal_the_simulators_snapshots(recording: Path) -> None:
     rec = Recording(recording)
-    books = BookReplayer(use_yes_price=rec.header.use_yes_price)
+    stream = KalshiStream(use_yes_price=rec.header.use_yes_price)
+    books = BookSet()
     compared = 0
     for line in rec.lines():
-        if line.kind == "connection":
-            books.on_connection(bool(line.body["up"]))
+        if line.kind == "market":
+            books.add(str(line.body["ticker"]), None)
+        if line.kind == "connection" and not line.body["up"]:
+            for stale in stream.disconnected(line.t):
+                books.apply(stale)
         if line.frame is None:
             continue
-        msg = books.decode(line.frame)
-        book = books.books.get(msg.msg.market_ticker) if isinstance(msg, OrderbookSnapshot) else None
-        if book is not None and not book.stale:
-            rebuilt = book.to_levels()  # from the first snapshot and every delta since
-            books.on_message(msg)
-            assert book.to_levels() == rebuilt, f"line {line.number}: the simulator's book differs"
-            compared += 1
-        else:
-            books.on_message(msg)
+        for event in stream.on_message(decode_frame(line.frame), line.t):
+            if not isinstance(event, BookSnapshot | BookStale | BookDelta):
+                continue
+            book = books.get(event.ticker)
+            if isinstance(event, BookSnapshot) and book is not None and not book.stale:
+                rebuilt = book.to_levels()  # from the first snapshot and every delta since
+                books.apply(event)
+                assert book.to_levels() == rebuilt, f"line {line.number}: the simulator's book differs"
+                compared += 1
+            else:
+                books.apply(event)
     assert compared >= 5
-    assert books.stats.seq_gaps == 0 and books.stats.book_errors == 0
-    assert books.stats.snapshot_checks == compared and books.stats.snapshot_mismatches == 0
+    assert stream.stats.seq_gaps == 0 and books.errors == 0
 
 
 def test_replay_settles_from_the_recorded_result_and_is_deterministic(recording: Path) -> None:
-    config = Config(risk=RiskConfig(daily_loss_pct=50.0, max_drawdown_pct=50.0))
-    first_run, first_stats = run_replay(config, recording, strategies=["fair_value"])
-    second_run, second_stats = run_replay(config, recording, strategies=["fair_value"])
-    first = replay_json(summarize([first_run]), first_stats)
-    second = replay_json(summarize([second_run]), second_stats)
+    config = Config(
+        risk=RiskConfig(daily_loss_pct=50.0, max_drawdown_pct=50.0),
+        strategies={"fair_value": StrategyConfig()},
+    )
+    settings = ReplaySettings(latency_ms=250, index="kalshi")
+    first = replay(config, [recording], settings).to_json()
+    second = replay(config, [recording], settings).to_json()
     assert first == second
 
-    assert first["replay"]["settlement"]["KXBTC15M-26JUN010815-15"] == "lifecycle"
-    assert first["ledger_matches_exchange"] is True
-    assert first["orders"] > 0 and first["fills"] > 0  # the makers misprice: fair value finds trades
-    assert first["replay"]["snapshot_mismatches"] == 0
+    assert first["index"] == "kalshi"
+    traded = {m["ticker"]: m for m in first["by_market"]}
+    assert traded, "the makers misprice: fair value finds trades"
+    assert traded["KXBTC15M-26JUN010815-15"]["settled"] is True
+    assert first["trades"] > 0 and first["counts"]["frames"] > 0
 
 
 def test_record_command_writes_a_recording_the_backtest_command_replays(tmp_path: Path) -> None:
@@ -164,7 +173,7 @@ def test_record_command_writes_a_recording_the_backtest_command_replays(tmp_path
     replayed = CliRunner().invoke(cli, ["backtest", "--replay", str(out), "--json"])
     assert replayed.exit_code == EXIT_OK, replayed.output
     report = json.loads(replayed.stdout)
-    assert report["markets"] == 1 and report["replay"]["frames"] > 0
+    assert report["markets"] == 1 and report["counts"]["frames"] > 0
 
 
 def _stop_when_recorded(out: Path) -> None:
