@@ -76,3 +76,26 @@ def test_settlement_window_is_inert_under_the_default_freeze() -> None:
     assert SettlementWindow(StrategyConfig()).on_book(market, ORACLE, CTX) == []
     short_freeze = DecisionContext(NOW, Money(1_000_000_000), final_freeze_s=10)
     assert SettlementWindow(StrategyConfig()).on_book(market, ORACLE, short_freeze)
+
+
+def test_repeated_signals_never_take_the_position_past_the_kelly_size_of_the_current_edge() -> None:
+    """Fractional Kelly sizes the whole position: the same edge seen again and again buys only what is
+    missing from the Kelly size, then nothing; a smaller edge later buys nothing more."""
+    strategy = FairValueEdge(StrategyConfig(max_contracts=Decimal(10_000)))
+    deep = _book("M", yes=[(5000, 1_000_000)], no=[(4500, 1_000_000)])  # YES ask 0.55, 10,000 deep
+    position = 0
+    kelly_sizes = []
+    for _ in range(25):  # every book update repeats the signal; each decision fills in full
+        market = MarketState(_market("M", SPOT - 150, deep).contract, deep, Count(position))
+        decisions = strategy.on_book(market, ORACLE, CTX)
+        if not decisions:
+            break
+        [decision] = decisions
+        kelly = int(decision.inputs["kelly_count"] or 0)
+        kelly_sizes.append(kelly)
+        position += decision.intent.count
+        assert position <= kelly, "an order took the position past the Kelly size of the edge"
+    assert kelly_sizes and position == kelly_sizes[-1]  # it reached the Kelly size and stopped
+    # The same market once the edge has shrunk: the Kelly size is now below what is held, so nothing.
+    closer = MarketState(_market("M", SPOT - 20, deep).contract, deep, Count(position))
+    assert strategy.on_book(closer, ORACLE, CTX) == []

@@ -121,3 +121,14 @@ def blend_prior(p_model: float, prior: tuple[float, float] | None) -> float:
         return p_model
     p_prior, weight = prior
     return (1 - weight) * p_model + weight * p_prior
+
+
+def top_up(target: int, leg: str, position: int) -> int:
+    """Contracts to buy of ``leg`` (``yes``/``no``) so that what is held reaches ``target``, never more.
+
+    Fractional Kelly sizes the whole position, not each order: a fresh stake on every book update would
+    stack until a loss limit stopped it. ``position`` is signed (> 0 YES, < 0 NO); contracts of the other
+    leg are not counted as held (buying this leg first closes them, which only lowers risk).
+    """
+    held = max(0, position) if leg == "yes" else max(0, -position)
+    return max(0, target - held)

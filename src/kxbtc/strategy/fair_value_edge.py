@@ -13,6 +13,7 @@ from kxbtc.strategy.base import (
     Strategy,
     blend_prior,
     model_probability,
+    top_up,
 )
 from kxbtc.units import PRICE_SCALE, Count, Price
 
@@ -57,9 +58,11 @@ class FairValueEdge(Strategy):
         )
         if sized.side is None or sized.count <= 0 or sized.price is None:
             return []
+        # The Kelly size is for the whole position: only what is missing from it is bought.
+        wanted = top_up(sized.count, sized.side, market.position)
         # Fill-or-kill takes only what the top level shows: never more than its size.
         top_size = book.yes_ask_size() if sized.side == "yes" else book.no_ask_size()
-        count = Count(min(sized.count, top_size - top_size % 100))
+        count = Count(min(wanted, top_size - top_size % 100))
         if count <= 0:
             return []
         # V2 orders are on the YES leg: buying NO at q is an ask (sell YES) at 1 - q.
@@ -82,6 +85,8 @@ class FairValueEdge(Strategy):
             "no_ask": no_ask,
             "drift": drift,
             "edge": sized.edge,
+            "kelly_count": sized.count,
+            "position": market.position,
             "seconds_to_close": contract.seconds_to_close(ctx.now_ns),
         }
         return [Decision(intent, inputs)]
