@@ -41,8 +41,10 @@ COMMANDS: dict[str, str] = {
     "report": "kxbtc.report.cli:report",
     "resume": "kxbtc.ops.cli:resume",
     "run": "kxbtc.engine.cli:run_live",
+    "research": "kxbtc.research.study_cli:research",
     "score": "kxbtc.research.cli:score_command",
     "sim": "kxbtc.sim.cli:sim",
+    "sweep": "kxbtc.replay.sweep_cli:sweep_command",
     "status": "kxbtc.ops.cli:status",
 }
 

@@ -18,7 +18,15 @@ from kxbtc.errors import ConfigError
 from kxbtc.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, Count, Money, Price
 
 #: Strategies the engine knows; a config naming anything else is rejected at start.
-KNOWN_STRATEGIES = ("fair_value", "imbalance", "book_glitch", "settlement_window", "cross_venue")
+KNOWN_STRATEGIES = (
+    "fair_value",
+    "market_anchored",
+    "index_lead",
+    "imbalance",
+    "book_glitch",
+    "settlement_window",
+    "cross_venue",
+)
 
 ENV_PREFIX = "KXBTC_"
 
@@ -42,6 +50,12 @@ class RiskConfig(_Section):
     )
     stale_data_s: float = Field(5.0, gt=0, le=600, description="halt a market whose data is older than this")
     max_clock_skew_ms: float = Field(2_000.0, gt=0, le=60_000)
+    # The skill guard (kxbtc.core.skill_guard): a one-sided CUSUM of each strategy's settled P&L per
+    # contract against its expected edge.
+    skill_guard: bool = True
+    skill_guard_shortfall: float = Field(0.15, gt=0, le=1, description="$/contract below expectation")
+    skill_guard_sd: float = Field(0.5, gt=0, le=1, description="per-market sd of P&L per contract")
+    skill_guard_threshold: float = Field(3.0, gt=0, le=100)
 
 
 class StrategyConfig(_Section):
@@ -58,6 +72,17 @@ class StrategyConfig(_Section):
     imbalance_threshold: float = Field(0.7, gt=0.5, lt=1)
     imbalance_levels: int = Field(3, ge=1, le=50)
     max_contracts: Decimal = Field(Decimal(100), gt=0, decimal_places=2)
+    #: Net P&L per contract its backtest showed on the reported part (docs/RESEARCH.md); the live skill
+    #: guard pauses the strategy when its settled results fall clearly below it.
+    expected_edge_per_contract: float = Field(0.0, ge=-1, le=1)
+    # market_anchored: logit p = intercept + model_weight·logit(model) + market_weight·logit(mid), fitted
+    # on the earlier part of the real recordings (`kxbtc score`, docs/RESEARCH.md).
+    anchor_intercept: float = Field(-0.630, ge=-10, le=10)
+    anchor_model_weight: float = Field(2.236, ge=-10, le=10)
+    anchor_market_weight: float = Field(0.140, ge=-10, le=10)
+    # index_lead: the model must have moved this much (probability) over the look-back while the mid lagged.
+    lead_lookback_s: float = Field(2.0, gt=0, le=60)
+    lead_min_move: float = Field(0.03, gt=0, lt=1)
 
 
 class KalshiConfig(_Section):

@@ -71,6 +71,9 @@ def gate(core: TradingCore, decisions: list[Decision], now: int) -> list[Approve
         if instrument is None or orders.blocked(intent.ticker):
             continue
         stats.decisions += 1
+        if core.skill.paused(intent.strategy):
+            stats.rejected["skill_guard"] += 1
+            continue
         view = MarketRisk(
             intent.ticker,
             instrument.close_ns,

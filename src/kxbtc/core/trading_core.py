@@ -21,6 +21,7 @@ from kxbtc.core.books import BookSet, BookSource
 from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile
 from kxbtc.core.decisions import DecisionLog, gate
 from kxbtc.core.order_tracker import OrderTracker
+from kxbtc.core.skill_guard import GuardSettings, SkillGuard
 from kxbtc.core.stats import CoreStats
 from kxbtc.domain.events import (
     AckEvent,
@@ -93,6 +94,18 @@ class TradingCore:
         self.instruments: dict[str, Instrument] = {}
         self.stats = CoreStats()
         self.decision_log = DecisionLog(store)
+        risk_cfg = config.risk
+        self.skill = SkillGuard(
+            {
+                st.name: config.strategies[st.name].expected_edge_per_contract
+                for st in self.strategies
+                if risk_cfg.skill_guard and st.name in config.strategies
+            },
+            GuardSettings(
+                risk_cfg.skill_guard_shortfall, risk_cfg.skill_guard_sd, risk_cfg.skill_guard_threshold
+            ),
+        )
+        self._fills_without_strategy: dict[str, list[Fill]] = {}
         self.stopping = False
         #: Observe only: books, index, account and strategies run, nothing is sent (no edge shown yet,
         #: or the warm-up part of a replay).
@@ -297,6 +310,8 @@ class TradingCore:
                 continue
             if ack.order_id:  # fills booked from now on carry the strategy (earlier ones: the store)
                 self.portfolio.strategy_by_order[ack.order_id] = out.order.intent.strategy
+                for early in self._fills_without_strategy.pop(ack.order_id, []):
+                    self._guard_fill(out.order.intent.strategy, early)
             self.stats.orders_sent += 1
             self.stats.orders_filled += ack.fill_count > 0
             unknown = unknown or ack.status == "unknown"
@@ -320,7 +335,15 @@ class TradingCore:
             return False
         self.stats.fills_ws += 1
         self.orders.fill_booked(fill.order_id, fill.count)
+        strategy = self.portfolio.strategy_by_order.get(fill.order_id)
+        if strategy is None:  # the fill beat its order's acknowledgement: attributed when that arrives
+            self._fills_without_strategy.setdefault(fill.order_id, []).append(fill)
+        else:
+            self._guard_fill(strategy, fill)
         return True
+
+    def _guard_fill(self, strategy: str, fill: Fill) -> None:
+        self.skill.on_fill(strategy, fill.ticker, str(fill.side), fill.yes_price, fill.count, fill.fee)
 
     def on_order_update(self, update: OrderUpdate) -> None:
         self.orders.resting_update(
@@ -361,6 +384,8 @@ class TradingCore:
         )
         if added:
             self.stats.settlements += 1
+            for verdict in self.skill.on_settled(event.ticker, event.result):
+                self.note(RiskEventRecord(event.ts_ns, "skill_guard", "warning", verdict.detail))
 
     # -- equity, breakers, kill switch -------------------------------------------------------------
 
@@ -406,6 +431,7 @@ class TradingCore:
             self._on_breaker(self.risk.halt(reason))
         elif not reason and self.risk.state.manual_halt:
             self.note_risk_event(self.risk.resume())
+            self.skill.resume()
 
     def note_risk_event(self, event: RiskEvent) -> None:
         self.note(RiskEventRecord(event.ts_ns, event.kind, event.severity, event.detail))

@@ -144,8 +144,9 @@ def outcomes(runner: ReplayRunner) -> list[MarketOutcome]:
         pnl = ledger.markets.get(ticker)
         if pnl is None and ticker not in runner.with_book:
             continue
-        if info.open_ns < runner.settings.trade_from_ns:
-            continue  # the warm-up part: observed, not traded, not reported
+        until = runner.settings.trade_until_ns
+        if info.open_ns < runner.settings.trade_from_ns or 0 < until <= info.open_ns:
+            continue  # outside the part traded: observed, not reported
         gross = fees = volume = 0
         if pnl is not None:
             mark = runner.core.account.mark(ticker)

@@ -62,6 +62,12 @@ class ReplaySettings:
     #: Trade only from this instant (ns; 0: from the start). Before it the core observes: books, index,
     #: basis and volatility warm up, and only markets opening from it on are reported.
     trade_from_ns: int = 0
+    #: Trade only before this instant (ns; 0: to the end): only markets opening before it are reported,
+    #: and the replay stops once they have settled.
+    trade_until_ns: int = 0
+    #: Events older than this before ``trade_from_ns`` are skipped: long enough for the books (each
+    #: recorded stream starts with a snapshot), the volatility and the basis to warm up.
+    warm_up_s: float = 3 * 3600.0
 
 
 @dataclass(slots=True)
@@ -119,12 +125,21 @@ class ReplayRunner:
 
     def run(self) -> None:
         first = True
+        settings = self.settings
+        skip_before = (
+            settings.trade_from_ns - int(settings.warm_up_s * NS_PER_S) if settings.trade_from_ns else 0
+        )
+        stop_after = settings.trade_until_ns + 20 * 60 * NS_PER_S if settings.trade_until_ns else 2**63
         for t, group in itertools.groupby(self.recording.events(), key=lambda e: e.t_ns):
+            if t < skip_before:
+                continue
+            if t > stop_after:
+                break
             if first:
                 self._start(t)
                 first = False
             self._advance(t)
-            self.core.observe_only = t < self.settings.trade_from_ns
+            self.core.observe_only = t < self.settings.trade_from_ns or 0 < self.settings.trade_until_ns <= t
             self.core.begin_batch()
             for event in group:
                 self._apply(event)

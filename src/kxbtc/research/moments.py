@@ -56,6 +56,10 @@ class Moment:
     spot: float
     basis: float
     dollar_vol: float
+    #: YES bid size / (YES bid + YES ask size) over the top three levels of each side.
+    imbalance: float | None = None
+    yes_bid: int = 0  # Price
+    yes_ask: int = 0  # Price
 
 
 @dataclass(slots=True)
@@ -225,6 +229,9 @@ class MomentReplay:
                 spot,
                 basis,
                 dollar_vol,
+                book.imbalance(3),
+                book.best_yes_bid() or 0,
+                book.yes_ask() or 0,
             )
         )
         return None

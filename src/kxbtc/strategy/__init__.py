@@ -7,10 +7,13 @@ from kxbtc.strategy.base import Strategy
 from kxbtc.strategy.book_glitch import BookGlitch
 from kxbtc.strategy.fair_value_edge import FairValueEdge
 from kxbtc.strategy.imbalance import ImbalanceMomentum
+from kxbtc.strategy.index_lead import IndexLead
+from kxbtc.strategy.market_anchored import MarketAnchored
 from kxbtc.strategy.settlement_window import SettlementWindow
 
 REGISTRY: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (FairValueEdge, ImbalanceMomentum, BookGlitch, SettlementWindow)
+    cls.name: cls
+    for cls in (FairValueEdge, MarketAnchored, IndexLead, ImbalanceMomentum, BookGlitch, SettlementWindow)
 }
 
 

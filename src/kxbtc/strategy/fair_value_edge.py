@@ -39,7 +39,9 @@ class FairValueEdge(Strategy):
         p_model = model_probability(contract, oracle, ctx.now_ns, drift, self.tail_df)
         if p_model is None:
             return []
-        p_yes = blend_prior(p_model, ctx.priors.get(contract.ticker))
+        p_yes = self.probability(blend_prior(p_model, ctx.priors.get(contract.ticker)), market, ctx)
+        if p_yes is None:
+            return []
         yes_ask, no_ask = book.yes_ask(), book.no_ask()
         min_edge = self._min_edge
         # Only offers whose edge after fees clears the margin are candidates.
@@ -90,6 +92,10 @@ class FairValueEdge(Strategy):
             "seconds_to_close": contract.seconds_to_close(ctx.now_ns),
         }
         return [Decision(intent, inputs)]
+
+    def probability(self, p_model: float, market: MarketState, ctx: DecisionContext) -> float | None:
+        """The probability traded on: here the model's; subclasses anchor it to the market or gate it."""
+        return p_model
 
 
 def _edge(probability: float, ask: int | None, market: MarketState) -> float:
