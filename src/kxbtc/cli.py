@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "kxbtc.pricing.cli:calibrate_command",
     "config": "kxbtc.engine.cli:config_group",
     "dashboard": "kxbtc.dashboard.server:dashboard",
-    "demo": "kxbtc.engine.cli:demo",
+    "demo": "kxbtc.engine.demo_cli:demo",
     "doctor": "kxbtc.engine.cli:doctor",
     "fairvalue": "kxbtc.pricing.cli:fairvalue",
     "fills": "kxbtc.ops.cli:fills",

@@ -97,6 +97,10 @@ class EngineConfig(_Section):
     #: Orders found resting on the exchange at start that this run did not place: cancel them (the safe
     #: default after a crash) or adopt them (they stay, and count against the limits like our own).
     on_start_resting: Literal["cancel", "adopt"] = "cancel"
+    #: ``auto``: trade only when an enabled strategy has a measured edge after fees on real markets
+    #: (``expected_edge_per_contract > 0``), else observe: the strategies run and their decisions are
+    #: recorded, nothing is sent. ``on`` trades whatever is enabled; ``off`` always observes.
+    trading: Literal["auto", "on", "off"] = "auto"
 
 
 class ClockConfig(_Section):

@@ -8,15 +8,21 @@ commands. On a timer: the kill switch, equity and the breakers, the strategies' 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import Config
 from kxbtc.core.account import Account
+from kxbtc.core.bookkeeping import (
+    fill_record,
+    intended_record,
+    pnl_snapshot,
+    restore_risk_baseline,
+    save_risk_baseline,
+    settlement_record,
+)
 from kxbtc.core.books import BookSet, BookSource
 from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile
 from kxbtc.core.decisions import DecisionLog, gate
@@ -43,7 +49,7 @@ from kxbtc.oracle.index_state import IndexState
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.risk.limits import ApprovedOrder, RiskEvent, RiskManager
 from kxbtc.store.db import SqliteStore
-from kxbtc.store.records import FillRecord, OrderRecord, PnlSnapshot, RiskEventRecord, SettlementRecord
+from kxbtc.store.records import RiskEventRecord
 from kxbtc.strategy import build_strategies
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, Strategy
 from kxbtc.strategy.imbalance import imbalance_drift
@@ -52,9 +58,7 @@ from kxbtc.units import Money
 log = logging.getLogger(__name__)
 
 HALT_KEY = "halted"  # the store key the manual kill switch (`kxbtc halt`) writes
-RISK_BASELINE_KEY = "risk_baseline"  # the day's starting equity and the peak, kept over restarts
 PNL_SNAPSHOT_EVERY_S = 10.0
-#: Kinds the reconciler records itself.
 _RECONCILER_KINDS = frozenset({"repaired_fill", "repaired_order", "position_mismatch"})
 
 #: Extra decisions on each timer (the cross-venue desk): (markets, now, final_freeze_s) -> decisions.
@@ -265,7 +269,7 @@ class TradingCore:
             # final reconciliation, and its fill would never reach the database.
             return []
         if self.observe_only:
-            self.stats.observed += len(decisions)
+            self._observe(decisions)
             return []
         now = self.clock.time_ns()
         self.update_equity()  # the gate sizes against equity: a fill since the last tick must count
@@ -274,29 +278,23 @@ class TradingCore:
             self.send(approved, now)
         return approved
 
+    def _observe(self, decisions: list[Decision]) -> None:
+        """Observe-only: count and record (throttled like rejections) what would have been sent."""
+        now = self.clock.time_ns()
+        self.stats.observed += len(decisions)
+        for d in decisions:
+            intent = d.intent
+            if self.decision_log.should_record_rejection(now, intent.ticker, intent.strategy, "observed"):
+                self.decision_log.record(now, d, "observed (observe-only: not sent)")
+
     def send(self, approved: list[ApprovedOrder], now: int) -> None:
         outgoing = []
         for order in approved:
-            intent = order.intent
-            instrument = self.instruments.get(intent.ticker)
-            coid = self.orders.next_id(intent.strategy, intent.ticker)
-            index = instrument.exchange_index if instrument is not None else None
-            outgoing.append(OutgoingOrder(coid, order, index))
-            self.store.record_order(
-                OrderRecord(
-                    client_order_id=coid,
-                    ticker=intent.ticker,
-                    side=intent.side,
-                    price=intent.price,
-                    count=order.count,
-                    time_in_force=intent.time_in_force,
-                    status="intended",
-                    created_ns=now,
-                    updated_ns=now,
-                    strategy=intent.strategy,
-                    exchange_index=index,
-                )
-            )
+            instrument = self.instruments.get(order.intent.ticker)
+            coid = self.orders.next_id(order.intent.strategy, order.intent.ticker)
+            out = OutgoingOrder(coid, order, instrument.exchange_index if instrument is not None else None)
+            outgoing.append(out)
+            self.store.record_order(intended_record(out, now))
         self.orders.sending(outgoing)
         self._out.append(PlaceOrders(tuple(outgoing), now))
 
@@ -319,18 +317,7 @@ class TradingCore:
             self._out.append(Reconcile("an order's answer was lost"))
 
     def on_fill(self, fill: Fill) -> bool:
-        record = FillRecord(
-            fill_id=fill.fill_id,
-            order_id=fill.order_id,
-            ticker=fill.ticker,
-            side=str(fill.side),
-            price=fill.yes_price,
-            count=fill.count,
-            fee=fill.fee,
-            is_taker=fill.is_taker,
-            ts_ns=fill.ts_ns,
-            source="rest" if fill.source == "rest" else "ws",
-        )
+        record = fill_record(fill)
         if not self.portfolio.add_fill(record):
             return False
         self.stats.fills_ws += 1
@@ -368,20 +355,7 @@ class TradingCore:
 
     def on_settlement(self, event: MarketSettled) -> None:
         self.account.results.setdefault(event.ticker, event.result)
-        added = self.portfolio.add_settlement(
-            SettlementRecord(
-                ticker=event.ticker,
-                event_ticker=event.event_ticker,
-                result=event.result,
-                yes_count=event.yes_count,
-                no_count=event.no_count,
-                yes_cost=event.yes_cost,
-                no_cost=event.no_cost,
-                revenue=event.revenue,
-                fee=event.fee,
-                settled_ns=event.ts_ns,
-            )
-        )
+        added = self.portfolio.add_settlement(settlement_record(event))
         if added:
             self.stats.settlements += 1
             for verdict in self.skill.on_settled(event.ticker, event.result):
@@ -398,27 +372,11 @@ class TradingCore:
     def update_equity(self) -> None:
         for event in self.risk.update_equity(self.equity()):
             self._on_breaker(event)
-        st = self.risk.state
-        baseline = json.dumps(
-            {"day": st.day, "day_start_equity": st.day_start_equity, "peak": st.peak_equity}
-        )
-        if baseline != self._saved_baseline:
-            self._saved_baseline = baseline
-            self.store.set_value(RISK_BASELINE_KEY, baseline)
+        self._saved_baseline = save_risk_baseline(self.store, self.risk, self._saved_baseline)
 
     def restore_risk_day(self) -> None:
-        """Carry the day's starting equity and the peak over a restart: a restart must not re-arm the
-        breakers (a tripped daily-loss breaker trips again at once; the day's budget is not renewed)."""
-        saved = self.store.get_value(RISK_BASELINE_KEY)
-        if not saved:
-            return
-        try:
-            data = json.loads(saved)
-            day, start, peak = str(data["day"]), int(data["day_start_equity"]), int(data["peak"])
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable risk baseline %r: %s", saved, exc)
-            return
-        self.risk.restore(day, start, peak)
+        """Carry the day's starting equity and the peak over a restart (``restore_risk_baseline``)."""
+        restore_risk_baseline(self.store, self.risk)
 
     def _on_breaker(self, event: RiskEvent) -> None:
         self.note_risk_event(event)
@@ -442,12 +400,4 @@ class TradingCore:
             self.store.record_risk_event(record)
 
     def snapshot_pnl(self) -> None:
-        ledger = self.portfolio.ledger
-        now = self.clock.time_ns()
-        at_mid, at_exit = self.account.unrealized()
-        day = datetime.fromtimestamp(now / NS_PER_S, UTC).strftime("%Y-%m-%d")
-        self.store.record_pnl(
-            PnlSnapshot(
-                now, day, self.equity(), ledger.total_realized(), at_mid, at_exit, ledger.total_fees()
-            )
-        )
+        self.store.record_pnl(pnl_snapshot(self.account, self.clock.time_ns(), self.equity()))

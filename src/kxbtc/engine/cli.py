@@ -10,10 +10,8 @@ import asyncio
 import json
 import math
 import sys
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -159,6 +157,9 @@ def run_live(
             err=True,
         )
         sys.exit(EXIT_USAGE)
+    from kxbtc.core.stand_aside import trading_decision
+
+    click.echo(f"kxbtc: {trading_decision(cfg)[1]}", err=True)
     try:
         urls = (rest_url, ws_url) if env == "sim" else None
         code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp, anchor))
@@ -219,219 +220,6 @@ async def _run_live(
             resync.cancel()
             store.close()
     return EXIT_OK
-
-
-@click.command("demo")
-@config_option
-@click.option(
-    "--hours",
-    type=click.FloatRange(min=0.01, max=24 * 30),
-    default=1.0,
-    show_default=True,
-    help="Simulated hours (the simulator and kxbtc share one simulated clock: no waiting).",
-)
-@click.option(
-    "--latency-ms",
-    type=click.FloatRange(min=0.0, max=10_000.0),
-    default=20.0,
-    show_default=True,
-    help="Network delay each way between kxbtc and the simulator.",
-)
-@click.option(
-    "--jitter-ms",
-    type=click.FloatRange(min=0.0, max=10_000.0),
-    default=5.0,
-    show_default=True,
-    help="Mean extra delay (exponential, seeded) on top of --latency-ms.",
-)
-@click.option(
-    "--loss",
-    type=click.FloatRange(min=0.0, max=0.5),
-    default=0.0,
-    show_default=True,
-    help="Probability that a market-data message is lost (the book resyncs from a snapshot).",
-)
-@click.option(
-    "--socket",
-    is_flag=True,
-    help="Run over REST + WebSocket on loopback on the wall clock instead (see --minutes, --speed).",
-)
-@click.option(
-    "--minutes",
-    type=click.FloatRange(min=0.05),
-    default=2.0,
-    show_default=True,
-    help="Real minutes (with --socket or --cross-venue).",
-)
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=1.0, max=120.0),
-    default=30.0,
-    show_default=True,
-    help="Simulated seconds per real second (with --socket or --cross-venue).",
-)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option(
-    "--mispricing",
-    type=click.FloatRange(min=0.0, max=0.2),
-    default=0.03,
-    show_default=True,
-    help="How far the simulator's market makers stray from the true fair value (probability).",
-)
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Keep the demo's database here (default: a temporary file).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option(
-    "--series",
-    type=click.Choice(BTC_SERIES),
-    multiple=True,
-    default=("KXBTC15M",),
-    show_default=True,
-    help="Series the demo trades (repeat the option); the hourly ladders settle once an hour.",
-)
-@click.option(
-    "--cross-venue",
-    is_flag=True,
-    help="Also simulate Polymarket and trade the cross_venue pairs against it (paper Polymarket legs).",
-)
-def demo(
-    config_path: Path | None,
-    hours: float,
-    latency_ms: float,
-    jitter_ms: float,
-    loss: float,
-    socket: bool,
-    minutes: float,
-    speed: float,
-    seed: int,
-    mispricing: float,
-    db_path: Path | None,
-    as_json: bool,
-    series: tuple[str, ...],
-    cross_venue: bool,
-) -> None:
-    """Run kxbtc against its built-in simulator: no keys, no network; prints a summary at the end.
-
-    By default the simulator and kxbtc's trading core run in one process on one simulated clock with a
-    seeded network between them: the same options give the same summary on any machine. Profits against
-    the simulator's makers test the machinery; they are no evidence of an edge.
-    """
-    from kxbtc.engine.demo import run_demo
-    from kxbtc.engine.view import DemoView
-    from kxbtc.sim.exchange import SimConfig
-
-    cfg = load_config_or_exit(config_path)
-    if not (socket or cross_venue):
-        _session_demo(cfg, hours, seed, mispricing, db_path, as_json, series, latency_ms, jitter_ms, loss)
-        return
-    view = DemoView(minutes=minutes, speed=speed, interactive=sys.stderr.isatty())
-    with view:
-        summary = asyncio.run(
-            run_demo(
-                cfg,
-                minutes=minutes,
-                speed=speed,
-                seed=seed,
-                db_path=db_path,
-                sim_config=SimConfig(mispricing=mispricing),
-                on_tick=view.update,
-                series=series,
-                cross_venue=cross_venue,
-            )
-        )
-    if as_json:
-        click.echo(json.dumps(summary.to_json(), indent=2))
-    else:
-        view.print_summary(summary)
-        if summary.cross_venue is not None:
-            _print_cross_venue(summary.cross_venue)
-    sys.exit(EXIT_OK if summary.ledger_matches else EXIT_FAILURE)
-
-
-def _session_demo(
-    cfg: Config,
-    hours: float,
-    seed: int,
-    mispricing: float,
-    db_path: Path | None,
-    as_json: bool,
-    series: tuple[str, ...],
-    latency_ms: float,
-    jitter_ms: float,
-    loss: float,
-) -> None:
-    from rich.console import Console
-
-    from kxbtc.engine.view import print_session_summary
-    from kxbtc.session.demo import run_session_demo
-    from kxbtc.session.network import NetworkConfig
-    from kxbtc.session.runner import SimSession
-    from kxbtc.sim.exchange import SimConfig
-
-    err = Console(stderr=True)
-    err.print(
-        f"kxbtc demo: simulator + trading core on one simulated clock, {hours:g} h, seed {seed}, "
-        f"latency {latency_ms:g} ms + jitter {jitter_ms:g} ms"
-    )
-
-    def progress(s: SimSession) -> None:
-        stats = s.core.stats
-        err.print(
-            f"  {time.strftime('%H:%M', time.gmtime(s.clock.time_ns() // 1_000_000_000))} UTC"
-            f"  equity {format_usd(s.core.equity())}  orders {s.counts.orders_sent}"
-            f"  fills {stats.fills_ws}  settled {stats.settlements}"
-        )
-
-    summary, timing = run_session_demo(
-        cfg,
-        hours=hours,
-        seed=seed,
-        series=series,
-        network=NetworkConfig(latency_ms=latency_ms, jitter_ms=jitter_ms, loss=loss),
-        sim_config=SimConfig(mispricing=mispricing),
-        db_path=db_path,
-        on_progress=progress,
-    )
-    err.print(
-        f"ran {hours:g} simulated hours in {timing.wall_s:.1f} s on this machine: "
-        f"{timing.market_events:,} market-data events, {timing.events_per_s:,.0f} per second"
-    )
-    if as_json:
-        click.echo(json.dumps(summary.to_json(), indent=2))
-    else:
-        print_session_summary(summary)
-    sys.exit(EXIT_OK if summary.ledger_matches else EXIT_FAILURE)
-
-
-def format_usd(micros: int) -> str:
-    sign = "-" if micros < 0 else ""
-    return f"{sign}${abs(micros) / 1_000_000:,.2f}"
-
-
-def _print_cross_venue(cross_venue: dict[str, Any]) -> None:
-    """The demo's cross-venue lines, after its summary table."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="cross-venue pairs (paper Polymarket legs)", show_header=False)
-    rows = [
-        ("pairs proposed", str(cross_venue["pairs"])),
-        ("Kalshi legs filled", str(cross_venue["kalshi_legs_filled"])),
-        ("Polymarket legs filled", f"{cross_venue['filled']} of {cross_venue['poly_legs']}"),
-        ("unhedged", str(cross_venue["unhedged"])),
-        ("Polymarket cost (incl. fees)", f"${cross_venue['cost_usd']}"),
-        ("Polymarket fees", f"${cross_venue['fees_usd']}"),
-        ("Polymarket P&L, resolved", f"${cross_venue['settled_pnl_usd']}"),
-        ("Polymarket cost, unresolved", f"${cross_venue['open_cost_usd']}"),
-    ]
-    for key, value in rows:
-        table.add_row(key, value)
-    Console().print(table)
 
 
 def _clock_error_ms(guard: SkewGuard) -> float:

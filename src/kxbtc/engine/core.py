@@ -17,14 +17,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import Clock
 from kxbtc.config import Config
+from kxbtc.core.bookkeeping import RISK_BASELINE_KEY
 from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile, RefreshMarkets
+from kxbtc.core.stand_aside import trading_decision
 from kxbtc.core.stats import CoreStats
-from kxbtc.core.trading_core import HALT_KEY, RISK_BASELINE_KEY, TimerSource, TradingCore
+from kxbtc.core.trading_core import HALT_KEY, TimerSource, TradingCore
 from kxbtc.domain.events import AckEvent, IndexTick, MarketDetermined
-from kxbtc.domain.orders import OrderAck
 from kxbtc.engine.cross_venue import CrossVenueDesk
+from kxbtc.engine.exchange_sync import ExchangeSync
 from kxbtc.errors import KxbtcError
-from kxbtc.execution.router import ExecutionRouter, SubmitResult
+from kxbtc.execution.router import ExecutionRouter, SubmitResult, ack_of
 from kxbtc.kalshi.discovery import ContractSpec, open_contracts
 from kxbtc.kalshi.reconcile import Reconciler
 from kxbtc.kalshi.rest import KalshiRestClient
@@ -49,7 +51,7 @@ from kxbtc.risk.resting import RestingBook
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
 from kxbtc.strategy.base import Strategy
-from kxbtc.units import PRICE_SCALE, Money, parse_count, parse_price
+from kxbtc.units import PRICE_SCALE, Money
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +126,8 @@ class Engine(WsHandler):
         )
         self.router = ExecutionRouter(rest, store, clock, exchange_index_for=self._exchange_index)
         self.reconciler = Reconciler(rest, self.portfolio, store, clock, on_risk_event=self._note_event)
+        self.sync = ExchangeSync(self.core, rest, self.router, self.reconciler, clock)
         self.markets: dict[str, ContractSpec] = {}
-        self._last_anchor_gap = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._book_sub: Subscription | None = None
         self._reconcile_soon = False
@@ -171,6 +173,10 @@ class Engine(WsHandler):
     # -- start, run, stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        trade, why = trading_decision(self.config)
+        self.core.observe_only = not trade
+        log.warning("%s", why)
+        self._note_event(RiskEventRecord(self.clock.time_ns(), "trading_mode", "info", why))
         self.portfolio.load()
         # Client-side token buckets sized from the account's own limits: we slow down before the
         # exchange has to answer 429.
@@ -181,7 +187,7 @@ class Engine(WsHandler):
         self.core.restore_risk_day()
         await self._recover_orders()
         # Orders left resting (adopted, or a cancel that failed) weigh on the limits from the first decision.
-        await self._guard(self._sync_resting(self.router.sent), "resting-order sync")
+        await self._guard(self.sync.sync_resting(self.router.sent), "resting-order sync")
         await self.refresh_markets()
         self.ws.start()
         tickers = sorted(self.markets)
@@ -273,7 +279,7 @@ class Engine(WsHandler):
         finally:
             # Every order is answered, if only as unknown: the core must release what it holds for them.
             by_id = {r.client_order_id: r for r in results}
-            acks = tuple(_ack(o, by_id.get(o.client_order_id)) for o in orders)
+            acks = tuple(ack_of(o, by_id.get(o.client_order_id)) for o in orders)
             self._carry(self.core.handle(AckEvent(acks, self.clock.time_ns())))
         if paired and self.desk is not None:  # the Polymarket legs, for what Kalshi filled
             self._spawn(self.desk.hedge(approved, results), "cross-venue hedge")
@@ -330,52 +336,7 @@ class Engine(WsHandler):
                 )
 
     async def reconcile(self) -> None:
-        sent_before = self.router.sent
-        report = await self.reconciler.run_once()
-        self.stats.fills_repaired += report.fills_added
-        self.stats.settlements = len(self.portfolio.settled)
-        # An order sent while the exchange was being read may have fills the read did not see.
-        if self.core.orders.quiet() and self.router.sent == sent_before:
-            # Every fill the exchange has is now in the ledger: nothing is pending any more.
-            self.core.orders.all_booked()
-            if report.balance is not None:
-                self._check_anchor(report.balance)
-            await self._sync_resting(sent_before)
-
-    async def _sync_resting(self, sent_before: int) -> None:
-        """Replace the resting-order book with the exchange's list (repairs dropped ``user_orders``)."""
-        listed = [o async for o in self.rest.iter_orders(status="resting")]
-        if not self.core.orders.quiet() or self.router.sent != sent_before:
-            return  # an order went out while listing: the list may miss it; the next pass will do
-        from kxbtc.core.order_tracker import resting_order
-
-        self.resting.replace(
-            resting_order(
-                o.order_id,
-                o.ticker,
-                o.book_side,
-                parse_price(o.yes_price_dollars),
-                parse_count(o.remaining_count_fp),
-                self.core.fees_for(o.ticker),
-            )
-            for o in listed
-        )
-
-    def _check_anchor(self, balance: Money) -> None:
-        """Equity comes from the ledger (exact to the micro-dollar), anchored once to the balance at
-        start. Each quiet reconciliation re-derives the anchor from the exchange's balance; a fill or
-        settlement racing the read can disturb one pass, so only a gap seen twice running is reported."""
-        gap = self.core.account.implied_anchor(balance) - self.core.account.anchor
-        if abs(gap) > 10_000 and abs(self._last_anchor_gap) > 10_000:
-            self._note_event(
-                RiskEventRecord(
-                    self.clock.time_ns(),
-                    "balance_mismatch",
-                    "warning",
-                    f"the exchange balance differs from the ledger by {gap} micro-$",
-                )
-            )
-        self._last_anchor_gap = gap
+        await self.sync.reconcile()
 
     def _note_event(self, record: RiskEventRecord) -> None:
         self.core.note(record)
@@ -434,27 +395,6 @@ class Engine(WsHandler):
     def on_error(self, error: KxbtcError) -> None:
         log.warning("ws: %s", error)
 
-    def _snapshot_pnl(self) -> None:
-        self.core.snapshot_pnl()
-
 
 def _desk_source(desk: CrossVenueDesk) -> TimerSource:
     return lambda markets, now, freeze_s: desk.decisions(markets, now, final_freeze_s=freeze_s)
-
-
-def _ack(order: OutgoingOrder, result: SubmitResult | None) -> OrderAck:
-    """The core's view of the router's answer; an order the router never answered is ``unknown``."""
-    if result is None:
-        return OrderAck(order.client_order_id, order.order.intent.ticker, None, "unknown", *_ZERO)
-    return OrderAck(
-        result.client_order_id,
-        result.ticker,
-        result.order_id,
-        result.status,
-        result.fill_count,
-        result.remaining_count,
-        result.error.code if result.error is not None else "",
-    )
-
-
-_ZERO = (parse_count("0"), parse_count("0"))

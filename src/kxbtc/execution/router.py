@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from kxbtc.clock import Clock
 from kxbtc.core.commands import OutgoingOrder
+from kxbtc.domain.orders import OrderAck
 from kxbtc.errors import ExchangeError
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.kalshi.rest_messages import CancelRequestItem, CreateOrderRequest, order_request
@@ -42,6 +43,21 @@ def ack_status(fill_count: int, remaining_count: int) -> str:
     if remaining_count > 0:
         return "resting"
     return "executed" if fill_count > 0 else "canceled"
+
+
+def ack_of(order: OutgoingOrder, result: SubmitResult | None) -> OrderAck:
+    """The core's view of an answer; an order the router never answered is ``unknown``."""
+    if result is None:
+        return OrderAck(order.client_order_id, order.order.intent.ticker, None, "unknown", Count(0), Count(0))
+    return OrderAck(
+        result.client_order_id,
+        result.ticker,
+        result.order_id,
+        result.status,
+        result.fill_count,
+        result.remaining_count,
+        result.error.code if result.error is not None else "",
+    )
 
 
 class ExecutionRouter:
