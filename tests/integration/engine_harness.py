@@ -102,6 +102,7 @@ async def virtual_engine(
             reconcile_every_s=reconcile_every_s,
             refresh_every_s=refresh_every_s,
             poly_ws_clock=clock,
+            simulated=True,
         )
 
 

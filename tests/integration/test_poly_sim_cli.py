@@ -10,8 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from kxbtc.clock import NS_PER_S, SystemClock
 from kxbtc.config import Config
 from kxbtc.engine.demo import run_demo
@@ -19,9 +17,7 @@ from kxbtc.polymarket.gamma import GammaClient, window_start_of
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.sim.exchange import SimConfig
 from kxbtc.sim.poly_config import PolySimConfig
-
-# The demo runs on wall-clock time: one rerun on failure, like the other simulator runs.
-pytestmark = pytest.mark.flaky(reruns=1)
+from kxbtc.virtual_loop import run_virtual
 
 
 def test_sim_serve_polymarket_prints_a_third_line_after_the_two_and_serves_gamma() -> None:
@@ -55,17 +51,21 @@ def test_sim_serve_polymarket_prints_a_third_line_after_the_two_and_serves_gamma
             process.wait()
 
 
-async def test_the_cross_venue_demo_pairs_against_the_simulated_venue_and_reports_the_desk() -> None:
-    summary = await run_demo(
-        Config(),
-        minutes=0.2,
-        speed=30.0,
-        seed=2,
-        sim_config=SimConfig(mispricing=0.03),
-        cross_venue=True,
-        poly_config=PolySimConfig(mispricing=0.2),
-        # A fixed start a minute into a window: the run must not depend on the time of day it happens at.
-        start_ns=(1_780_315_200 + 60) * NS_PER_S,
+def test_the_cross_venue_demo_pairs_against_the_simulated_venue_and_reports_the_desk() -> None:
+    # Both simulators and the engine share one virtual clock: the run is the same on any machine.
+    summary = run_virtual(
+        run_demo(
+            Config(),
+            minutes=0.2,
+            speed=30.0,
+            seed=2,
+            sim_config=SimConfig(mispricing=0.03),
+            cross_venue=True,
+            poly_config=PolySimConfig(mispricing=0.2),
+            # A fixed start a minute into a window: the run must not depend on the time of day it happens at.
+            start_ns=(1_780_315_200 + 60) * NS_PER_S,
+            virtual=True,
+        )
     )
     report = summary.to_json()
     assert summary.ledger_matches, summary.mismatches

@@ -9,13 +9,20 @@ in the log), ``"off"`` observes whatever the figures say.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kxbtc.config import Config
 
 
-def trading_decision(config: Config) -> tuple[bool, str]:
-    """(trade?, the one line that says why)."""
+def trading_decision(
+    config: Config, *, active: Sequence[str] | None = None, simulated: bool = False
+) -> tuple[bool, str]:
+    """(trade?, the one line that says why). ``active``: the strategies running (default: the enabled
+    ones in ``config``). Against the simulator ``auto`` trades: that exercises the machinery and risks
+    nothing (and proves nothing about an edge)."""
     mode = config.engine.trading
-    enabled = {name: cfg for name, cfg in config.strategies.items() if cfg.enabled}
+    names = active if active is not None else [n for n, c in config.strategies.items() if c.enabled]
+    enabled = {name: config.strategies.get(name) for name in names}
     if mode == "off":
         return (
             False,
@@ -31,7 +38,10 @@ def trading_decision(config: Config) -> tuple[bool, str]:
             True,
             f'trading {", ".join(sorted(enabled))} ([engine] trading = "on", whatever the figures say)',
         )
-    proven = sorted(name for name, cfg in enabled.items() if cfg.expected_edge_per_contract > 0)
+    if simulated:
+        names = ", ".join(sorted(enabled))
+        return True, f"trading {names} against the simulator (machinery, not evidence of an edge)"
+    proven = sorted(n for n, c in enabled.items() if c is not None and c.expected_edge_per_contract > 0)
     if proven:
         return True, f"trading {', '.join(proven)}: a measured edge after fees on real markets"
     return False, (

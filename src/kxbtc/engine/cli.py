@@ -159,7 +159,7 @@ def run_live(
         sys.exit(EXIT_USAGE)
     from kxbtc.core.stand_aside import trading_decision
 
-    click.echo(f"kxbtc: {trading_decision(cfg)[1]}", err=True)
+    click.echo(f"kxbtc: {trading_decision(cfg, simulated=env == 'sim')[1]}", err=True)
     try:
         urls = (rest_url, ws_url) if env == "sim" else None
         code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp, anchor))
@@ -212,6 +212,7 @@ async def _run_live(
             run_id=uuid.uuid4().hex,
             series=series,
             clock_error_ms=lambda: _clock_error_ms(sync.guard),
+            simulated=env == "sim",
         )
         resync = asyncio.create_task(sync.run())
         try:

@@ -80,6 +80,7 @@ class Engine(WsHandler):
         cancel_unknown_on_start: bool | None = None,
         clock_error_ms: Callable[[], float] | None = None,
         poly_ws_clock: Clock | None = None,
+        simulated: bool = False,
     ) -> None:
         self.config = config
         self.rest = rest
@@ -89,6 +90,8 @@ class Engine(WsHandler):
         self.clock = clock
         self.run_id = run_id
         self.series = tuple(series)
+        #: Trading against kxbtc's own simulator (paper, the demo, tests): see ``trading_decision``.
+        self.simulated = simulated
         self.tick_s = tick_s
         self.reconcile_every_s = reconcile_every_s
         self.refresh_every_s = refresh_every_s
@@ -173,7 +176,8 @@ class Engine(WsHandler):
     # -- start, run, stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        trade, why = trading_decision(self.config)
+        active = [st.name for st in self.core.strategies]
+        trade, why = trading_decision(self.config, active=active, simulated=self.simulated)
         self.core.observe_only = not trade
         log.warning("%s", why)
         self._note_event(RiskEventRecord(self.clock.time_ns(), "trading_mode", "info", why))

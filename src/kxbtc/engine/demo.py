@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kxbtc.clock import NS_PER_S, ScaledClock
+from kxbtc.clock import NS_PER_S, Clock, LoopClock, ScaledClock
 from kxbtc.config import Config, StrategyConfig
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
@@ -145,13 +145,18 @@ async def run_demo(
     cross_venue: bool = False,
     poly_config: PolySimConfig | None = None,
     start_ns: int | None = None,
+    virtual: bool = False,
 ) -> DemoSummary:
     """Run the demo for ``minutes`` of real time; the simulated clock runs ``speed`` times faster.
 
     ``cross_venue`` adds the simulated Polymarket venue (``poly_config``; by default its makers stray as
     far as the Kalshi makers, ``SimConfig.mispricing``) and the cross-venue strategy.
     """
-    clock = ScaledClock(speed, start_ns=start_ns)  # simulated time starts now unless ``start_ns`` is given
+    clock: Clock
+    if virtual:  # on a kxbtc.virtual_loop: the simulator and the engine share one virtual clock
+        clock = LoopClock(start_ns if start_ns is not None else time.time_ns())
+    else:  # simulated time starts now unless ``start_ns`` is given
+        clock = ScaledClock(speed, start_ns=start_ns)
     exchange = Exchange(clock, seed=seed, config=sim_config)
     if cross_venue and poly_config is None:
         poly_config = PolySimConfig(mispricing=exchange.config.mispricing)
@@ -161,11 +166,18 @@ async def run_demo(
         db_path = Path(tmp.name) / "kxbtc.db"
     try:
         async with SimHarness(
-            exchange, step_interval_s=0.02, polymarket=cross_venue, poly_config=poly_config
+            exchange,
+            step_interval_s=0.02,
+            polymarket=cross_venue,
+            poly_config=poly_config,
+            real_clock=clock if virtual else None,
         ) as sim:
             store = SqliteStore(db_path)
             engine_config = with_cross_venue(config, sim) if cross_venue else config
-            async with paper_engine(engine_config, sim, store, clock, series=series) as engine:
+            housekeeping = clock if virtual else None
+            async with paper_engine(
+                engine_config, sim, store, clock, series=series, housekeeping_clock=housekeeping
+            ) as engine:
                 until = clock.time_ns() + int(minutes * 60 * speed * NS_PER_S)
                 started = time.monotonic()
                 ticker_task = None

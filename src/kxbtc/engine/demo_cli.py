@@ -20,6 +20,8 @@ from kxbtc.cli_support import config_option, load_config_or_exit
 from kxbtc.config import Config
 from kxbtc.engine.cli import BTC_SERIES
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
+from kxbtc.session.runner import DEFAULT_START_NS
+from kxbtc.virtual_loop import run_virtual
 
 
 @click.command("demo")
@@ -55,14 +57,21 @@ from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
 @click.option(
     "--socket",
     is_flag=True,
-    help="Run over REST + WebSocket on loopback on the wall clock instead (see --minutes, --speed).",
+    help="Run the engine over REST + WebSocket on loopback instead, on a virtual-time event loop "
+    "(see --minutes, --speed, --wall-clock).",
+)
+@click.option(
+    "--wall-clock",
+    is_flag=True,
+    help="With --socket or --cross-venue: run on the real clock at --speed (the result then depends on "
+    "how fast the machine is).",
 )
 @click.option(
     "--minutes",
     type=click.FloatRange(min=0.05),
     default=2.0,
     show_default=True,
-    help="Real minutes (with --socket or --cross-venue).",
+    help="Minutes of the run (with --socket or --cross-venue): simulated minutes = minutes x speed.",
 )
 @click.option(
     "--speed",
@@ -107,6 +116,7 @@ def demo(
     jitter_ms: float,
     loss: float,
     socket: bool,
+    wall_clock: bool,
     minutes: float,
     speed: float,
     seed: int,
@@ -132,19 +142,20 @@ def demo(
         return
     view = DemoView(minutes=minutes, speed=speed, interactive=sys.stderr.isatty())
     with view:
-        summary = asyncio.run(
-            run_demo(
-                cfg,
-                minutes=minutes,
-                speed=speed,
-                seed=seed,
-                db_path=db_path,
-                sim_config=SimConfig(mispricing=mispricing),
-                on_tick=view.update,
-                series=series,
-                cross_venue=cross_venue,
-            )
+        run = run_demo(
+            cfg,
+            minutes=minutes,
+            speed=speed,
+            seed=seed,
+            db_path=db_path,
+            sim_config=SimConfig(mispricing=mispricing),
+            on_tick=view.update,
+            series=series,
+            cross_venue=cross_venue,
+            virtual=not wall_clock,
+            start_ns=None if wall_clock else DEFAULT_START_NS,
         )
+        summary = asyncio.run(run) if wall_clock else run_virtual(run)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:

@@ -32,11 +32,16 @@ async def paper_engine(
     strategies: Sequence[Strategy] | None = None,
     reconcile_every_s: float = 60.0,
     refresh_every_s: float = 15.0,
+    housekeeping_clock: Clock | None = None,
 ) -> AsyncIterator[Engine]:
-    """An engine trading on ``sim`` as its first trusted key; the REST client closes on exit."""
+    """An engine trading on ``sim`` as its first trusted key; the REST client closes on exit.
+
+    ``housekeeping_clock`` runs the sockets' pings and backoff: real time by default; on a virtual-time
+    loop (``kxbtc.virtual_loop``) pass the one clock everything else runs on."""
     signer = sim.signer()
+    housekeeping = housekeeping_clock or SystemClock()
     async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-        ws = KalshiWsClient(sim.ws_url, signer, SystemClock())
+        ws = KalshiWsClient(sim.ws_url, signer, housekeeping)
         yield Engine(
             config,
             rest=rest,
@@ -48,5 +53,6 @@ async def paper_engine(
             strategies=list(strategies) if strategies is not None else None,
             reconcile_every_s=reconcile_every_s,
             refresh_every_s=refresh_every_s,
-            poly_ws_clock=SystemClock(),  # the Polymarket socket's pings and backoff, like the Kalshi one's
+            poly_ws_clock=housekeeping,
+            simulated=True,  # the Polymarket socket's pings and backoff, like the Kalshi one's
         )
