@@ -176,7 +176,7 @@ class Engine(WsHandler):
     # -- start, run, stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        active = [st.name for st in self.core.strategies]
+        active = [st.name for st in self.core.strategies] + (["cross_venue"] if self.desk is not None else [])
         trade, why = trading_decision(self.config, active=active, simulated=self.simulated)
         self.core.observe_only = not trade
         log.warning("%s", why)
