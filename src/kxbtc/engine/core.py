@@ -22,9 +22,10 @@ from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, 
 from kxbtc.core.stand_aside import trading_decision
 from kxbtc.core.stats import CoreStats
 from kxbtc.core.trading_core import HALT_KEY, TimerSource, TradingCore
-from kxbtc.domain.events import AckEvent, IndexTick, MarketDetermined
+from kxbtc.domain.events import AckEvent, MarketDetermined
 from kxbtc.engine.cross_venue import CrossVenueDesk
 from kxbtc.engine.exchange_sync import ExchangeSync
+from kxbtc.engine.index_feed import build_index_feed
 from kxbtc.errors import KxbtcError
 from kxbtc.execution.router import ExecutionRouter, SubmitResult, ack_of
 from kxbtc.kalshi.discovery import ContractSpec, open_contracts
@@ -44,6 +45,7 @@ from kxbtc.kalshi.ws_messages import (
 )
 from kxbtc.llm.schemas import ForecastRequest
 from kxbtc.llm.service import PriorService, build_prior_service, forecast_request
+from kxbtc.oracle.feeds.base import SpotFeed
 from kxbtc.oracle.index_state import IndexState
 from kxbtc.portfolio import Portfolio
 from kxbtc.risk.limits import RiskManager
@@ -80,6 +82,7 @@ class Engine(WsHandler):
         cancel_unknown_on_start: bool | None = None,
         clock_error_ms: Callable[[], float] | None = None,
         poly_ws_clock: Clock | None = None,
+        spot_feeds: Sequence[SpotFeed] | None = None,
     ) -> None:
         self.config = config
         self.rest = rest
@@ -124,6 +127,8 @@ class Engine(WsHandler):
             priors=self.prior_service.priors if self.prior_service is not None else None,
             timer_sources=[_desk_source(desk)] if desk is not None else [],
         )
+        #: Kalshi's prints or the exchange feeds' estimate into the core (``[engine] index``), and the gap.
+        self.index_feed = build_index_feed(config, clock, store, self.core.handle, feeds=spot_feeds)
         self.router = ExecutionRouter(rest, store, clock, exchange_index_for=self._exchange_index)
         self.reconciler = Reconciler(rest, self.portfolio, store, clock, on_risk_event=self._note_event)
         self.sync = ExchangeSync(self.core, rest, self.router, self.reconciler, clock)
@@ -196,6 +201,7 @@ class Engine(WsHandler):
         await self.ws.subscribe(["fill", "user_orders"])
         await self.ws.subscribe("market_lifecycle_v2")
         await self.ws.subscribe("cfbenchmarks_value", index_ids=["BRTI"])
+        self.index_feed.start()
         if self.desk is not None:
             self.desk.start()
         if self.prior_service is not None:
@@ -222,6 +228,7 @@ class Engine(WsHandler):
                     await self._guard(self.reconcile(), "reconcile")
                 self.core.on_timer()
                 self._carry(self.core.take_commands())
+                self.index_feed.maybe_snapshot()
         finally:
             await self.shutdown()
 
@@ -236,6 +243,7 @@ class Engine(WsHandler):
                 await self._prior_task
         if self.prior_service is not None:
             await self.prior_service.aclose()
+        await self.index_feed.close()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, KxbtcError):
                 await task
@@ -244,6 +252,7 @@ class Engine(WsHandler):
         await self._guard(self.router.cancel_all("engine shutdown"), "cancel-all at shutdown")
         await self._guard(self.reconcile(), "final reconcile")
         self.core.snapshot_pnl()
+        self.index_feed.snapshot()
         await self.ws.close()
         self.store.flush()
 
@@ -386,7 +395,7 @@ class Engine(WsHandler):
             value = float(raw.value)
         except ValueError:
             return
-        self.core.handle(IndexTick(raw.time * 1_000_000, value))
+        self.index_feed.kalshi.on_value(raw.time, value)
 
     def on_connection(self, connected: bool) -> None:
         if connected:
