@@ -101,6 +101,12 @@ class EngineConfig(_Section):
     #: (``expected_edge_per_contract > 0``), else observe: the strategies run and their decisions are
     #: recorded, nothing is sent. ``on`` trades whatever is enabled; ``off`` always observes.
     trading: Literal["auto", "on", "off"] = "auto"
+    #: The index the core trades on: Kalshi's ``cfbenchmarks_value`` prints, or our BRTI estimate from the
+    #: spot venues' books (``kxbtc.engine.index_feed``; it needs the venues' public websockets).
+    index: Literal["kalshi", "estimate"] = "kalshi"
+    #: Venues the estimate is built from. Empty: all four with ``index = "estimate"``, none otherwise; list
+    #: some with ``index = "kalshi"`` to watch the estimate's gap to Kalshi (``kxbtc status``) untraded.
+    estimate_venues: tuple[Literal["bitstamp", "coinbase", "gemini", "kraken"], ...] = ()
 
 
 class ClockConfig(_Section):

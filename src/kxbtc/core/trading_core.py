@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 HALT_KEY = "halted"  # the store key the manual kill switch (`kxbtc halt`) writes
 PNL_SNAPSHOT_EVERY_S = 10.0
+#: Index prints that are the settlement index itself (an estimate from spot is not).
+OFFICIAL_SOURCES = frozenset({"kalshi", "simulator"})
 _RECONCILER_KINDS = frozenset({"repaired_fill", "repaired_order", "position_mismatch"})
 
 #: Extra decisions on each timer (the cross-venue desk): (markets, now, final_freeze_s) -> decisions.
@@ -126,7 +128,7 @@ class TradingCore:
         if isinstance(event, BookDelta | BookSnapshot | BookStale):
             self._on_book_event(event)
         elif isinstance(event, IndexTick):
-            self.index.on_index(event.ts_ns, event.value)
+            self.index.on_index(event.ts_ns, event.value, official=event.source in OFFICIAL_SOURCES)
         elif isinstance(event, FillEvent):
             self.on_fill(event.fill)
         elif isinstance(event, AckEvent):

@@ -22,9 +22,11 @@ from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, 
 from kxbtc.core.stand_aside import trading_decision
 from kxbtc.core.stats import CoreStats
 from kxbtc.core.trading_core import HALT_KEY, TimerSource, TradingCore
-from kxbtc.domain.events import AckEvent, IndexTick, MarketDetermined
+from kxbtc.domain.events import AckEvent, MarketDetermined
 from kxbtc.engine.cross_venue import CrossVenueDesk
 from kxbtc.engine.exchange_sync import ExchangeSync
+from kxbtc.engine.index_feed import build_index_feed
+from kxbtc.engine.llm_requests import llm_requests
 from kxbtc.errors import KxbtcError
 from kxbtc.execution.router import ExecutionRouter, SubmitResult, ack_of
 from kxbtc.kalshi.discovery import ContractSpec, open_contracts
@@ -43,7 +45,8 @@ from kxbtc.kalshi.ws_messages import (
     UserOrder,
 )
 from kxbtc.llm.schemas import ForecastRequest
-from kxbtc.llm.service import PriorService, build_prior_service, forecast_request
+from kxbtc.llm.service import PriorService, build_prior_service
+from kxbtc.oracle.feeds.base import SpotFeed
 from kxbtc.oracle.index_state import IndexState
 from kxbtc.portfolio import Portfolio
 from kxbtc.risk.limits import RiskManager
@@ -51,7 +54,7 @@ from kxbtc.risk.resting import RestingBook
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
 from kxbtc.strategy.base import Strategy
-from kxbtc.units import PRICE_SCALE, Money
+from kxbtc.units import Money
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ class Engine(WsHandler):
         clock_error_ms: Callable[[], float] | None = None,
         poly_ws_clock: Clock | None = None,
         simulated: bool = False,
+        spot_feeds: Sequence[SpotFeed] | None = None,
     ) -> None:
         self.config = config
         self.rest = rest
@@ -127,6 +131,8 @@ class Engine(WsHandler):
             priors=self.prior_service.priors if self.prior_service is not None else None,
             timer_sources=[_desk_source(desk)] if desk is not None else [],
         )
+        #: Kalshi's prints or the exchange feeds' estimate into the core (``[engine] index``), and the gap.
+        self.index_feed = build_index_feed(config, clock, store, self.core.handle, feeds=spot_feeds)
         self.router = ExecutionRouter(rest, store, clock, exchange_index_for=self._exchange_index)
         self.reconciler = Reconciler(rest, self.portfolio, store, clock, on_risk_event=self._note_event)
         self.sync = ExchangeSync(self.core, rest, self.router, self.reconciler, clock)
@@ -200,6 +206,7 @@ class Engine(WsHandler):
         await self.ws.subscribe(["fill", "user_orders"])
         await self.ws.subscribe("market_lifecycle_v2")
         await self.ws.subscribe("cfbenchmarks_value", index_ids=["BRTI"])
+        self.index_feed.start()
         if self.desk is not None:
             self.desk.start()
         if self.prior_service is not None:
@@ -226,6 +233,7 @@ class Engine(WsHandler):
                     await self._guard(self.reconcile(), "reconcile")
                 self.core.on_timer()
                 self._carry(self.core.take_commands())
+                self.index_feed.maybe_snapshot()
         finally:
             await self.shutdown()
 
@@ -240,6 +248,7 @@ class Engine(WsHandler):
                 await self._prior_task
         if self.prior_service is not None:
             await self.prior_service.aclose()
+        await self.index_feed.close()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, KxbtcError):
                 await task
@@ -248,6 +257,7 @@ class Engine(WsHandler):
         await self._guard(self.router.cancel_all("engine shutdown"), "cancel-all at shutdown")
         await self._guard(self.reconcile(), "final reconcile")
         self.core.snapshot_pnl()
+        self.index_feed.snapshot()
         await self.ws.close()
         self.store.flush()
 
@@ -347,18 +357,7 @@ class Engine(WsHandler):
 
     def _llm_requests(self) -> list[ForecastRequest]:
         """What the LLM ensemble is asked about each slow round (cheap; never waits)."""
-        now = self.clock.time_ns()
-        requests: list[ForecastRequest] = []
-        for ticker, instrument in self.core.instruments.items():
-            if not instrument.is_open_at(now):
-                continue
-            mark = self.core.account.mark(ticker)
-            oracle = self.index.view(now, [instrument.close_ns])
-            mid = None if mark is None else mark / PRICE_SCALE
-            request = forecast_request(instrument, oracle, now, mid)
-            if request is not None:
-                requests.append(request)
-        return requests
+        return llm_requests(self.core)
 
     # -- Kalshi's streams, as domain events -------------------------------------------------------
 
@@ -390,7 +389,7 @@ class Engine(WsHandler):
             value = float(raw.value)
         except ValueError:
             return
-        self.core.handle(IndexTick(raw.time * 1_000_000, value))
+        self.index_feed.kalshi.on_value(raw.time, value)
 
     def on_connection(self, connected: bool) -> None:
         if connected:

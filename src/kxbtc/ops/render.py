@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from kxbtc.ops.index_status import index_text
 from kxbtc.ops.pnl_report import OpenPosition, PnlLine
 from kxbtc.ops.queries import BalanceSnapshot
 from kxbtc.store.records import FillRecord, OrderRecord, PnlSnapshot, RiskEventRecord
@@ -174,6 +175,8 @@ class StatusView:
     today: PnlLine
     risk_events: list[RiskEventRecord]
     warnings: list[str]
+    #: The live engine's index record (``kxbtc.ops.index_status``); None before any engine wrote one.
+    index: JsonObject | None = None
 
     def as_json(self) -> JsonObject:
         return {
@@ -193,6 +196,7 @@ class StatusView:
             },
             "risk_events": [risk_event_json(e) for e in self.risk_events],
             "warnings": self.warnings,
+            "index": self.index,
         }
 
     def as_table(self) -> RenderableType:
@@ -232,6 +236,7 @@ class StatusView:
             f"today ({t.key} UTC)",
             f"realized {dollars(t.realized)}, fees {dollars(t.fees)}, net {dollars(t.net)}",
         )
+        _add_row(facts, "index", "no record yet" if self.index is None else index_text(self.index))
         parts: list[RenderableType] = [facts]
         events = _table("last risk events", "time", "kind", "severity", "detail")
         for e in self.risk_events:

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import RenderableType
 
 from kxbtc.ops import pnl_report, queries, render
+from kxbtc.ops.index_status import index_view
 from kxbtc.ops.pnl_report import GroupBy, OpenPosition, PnlLine
 from kxbtc.ops.queries import HALT_KEY
 from kxbtc.ops.render import JsonObject, StatusView
@@ -30,7 +31,8 @@ def replay(conn: sqlite3.Connection) -> pnl_report.Replay:
 
 
 def status_view(conn: sqlite3.Connection, db: Path, now_ns: int) -> StatusView:
-    """Balance, equity, counts, today's P&L (UTC day of ``now_ns``), halt state, last risk events."""
+    """Balance, equity, counts, today's P&L (UTC day of ``now_ns``), halt state, last risk events, and the
+    live engine's index (source, last print, gap of the estimate to Kalshi)."""
     result = replay(conn)
     return StatusView(
         db=str(db),
@@ -43,6 +45,7 @@ def status_view(conn: sqlite3.Connection, db: Path, now_ns: int) -> StatusView:
         today=pnl_report.day_line(result, pnl_report.utc_day(now_ns)),
         risk_events=queries.recent_risk_events(conn, STATUS_RISK_EVENTS),
         warnings=result.warnings,
+        index=index_view(conn, now_ns),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kxbtc.clock import NS_PER_S, Clock
@@ -43,6 +43,7 @@ class Oracle:
         max_carry_s: float = 5.0,
         book_depth: int | None = 1000,
         finalize_grace_s: float = 3.0,
+        on_estimate: Callable[[BrtiEstimate], None] | None = None,
     ) -> None:
         self.clock = clock
         self.feeds = tuple(feeds)
@@ -55,6 +56,8 @@ class Oracle:
         self.cfb_handler = CfbHandler(self.on_official)
         self.last_official: IndexObservation | None = None
         self.final_minute_mismatches = 0
+        #: Told of every estimate ``step`` makes (the live engine's index source listens here).
+        self.on_estimate = on_estimate
 
     # -- markets ---------------------------------------------------------------------------------
 
@@ -104,6 +107,8 @@ class Oracle:
         estimate = self.estimator.estimate(f.snapshot(self.book_depth) for f in self.feeds)
         if estimate is not None:
             samples = self.sampler.add(estimate.ts_ns, estimate.raw_value)
+            if self.on_estimate is not None:
+                self.on_estimate(estimate)
         else:
             samples = self.sampler.flush(self.clock.time_ns())
         for sample in samples:

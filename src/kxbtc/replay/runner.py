@@ -5,7 +5,8 @@ applies them all and evaluates each changed market once (a crossing order's add 
 causes arrive together). Books come from the production stream state machine (``KalshiStream``), one per
 recorded connection: a sequence gap leaves a book stale until its next snapshot. The index is either
 Kalshi's own ``cfbenchmarks_value`` prints or recorded spot trades corrected by a basis learnt only from
-markets already settled (``BasisEstimator``). Each whole second the core gets its timer.
+markets already settled (``BasisEstimator``): two index sources (``kxbtc.oracle.index_source``), of
+which only the chosen one's ticks reach the core. Each whole second the core gets its timer.
 
 An order the core sends reaches the market ``latency`` later and fills against the book as recorded at
 that instant (``fills.take``); its acknowledgement and fills come back one ``latency`` after that. Good-
@@ -41,6 +42,7 @@ from kxbtc.domain.orders import Fill, OrderAck
 from kxbtc.errors import ProtocolError
 from kxbtc.kalshi.stream import KalshiStream
 from kxbtc.kalshi.ws_messages import decode_frame
+from kxbtc.oracle.index_source import KALSHI, SPOT_BASIS, KalshiPrints, RecordedSpotTicks
 from kxbtc.oracle.spot_basis import BasisEstimator
 from kxbtc.recordings.gaps import known_gaps
 from kxbtc.recordings.source import ConnectionChange, MarketInfo, MarketRecording, RecordedEvent, SpotTick
@@ -103,6 +105,10 @@ class ReplayRunner:
         self.latency_ns = int(settings.latency_ms * NS_PER_MS)
         self.streams: dict[str, KalshiStream] = {}
         self.basis = BasisEstimator()
+        self.spot_index = RecordedSpotTicks(self.basis)
+        self.kalshi_index = KalshiPrints()
+        for source in (self.spot_index, self.kalshi_index):
+            source.attach(self._on_index)
         self.use_spot = settings.index == "spot"
         self.counts = ReplayCounts()
         self.markets: dict[str, MarketInfo] = {
@@ -196,10 +202,8 @@ class ReplayRunner:
         self.counts.events += 1
         if isinstance(event, SpotTick):
             self.counts.spot_ticks += 1
-            if self.use_spot:
-                self.basis.on_spot(event.t_ns, event.price)
-                value = event.price + self.basis.basis(event.t_ns)
-                self.core.handle(IndexTick(event.t_ns, value, "spot+basis"))
+            if self.use_spot:  # the basis is learnt only while it is used, as the index
+                self.spot_index.on_spot(event.t_ns, event.price)
             return
         stream = self.streams.get(event.conn)
         if stream is None:
@@ -226,10 +230,17 @@ class ReplayRunner:
             elif isinstance(domain_event, MarketDetermined):
                 self.results.setdefault(domain_event.ticker, domain_event.result)
             elif isinstance(domain_event, IndexTick):
-                if self.use_spot:
-                    continue
-                self.counts.index_ticks += 1
+                self.kalshi_index.on_tick(domain_event)
+                continue
             self.core.handle(domain_event)
+
+    def _on_index(self, tick: IndexTick) -> None:
+        """Every index source's ticks arrive here; only the chosen source's reach the core."""
+        if tick.source != (SPOT_BASIS if self.use_spot else KALSHI):
+            return
+        if tick.source == KALSHI:
+            self.counts.index_ticks += 1
+        self.core.handle(tick)
 
     # -- orders -----------------------------------------------------------------------------------
 
