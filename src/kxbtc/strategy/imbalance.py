@@ -4,6 +4,10 @@ imbalance = bid_qty / (bid_qty + ask_qty) over the top N YES levels. Beyond the 
 default, and symmetrically below 0.3) it becomes a drift for the fair-value model, scaled by the index's
 own dollar volatility so it means the same thing in calm and busy markets. As its own trigger it buys the
 favoured side only when the drifted fair value still shows an edge after fees.
+
+Measured on real recorded markets (docs/RESEARCH.md): top-three imbalance correlates 0.074 [0.049,
+0.107] with the mid's next 30 s move and adds nothing to the mid about the outcome; traded it loses
+clearly after fees: -$930.71 at 50 ms on the reported part (95 % interval -$1,374 .. -$464). Off.
 """
 
 from __future__ import annotations

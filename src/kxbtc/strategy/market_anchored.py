@@ -8,8 +8,8 @@ often better), so this strategy does not trust the model alone: it combines the 
 with weights fitted on the earlier part of the real recordings only (``kxbtc score``'s blend), and takes
 the ask only where p beats the ask after fees by more than ``min_edge``.
 
-Measured (docs/RESEARCH.md, reported part from 2026-05-13T15:00Z, after exact fees): see the table there;
-off by default.
+Measured (docs/RESEARCH.md, reported part from 2026-05-13T15:00Z, 30 markets, after exact fees):
+-$147.07 at 50 ms (-$0.0093 a contract, 95 % interval -$620 .. +$315), +$111.56 at 0 ms. Off by default.
 """
 
 from __future__ import annotations
