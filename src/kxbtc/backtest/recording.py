@@ -11,7 +11,10 @@ Every line has ``t`` (the local receive time, Unix ns, on the recorder's clock) 
   replies whose ``seq`` the book sequencing needs);
 - ``connection``: the WebSocket went ``up`` (true) or down (false);
 - ``result``: a market's result read from REST after its close (``source`` ``"rest"``);
-- ``end``: the last line of a recording that was stopped cleanly.
+- ``end``: the last line of a recording that was stopped cleanly;
+- ``timer``, ``ack`` and ``booked`` (engine journals only, ``kxbtc.engine.journal``): the instants the
+  engine's timer ran, the exchange's answers to its orders (client order id, order id, status, counts),
+  and the reconciliations that found every fill booked.
 
 A line that is not a JSON object with an integer ``t`` and a known ``k``, or a header of another format
 or version, raises ``RecordingError`` naming the file and line.
@@ -37,7 +40,7 @@ from kxbtc.units import PriceGrid, format_price
 
 FORMAT = "kxbtc-recording"
 VERSION = 1
-KINDS = frozenset({"header", "market", "ws", "connection", "result", "end"})
+KINDS = frozenset({"header", "market", "ws", "connection", "result", "end", "timer", "ack", "booked"})
 
 
 class RecordingError(KxbtcError):
@@ -56,8 +59,11 @@ class Header:
     rest_url: str
     ws_url: str
     use_yes_price: bool
+    #: The run whose decisions an engine journal holds (its client order ids derive from it).
+    run_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        extra = {"run_id": self.run_id} if self.run_id else {}
         return {
             "t": self.start_ns,
             "k": "header",
@@ -67,6 +73,7 @@ class Header:
             "rest_url": self.rest_url,
             "ws_url": self.ws_url,
             "use_yes_price": self.use_yes_price,
+            **extra,
         }
 
 
@@ -192,6 +199,7 @@ def _header(path: Path, line: Line) -> Header:
         rest_url=str(body.get("rest_url", "")),
         ws_url=str(body.get("ws_url", "")),
         use_yes_price=bool(body.get("use_yes_price", True)),
+        run_id=str(body.get("run_id", "")),
     )
 
 

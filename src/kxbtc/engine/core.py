@@ -26,6 +26,7 @@ from kxbtc.domain.events import AckEvent, MarketDetermined
 from kxbtc.engine.cross_venue import CrossVenueDesk
 from kxbtc.engine.exchange_sync import ExchangeSync
 from kxbtc.engine.index_feed import build_index_feed
+from kxbtc.engine.journal import EngineJournal
 from kxbtc.engine.llm_requests import llm_requests
 from kxbtc.errors import KxbtcError
 from kxbtc.execution.router import ExecutionRouter, SubmitResult, ack_of
@@ -85,6 +86,7 @@ class Engine(WsHandler):
         poly_ws_clock: Clock | None = None,
         simulated: bool = False,
         spot_feeds: Sequence[SpotFeed] | None = None,
+        journal: EngineJournal | None = None,
     ) -> None:
         self.config = config
         self.rest = rest
@@ -96,6 +98,10 @@ class Engine(WsHandler):
         self.series = tuple(series)
         #: Trading against kxbtc's own simulator (paper, the demo, tests): see ``trading_decision``.
         self.simulated = simulated
+        #: Every input of the trading core, as a replayable recording (``kxbtc.engine.journal``).
+        self.journal = journal
+        if journal is not None:
+            ws.frame_tap = journal.frame
         self.tick_s = tick_s
         self.reconcile_every_s = reconcile_every_s
         self.refresh_every_s = refresh_every_s
@@ -135,7 +141,9 @@ class Engine(WsHandler):
         self.index_feed = build_index_feed(config, clock, store, self.core.handle, feeds=spot_feeds)
         self.router = ExecutionRouter(rest, store, clock, exchange_index_for=self._exchange_index)
         self.reconciler = Reconciler(rest, self.portfolio, store, clock, on_risk_event=self._note_event)
-        self.sync = ExchangeSync(self.core, rest, self.router, self.reconciler, clock)
+        self.sync = ExchangeSync(
+            self.core, rest, self.router, self.reconciler, clock, journal.booked if journal else None
+        )
         self.markets: dict[str, ContractSpec] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._book_sub: Subscription | None = None
@@ -231,6 +239,8 @@ class Engine(WsHandler):
                 if self._reconcile_soon or now - last_reconcile >= self.reconcile_every_s:
                     self._reconcile_soon, last_reconcile = False, now
                     await self._guard(self.reconcile(), "reconcile")
+                if self.journal is not None:
+                    self.journal.timer()
                 self.core.on_timer()
                 self._carry(self.core.take_commands())
                 self.index_feed.maybe_snapshot()
@@ -242,6 +252,8 @@ class Engine(WsHandler):
             return
         self._stopping = True
         self.core.stopping = True
+        if self.journal is not None:
+            self.journal.stopping()
         if self._prior_task is not None:  # its loop never ends by itself
             self._prior_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -294,6 +306,8 @@ class Engine(WsHandler):
             # Every order is answered, if only as unknown: the core must release what it holds for them.
             by_id = {r.client_order_id: r for r in results}
             acks = tuple(ack_of(o, by_id.get(o.client_order_id)) for o in orders)
+            if self.journal is not None:
+                self.journal.acks(acks)
             self._carry(self.core.handle(AckEvent(acks, self.clock.time_ns())))
         if paired and self.desk is not None:  # the Polymarket legs, for what Kalshi filled
             self._spawn(self.desk.hedge(approved, results), "cross-venue hedge")
@@ -326,6 +340,8 @@ class Engine(WsHandler):
         self.markets.update(found)
         for spec in found.values():
             self.ws.books.set_grid(spec.ticker, spec.grid)
+            if self.journal is not None and spec.ticker in new:
+                self.journal.market(spec)
             self.core.list_market(spec.instrument())
         if self._book_sub is not None:
             if new:

@@ -3,6 +3,8 @@ fills, orders and settlements through REST, the resting-order list, and the bala
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kxbtc.clock import Clock
 from kxbtc.core.order_tracker import resting_order
 from kxbtc.core.trading_core import TradingCore
@@ -24,6 +26,7 @@ class ExchangeSync:
         router: ExecutionRouter,
         reconciler: Reconciler,
         clock: Clock,
+        on_all_booked: Callable[[], None] | None = None,
     ) -> None:
         self.core = core
         self.rest = rest
@@ -31,6 +34,7 @@ class ExchangeSync:
         self.reconciler = reconciler
         self.clock = clock
         self._last_anchor_gap = 0
+        self._on_all_booked = on_all_booked
 
     async def reconcile(self) -> None:
         core = self.core
@@ -42,6 +46,8 @@ class ExchangeSync:
         if core.orders.quiet() and self.router.sent == sent_before:
             # Every fill the exchange has is now in the ledger: nothing is pending any more.
             core.orders.all_booked()
+            if self._on_all_booked is not None:
+                self._on_all_booked()
             if report.balance is not None:
                 self.check_anchor(report.balance)
             await self.sync_resting(sent_before)
