@@ -48,19 +48,20 @@ DESK_STRATEGIES: dict[str, type[StrategyConfig]] = {
     "cross_venue": StrategyConfig,  # engine/cross_venue.py; only ``enabled`` is read
 }
 
-#: Each known strategy's settings model.
-CONFIG_MODELS: dict[str, type[StrategyConfig]] = {
-    **{name: cls.config_model for name, cls in REGISTRY.items()},
-    **DESK_STRATEGIES,
-}
 
-#: Strategies the engine knows; a config naming anything else is rejected at start.
-KNOWN_STRATEGIES: tuple[str, ...] = tuple(CONFIG_MODELS)
+def config_models() -> dict[str, type[StrategyConfig]]:
+    """Each known strategy's settings model, read from the registry as it is now (a test may add one)."""
+    return {**{name: cls.config_model for name, cls in REGISTRY.items()}, **DESK_STRATEGIES}
+
+
+#: Strategies the engine knows, for the command line's choices; a config naming anything else is
+#: rejected at start.
+KNOWN_STRATEGIES: tuple[str, ...] = tuple(config_models())
 
 
 def default_config(name: str) -> StrategyConfig:
     """The settings of strategy ``name`` when its section is absent: its own model's defaults."""
-    return CONFIG_MODELS[name]()
+    return config_models()[name]()
 
 
 def build_strategies(configs: Mapping[str, StrategyConfig]) -> list[Strategy]:
@@ -87,32 +88,33 @@ def strategy_sections(value: Any) -> Any:
     """
     if not isinstance(value, Mapping):
         return value  # pydantic's own "should be a valid dictionary"
+    models = config_models()
     errors: list[InitErrorDetails] = []
     out: dict[str, Any] = {}
     for name, section in value.items():
-        model = CONFIG_MODELS.get(name)
+        model = models.get(name)
         if model is None:
-            errors.append(
-                _error((name,), section, f"unknown strategy {name}; known: {', '.join(CONFIG_MODELS)}")
-            )
-        elif isinstance(section, StrategyConfig):
-            out[name] = _as_model(model, section)
+            errors.append(_error((name,), section, f"unknown strategy {name}; known: {', '.join(models)}"))
         else:
             try:
-                out[name] = model.model_validate(section)
+                given = isinstance(section, StrategyConfig)
+                out[name] = _as_model(model, section) if given else model.model_validate(section)
             except ValidationError as exc:
-                errors += [_located(name, model, err) for err in exc.errors()]
+                errors += [_located(name, model, err, models) for err in exc.errors()]
     if errors:
         raise ValidationError.from_exception_data("strategies", errors)
     return out
 
 
-def _located(name: str, model: type[StrategyConfig], err: ErrorDetails) -> InitErrorDetails:
+def _located(
+    name: str, model: type[StrategyConfig], err: ErrorDetails, models: Mapping[str, type[StrategyConfig]]
+) -> InitErrorDetails:
+    """One error of section ``name`` at its key; a key the model does not have names its owners."""
     loc = (name, *err["loc"])
     if err["type"] != "extra_forbidden":
         return _error(loc, err["input"], err["msg"], err["type"])
     key = str(err["loc"][-1])
-    owners = [other for other, m in CONFIG_MODELS.items() if key in m.model_fields]
+    owners = [other for other, m in models.items() if key in m.model_fields]
     whose = f"a setting of {', '.join(owners)}, not of {name}" if owners else f"not a setting of {name}"
     return _error(loc, err["input"], f"{whose}; {name} takes: {', '.join(model.model_fields)}")
 
