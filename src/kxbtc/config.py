@@ -12,21 +12,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kxbtc.errors import ConfigError
 from kxbtc.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, Count, Money, Price
-
-#: Strategies the engine knows; a config naming anything else is rejected at start.
-KNOWN_STRATEGIES = (
-    "fair_value",
-    "market_anchored",
-    "index_lead",
-    "imbalance",
-    "book_glitch",
-    "settlement_window",
-    "cross_venue",
-)
 
 ENV_PREFIX = "KXBTC_"
 
@@ -59,6 +56,10 @@ class RiskConfig(_Section):
 
 
 class StrategyConfig(_Section):
+    """The settings every strategy has. A strategy with settings of its own declares a subclass as its
+    ``config_model`` (``kxbtc.strategy.base.Strategy``); its ``[strategies.<name>]`` section is validated
+    against that model, so it takes the fields here plus its own and nothing else."""
+
     enabled: bool = True
     kelly_fraction: float = Field(0.75, gt=0, le=1)
     min_edge: Decimal = Field(
@@ -69,20 +70,10 @@ class StrategyConfig(_Section):
         description="required edge over cost, in dollars per contract",
     )
     time_in_force: Literal["fill_or_kill", "immediate_or_cancel", "good_till_canceled"] = "fill_or_kill"
-    imbalance_threshold: float = Field(0.7, gt=0.5, lt=1)
-    imbalance_levels: int = Field(3, ge=1, le=50)
     max_contracts: Decimal = Field(Decimal(100), gt=0, decimal_places=2)
     #: Net P&L per contract its backtest showed on the reported part (docs/RESEARCH.md); the live skill
     #: guard pauses the strategy when its settled results fall clearly below it.
     expected_edge_per_contract: float = Field(0.0, ge=-1, le=1)
-    # market_anchored: logit p = intercept + model_weight·logit(model) + market_weight·logit(mid), fitted
-    # on the earlier part of the real recordings (`kxbtc score`, docs/RESEARCH.md).
-    anchor_intercept: float = Field(-0.630, ge=-10, le=10)
-    anchor_model_weight: float = Field(2.236, ge=-10, le=10)
-    anchor_market_weight: float = Field(0.140, ge=-10, le=10)
-    # index_lead: the model must have moved this much (probability) over the look-back while the mid lagged.
-    lead_lookback_s: float = Field(2.0, gt=0, le=60)
-    lead_min_move: float = Field(0.03, gt=0, lt=1)
 
 
 class KalshiConfig(_Section):
@@ -272,7 +263,8 @@ class PolymarketConfig(_Section):
 
 class Config(_Section):
     risk: RiskConfig = RiskConfig()
-    strategies: dict[str, StrategyConfig] = Field(
+    #: Each section typed by its strategy's own model (serialized as that model, not as the base).
+    strategies: dict[str, SerializeAsAny[StrategyConfig]] = Field(
         default_factory=lambda: {"fair_value": StrategyConfig(), "book_glitch": StrategyConfig()}
     )
     kalshi: KalshiConfig = KalshiConfig()
@@ -282,13 +274,17 @@ class Config(_Section):
     llm: LlmConfig = LlmConfig()
     polymarket: PolymarketConfig = PolymarketConfig()
 
-    @field_validator("strategies")
+    @field_validator("strategies", mode="before")
     @classmethod
-    def _known_strategies(cls, value: dict[str, StrategyConfig]) -> dict[str, StrategyConfig]:
-        unknown = sorted(set(value) - set(KNOWN_STRATEGIES))
-        if unknown:
-            raise ValueError(f"unknown strategy {', '.join(unknown)}; known: {', '.join(KNOWN_STRATEGIES)}")
-        return value
+    def _typed_sections(cls, value: Any) -> Any:
+        """Each section validated by the model its strategy registered (``kxbtc.strategy.registry``).
+
+        Imported here, not at the top: the strategies import this module for ``StrategyConfig``, and the
+        registry is only needed once a configuration is validated, long after both are loaded.
+        """
+        from kxbtc.strategy.registry import strategy_sections
+
+        return strategy_sections(value)
 
     @model_validator(mode="after")
     def _cross_venue_needs_polymarket(self) -> Config:

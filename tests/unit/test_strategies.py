@@ -8,8 +8,8 @@ from kxbtc.config import StrategyConfig
 from kxbtc.strategy.base import ContractView, DecisionContext, MarketState, OracleView
 from kxbtc.strategy.book_glitch import BookGlitch
 from kxbtc.strategy.fair_value_edge import FairValueEdge
-from kxbtc.strategy.imbalance import imbalance_signal
 from kxbtc.strategy.settlement_window import SettlementWindow
+from kxbtc.strategy.signals import imbalance_signal
 from kxbtc.units import Count, Money
 
 NOW = 1_800_000_000 * NS_PER_S

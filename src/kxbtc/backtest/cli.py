@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kxbtc.cli_support import config_option, load_config_or_exit, parse_sim_clock
-from kxbtc.config import KNOWN_STRATEGIES, Config
+from kxbtc.config import Config
 from kxbtc.errors import ConfigError, KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from kxbtc.strategy import KNOWN_STRATEGIES
 
 if TYPE_CHECKING:
     from kxbtc.backtest.recorder import RecorderStats, RecordingWriter

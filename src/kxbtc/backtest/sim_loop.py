@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kxbtc.clock import NS_PER_S
-from kxbtc.config import Config, StrategyConfig
+from kxbtc.config import Config
 from kxbtc.engine.audit import compare_with_simulator
 from kxbtc.session.network import NetworkConfig
 from kxbtc.session.runner import DEFAULT_START_NS, SimSession
 from kxbtc.sim.exchange import SimConfig
 from kxbtc.store.db import SqliteStore
+from kxbtc.strategy import default_config
 from kxbtc.units import Money
 
 SERIES = "KXBTC15M"
@@ -155,7 +156,7 @@ def _result(session: SimSession, seed: int, mispricing: float, opens: Sequence[i
 def with_strategies(config: Config, names: Sequence[str]) -> Config:
     """The config with exactly ``names`` enabled (their configured settings, or the defaults)."""
     chosen = {
-        name: config.strategies.get(name, StrategyConfig()).model_copy(update={"enabled": True})
+        name: config.strategies.get(name, default_config(name)).model_copy(update={"enabled": True})
         for name in names
     }
     return config.model_copy(update={"strategies": chosen})

@@ -52,7 +52,7 @@ from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
 from kxbtc.strategy import build_strategies
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, Strategy
-from kxbtc.strategy.imbalance import imbalance_drift
+from kxbtc.strategy.signals import with_signals
 from kxbtc.units import Money
 
 log = logging.getLogger(__name__)
@@ -212,27 +212,17 @@ class TradingCore:
         self.stats.evaluations += 1
         market = MarketState(instrument, book, self.portfolio.position(ticker))
         oracle = self.index.view(now, [instrument.close_ns])
-        ctx = DecisionContext(now, self.equity(), {}, self.priors(), self.config.risk.final_freeze_s)
+        ctx = self._context(now)
         decisions: list[Decision] = []
         for strategy in self.strategies:
-            decisions += strategy.on_book(market, oracle, ctx)
+            decisions += strategy.on_book(market, oracle, with_signals(ctx, strategy, [market], oracle))
         self.act(decisions)
 
     def priors(self) -> dict[str, tuple[float, float]]:
         return self._priors() if self._priors is not None else {}
 
     def _context(self, now: int) -> DecisionContext:
-        drift: dict[str, float] = {}
-        dollar_vol = self.index.dollar_vol()
-        for name, cfg in self.config.strategies.items():
-            if name == "imbalance" and cfg.enabled:
-                for ticker in self.instruments:
-                    book = self.books.get(ticker)
-                    if book is not None and not book.stale:
-                        drift[ticker] = imbalance_drift(
-                            book, dollar_vol, cfg.imbalance_levels, cfg.imbalance_threshold
-                        )
-        return DecisionContext(now, self.equity(), drift, self.priors(), self.config.risk.final_freeze_s)
+        return DecisionContext(now, self.equity(), {}, self.priors(), self.config.risk.final_freeze_s)
 
     def open_markets(self, now: int) -> list[MarketState]:
         return [
@@ -251,12 +241,7 @@ class TradingCore:
             ctx = self._context(now)
             decisions: list[Decision] = []
             for strategy in self.strategies:
-                decisions += strategy.on_timer(markets, oracle, ctx)
-            for m in markets:
-                if m.contract.ticker in ctx.drift and not self.orders.blocked(m.contract.ticker):
-                    for strategy in self.strategies:
-                        if strategy.name == "imbalance":
-                            decisions += strategy.on_book(m, oracle, ctx)
+                decisions += strategy.on_timer(markets, oracle, with_signals(ctx, strategy, markets, oracle))
             for source in self._timer_sources:
                 decisions += source(markets, now, ctx.final_freeze_s)
             self.act(decisions)

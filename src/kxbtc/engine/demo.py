@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kxbtc.clock import NS_PER_S, Clock, LoopClock, ScaledClock
-from kxbtc.config import Config, StrategyConfig
+from kxbtc.config import Config
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
 from kxbtc.engine.cross_venue_ledger import DeskSummary
@@ -30,6 +30,7 @@ from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.poly_config import PolySimConfig
 from kxbtc.store.db import SqliteStore
+from kxbtc.strategy import default_config
 from kxbtc.units import format_money
 
 SETTLED_STATUSES = ("determined", "finalized", "settled")
@@ -92,7 +93,9 @@ def with_cross_venue(config: Config, sim: SimHarness) -> Config:
         }
     )
     current = config.strategies.get("cross_venue")
-    enabled = StrategyConfig() if current is None else current.model_copy(update={"enabled": True})
+    enabled = (
+        default_config("cross_venue") if current is None else current.model_copy(update={"enabled": True})
+    )
     strategies = {**config.strategies, "cross_venue": enabled}
     return config.model_copy(update={"polymarket": polymarket, "strategies": strategies})
 

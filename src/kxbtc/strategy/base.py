@@ -11,6 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar, Generic
+
+from typing_extensions import TypeVar
 
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.config import StrategyConfig
@@ -51,6 +54,18 @@ class DecisionContext:
     priors: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: The risk layer's final-minute freeze, so strategies don't propose what it will refuse.
     final_freeze_s: float = 60.0
+    #: The signals the deciding strategy declared (``Strategy.signals``), per name and ticker, for the
+    #: markets it is deciding on; computed by the core from ``strategy/signals.py``.
+    signals: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def signal(self, name: str, ticker: str) -> float:
+        """One declared signal's value on one market; a clear error for one that was never declared."""
+        try:
+            return self.signals[name][ticker]
+        except KeyError:
+            raise KeyError(
+                f"signal {name!r} for {ticker} is not in the context: declare it in the strategy's signals"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +76,28 @@ class Decision:
     inputs: dict[str, float | str | int | None]
 
 
-class Strategy(ABC):
-    name: str = ""
+#: A strategy's own settings model. Covariant so that a list of strategies with different settings is a
+#: ``list[Strategy]``; defaulting to the shared fields so that a bare ``Strategy`` means just those.
+SettingsT = TypeVar("SettingsT", bound=StrategyConfig, covariant=True, default=StrategyConfig)
 
-    def __init__(self, config: StrategyConfig) -> None:
+
+class Strategy(ABC, Generic[SettingsT]):
+    """A plug-in: its name, its settings and the signals it needs are declared here, on the class.
+
+    ``strategy/registry.py`` lists every strategy once; the config sections, the known names and the
+    strategies the core runs all come from that list, so a new strategy touches nothing else.
+    """
+
+    #: Its ``[strategies.<name>]`` section and its name in the store's records.
+    name: ClassVar[str] = ""
+    #: The model of its section: the shared fields of ``StrategyConfig`` plus its own, and nothing else,
+    #: so a key meant for another strategy is refused at start instead of being silently ignored.
+    config_model: ClassVar[type[StrategyConfig]] = StrategyConfig
+    #: Signals it needs (names in ``strategy/signals.py``): the core computes exactly these, with this
+    #: strategy's settings, for the markets it decides on and passes them in ``DecisionContext.signals``.
+    signals: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: SettingsT) -> None:
         self.config = config
 
     @abstractmethod
@@ -74,7 +107,8 @@ class Strategy(ABC):
     def on_timer(
         self, markets: Sequence[MarketState], oracle: OracleView, ctx: DecisionContext
     ) -> list[Decision]:
-        """Periodic look across markets (ladders, rollovers). Default: nothing."""
+        """Periodic look across the open markets (ladders, signals that move without a book change).
+        Default: nothing."""
         return []
 
 

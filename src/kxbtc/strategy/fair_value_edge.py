@@ -7,7 +7,7 @@ after fees): -$101.84 at 50 ms (-$0.0099 a contract, 95 % interval -$536 .. +$34
 
 from __future__ import annotations
 
-from kxbtc.config import StrategyConfig, to_count
+from kxbtc.config import to_count
 from kxbtc.pricing.kelly import all_in_cost, size_binary
 from kxbtc.risk.limits import OrderIntent
 from kxbtc.strategy.base import (
@@ -15,6 +15,7 @@ from kxbtc.strategy.base import (
     DecisionContext,
     MarketState,
     OracleView,
+    SettingsT,
     Strategy,
     blend_prior,
     model_probability,
@@ -23,14 +24,16 @@ from kxbtc.strategy.base import (
 from kxbtc.units import PRICE_SCALE, Count, Price
 
 
-class FairValueEdge(Strategy):
+class FairValueEdge(Strategy[SettingsT]):
+    """Generic in its settings: the strategies built on it (market_anchored, index_lead) add their own."""
+
     name = "fair_value"
 
     #: Student-t tails (same variance) for the settlement average: the calibration on real candles
     #: (`kxbtc calibrate`) found 6 degrees of freedom better than normal tails, and 4-12 all alike.
     tail_df: float | None = 6.0
 
-    def __init__(self, config: StrategyConfig) -> None:
+    def __init__(self, config: SettingsT) -> None:
         super().__init__(config)
         # Converted once: Decimal arithmetic has no place on the per-book-update path.
         self._min_edge = float(config.min_edge)

@@ -16,16 +16,26 @@ from __future__ import annotations
 
 from collections import deque
 
+from pydantic import Field
+
 from kxbtc.clock import NS_PER_S
 from kxbtc.config import StrategyConfig
 from kxbtc.strategy.base import DecisionContext, MarketState
 from kxbtc.strategy.fair_value_edge import FairValueEdge
 
 
-class IndexLead(FairValueEdge):
-    name = "index_lead"
+class IndexLeadConfig(StrategyConfig):
+    """``[strategies.index_lead]``: the shared settings plus how far back, and how large, a lead is."""
 
-    def __init__(self, config: StrategyConfig) -> None:
+    lead_lookback_s: float = Field(2.0, gt=0, le=60)
+    lead_min_move: float = Field(0.03, gt=0, lt=1)
+
+
+class IndexLead(FairValueEdge[IndexLeadConfig]):
+    name = "index_lead"
+    config_model = IndexLeadConfig
+
+    def __init__(self, config: IndexLeadConfig) -> None:
         super().__init__(config)
         self._history: dict[str, deque[tuple[int, float, float]]] = {}  # ticker -> (t, model, mid)
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import math
 
+from pydantic import Field
+
+from kxbtc.config import StrategyConfig
 from kxbtc.strategy.base import DecisionContext, MarketState
 from kxbtc.strategy.fair_value_edge import FairValueEdge
 
@@ -27,8 +30,18 @@ def _logit(p: float) -> float:
     return math.log(q / (1 - q))
 
 
-class MarketAnchored(FairValueEdge):
+class MarketAnchoredConfig(StrategyConfig):
+    """``[strategies.market_anchored]``: the shared settings plus the blend's weights, fitted on the earlier
+    part of the real recordings (``kxbtc score``, docs/RESEARCH.md)."""
+
+    anchor_intercept: float = Field(-0.630, ge=-10, le=10)
+    anchor_model_weight: float = Field(2.236, ge=-10, le=10)
+    anchor_market_weight: float = Field(0.140, ge=-10, le=10)
+
+
+class MarketAnchored(FairValueEdge[MarketAnchoredConfig]):
     name = "market_anchored"
+    config_model = MarketAnchoredConfig
 
     def probability(self, p_model: float, market: MarketState, ctx: DecisionContext) -> float | None:
         mid = market.book.mid()
