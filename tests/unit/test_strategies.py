@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import NS_PER_S
 from kxbtc.config import StrategyConfig
@@ -99,3 +101,17 @@ def test_repeated_signals_never_take_the_position_past_the_kelly_size_of_the_cur
     # The same market once the edge has shrunk: the Kelly size is now below what is held, so nothing.
     closer = MarketState(_market("M", SPOT - 20, deep).contract, deep, Count(position))
     assert strategy.on_book(closer, ORACLE, CTX) == []
+
+
+def test_the_strikes_of_one_event_share_one_kelly_stake() -> None:
+    """On an hourly ladder the stake is for the event: what the other strikes already hold is taken off
+    the bankroll before this strike is sized, so two strikes together never stake more than one would."""
+    strategy = FairValueEdge(StrategyConfig(max_contracts=Decimal(100_000)))
+    deep = _book("K1", yes=[(5000, 10_000_000)], no=[(4500, 10_000_000)])
+    market = _market("K1", SPOT - 150, deep, event="EV")
+    [alone] = strategy.on_book(market, ORACLE, CTX)
+    # The same strike when $400 of the bankroll already sits on another strike of the event.
+    shared = DecisionContext(NOW, Money(1_000_000_000), event_cost_elsewhere={"K1": Money(400_000_000)})
+    [beside] = strategy.on_book(market, ORACLE, shared)
+    assert 0 < beside.intent.count < alone.intent.count
+    assert beside.intent.count == pytest.approx(alone.intent.count * 0.6, rel=0.02)

@@ -222,7 +222,27 @@ class TradingCore:
         return self._priors() if self._priors is not None else {}
 
     def _context(self, now: int) -> DecisionContext:
-        return DecisionContext(now, self.equity(), {}, self.priors(), self.config.risk.final_freeze_s)
+        return DecisionContext(
+            now,
+            self.equity(),
+            {},
+            self.priors(),
+            self.config.risk.final_freeze_s,
+            event_cost_elsewhere=self._event_costs(),
+        )
+
+    def _event_costs(self) -> dict[str, Money]:
+        """Per listed market, the cost held on the other strikes of its event."""
+        by_event: dict[str, int] = {}
+        for ticker, pnl in self.portfolio.ledger.markets.items():
+            instrument = self.instruments.get(ticker)
+            if pnl.position and instrument is not None:
+                by_event[instrument.event_ticker] = by_event.get(instrument.event_ticker, 0) + pnl.cost
+        return {
+            t: Money(by_event.get(i.event_ticker, 0) - self.portfolio.position_cost(t))
+            for t, i in self.instruments.items()
+            if by_event.get(i.event_ticker)
+        }
 
     def open_markets(self, now: int) -> list[MarketState]:
         return [

@@ -57,6 +57,9 @@ class DecisionContext:
     #: The signals the deciding strategy declared (``Strategy.signals``), per name and ticker, for the
     #: markets it is deciding on; computed by the core from ``strategy/signals.py``.
     signals: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Per ticker: the cost of what is held on the other strikes of its event (hourly ladders). Kelly
+    #: sizes one event's strikes from one stake, so this much of the bankroll is already committed.
+    event_cost_elsewhere: dict[str, Money] = field(default_factory=dict)
 
     def signal(self, name: str, ticker: str) -> float:
         """One declared signal's value on one market; a clear error for one that was never declared."""

@@ -21,7 +21,7 @@ from kxbtc.strategy.base import (
     model_probability,
     top_up,
 )
-from kxbtc.units import PRICE_SCALE, Count, Price
+from kxbtc.units import PRICE_SCALE, Count, Money, Price
 
 
 class FairValueEdge(Strategy[SettingsT]):
@@ -61,7 +61,8 @@ class FairValueEdge(Strategy[SettingsT]):
             p_yes,
             Price(yes_offer) if yes_offer is not None else None,
             Price(no_offer) if no_offer is not None else None,
-            ctx.bankroll,
+            # One stake for an event's strikes: what the other strikes hold is already committed.
+            Money(max(0, ctx.bankroll - ctx.event_cost_elsewhere.get(contract.ticker, 0))),
             fraction=self.config.kelly_fraction,
             max_count=self._max_count,
             fees=contract.fees,
