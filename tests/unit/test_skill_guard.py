@@ -3,13 +3,10 @@ paused, with a risk event, within a stated number of settled markets."""
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from shared_format_builder import write_markets
 
 from kxbtc.config import Config, RiskConfig, StrategyConfig
 from kxbtc.core.skill_guard import GuardSettings, SkillGuard
@@ -17,52 +14,11 @@ from kxbtc.recordings.shared_folder import SharedRecording
 from kxbtc.replay.runner import ReplayRunner, ReplaySettings
 from kxbtc.store.db import SqliteStore
 
-S = 1_000_000_000
-FIRST_OPEN = int(datetime(2026, 5, 13, 12, 0, tzinfo=UTC).timestamp()) * S
 WINNING, LOSING = 6, 12  # the edge holds for 6 markets, then is gone
 
 
-def _iso(t_ns: int) -> str:
-    return datetime.fromtimestamp(t_ns / S, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _ticker(i: int) -> str:
-    return f"KXBTC15M-26MAY13{12 + (i + 1) // 4:02d}{((i + 1) % 4) * 15:02d}-{((i + 1) % 4) * 15:02d}"
-
-
-def _write(folder: Path, results: list[str]) -> Path:
-    """Markets every 15 minutes: YES ask $0.45 all along, spot $5,000 above the strike (the model is
-    sure of YES, so fair value buys YES); results as given."""
-    folder.mkdir(parents=True)
-    lines = []
-    for i in range(len(results)):
-        ticker, opened, conn = _ticker(i), FIRST_OPEN + i * 900 * S, f"run/{i + 1}"
-        book = {"market_ticker": ticker, "yes_dollars_fp": [["0.4000", "100.00"]],
-                "no_dollars_fp": [["0.5500", "100.00"]]}  # fmt: skip
-        lines.append((opened + S, conn, {"type": "orderbook_snapshot", "sid": 2, "seq": 1, "msg": book}))
-        for k, t in enumerate(range(opened + 5 * S, opened + 900 * S, 5 * S)):
-            delta = {"market_ticker": ticker, "price_dollars": "0.1000", "delta_fp": "1.00" if k % 2 == 0
-                     else "-1.00", "side": "yes", "ts_ms": t // 1_000_000}  # fmt: skip
-            lines.append((t, conn, {"type": "orderbook_delta", "sid": 2, "seq": k + 2, "msg": delta}))
-    with gzip.open(folder / "kalshi_ws_2026-05-13.jsonl.gz", "wt") as fh:
-        for t, conn, frame in sorted(lines, key=lambda x: x[0]):
-            fh.write(json.dumps({"t": t, "conn": conn, "frame": frame}) + "\n")
-    end = FIRST_OPEN + len(results) * 900 * S
-    with gzip.open(folder / "spot_2026-05-13.csv.gz", "wt", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["t_ns", "exchange_ts", "source", "price"])
-        out.writerows([t, _iso(t), "coinbase", "90000.00"] for t in range(FIRST_OPEN - 600 * S, end, S))
-    with (folder / "markets.csv").open("w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["ticker", "open_time", "close_time", "floor_strike", "expiration_value", "result"])
-        for i, result in enumerate(results):
-            opened = FIRST_OPEN + i * 900 * S
-            out.writerow([_ticker(i), _iso(opened), _iso(opened + 900 * S), "85000", "90000", result])
-    return folder
-
-
 def test_a_strategy_whose_edge_disappears_is_paused_within_eight_settled_markets(tmp_path: Path) -> None:
-    folder = _write(tmp_path / "rec", ["yes"] * WINNING + ["no"] * LOSING)
+    folder = write_markets(tmp_path / "rec", ["yes"] * WINNING + ["no"] * LOSING)
     config = Config(
         risk=RiskConfig(daily_loss_pct=100, max_drawdown_pct=100),
         strategies={"fair_value": StrategyConfig(expected_edge_per_contract=0.30, max_contracts=10)},
