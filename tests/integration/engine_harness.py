@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -24,8 +23,7 @@ from kxbtc.clock import NS_PER_S, Clock, LoopClock
 from kxbtc.config import Config, load_config
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
-from kxbtc.kalshi.rest import KalshiRestClient
-from kxbtc.kalshi.ws import KalshiWsClient
+from kxbtc.engine.paper import paper_engine
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.server import ServerConfig
@@ -87,23 +85,19 @@ async def virtual_engine(
     reconcile_every_s: float = 60.0,
     refresh_every_s: float = 15.0,
 ) -> AsyncIterator[Engine]:
-    """``paper_engine``'s wiring with ``clock`` for signatures and WS housekeeping too."""
-    signer = sim.signer()
-    async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-        yield Engine(
-            config,
-            rest=rest,
-            ws=KalshiWsClient(sim.ws_url, signer, clock),
-            store=store,
-            clock=clock,
-            run_id=uuid.uuid4().hex,
-            series=series,
-            strategies=list(strategies) if strategies is not None else None,
-            reconcile_every_s=reconcile_every_s,
-            refresh_every_s=refresh_every_s,
-            poly_ws_clock=clock,
-            simulated=True,
-        )
+    """``paper_engine`` with ``clock`` for the sockets' housekeeping too: one clock for everything."""
+    async with paper_engine(
+        config,
+        sim,
+        store,
+        clock,
+        series=series,
+        strategies=strategies,
+        reconcile_every_s=reconcile_every_s,
+        refresh_every_s=refresh_every_s,
+        housekeeping_clock=clock,
+    ) as engine:
+        yield engine
 
 
 async def until(
