@@ -3,11 +3,14 @@ paused, with a risk event, within a stated number of settled markets."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from shared_format_builder import write_markets
 
+from kxbtc.cli import cli
 from kxbtc.config import Config, RiskConfig, StrategyConfig
 from kxbtc.core.skill_guard import GuardSettings, SkillGuard
 from kxbtc.recordings.shared_folder import SharedRecording
@@ -39,6 +42,11 @@ def test_a_strategy_whose_edge_disappears_is_paused_within_eight_settled_markets
     # one opens before the previous settles) is traded after it.
     assert record.markets <= record.paused_after + 1 < WINNING + LOSING
     assert runner.core.stats.rejected["skill_guard"] > 0
+    # `kxbtc status` shows the paused strategy and why.
+    status = CliRunner().invoke(cli, ["status", "--db", str(tmp_path / "replay.db"), "--json"])
+    assert status.exit_code == 0, status.output
+    paused = json.loads(status.stdout)["paused_strategies"]
+    assert list(paused) == ["fair_value"] and "expected +0.300" in paused["fair_value"]
 
 
 def test_the_cusum_stays_quiet_while_results_match_the_expectation() -> None:

@@ -47,6 +47,7 @@ class StrategyRecord:
     statistic: float = 0.0
     paused: bool = False
     paused_after: int = 0  # settled markets seen when it paused
+    reason: str = ""
     observations: list[float] = field(default_factory=list)
 
 
@@ -113,7 +114,11 @@ class SkillGuard:
             f"expected {record.expected:+.3f} (CUSUM {record.statistic:.2f} >= {s.threshold:g}); "
             "`kxbtc resume` turns it back on"
         )
+        record.reason = detail
         return Verdict(strategy, record, detail)
+
+    def paused_reasons(self) -> dict[str, str]:
+        return {name: r.reason for name, r in self.records.items() if r.paused}
 
     def resume(self) -> None:
         for record in self.records.values():

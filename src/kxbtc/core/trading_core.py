@@ -8,6 +8,7 @@ commands. On a timer: the kill switch, equity and the breakers, the strategies' 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 
@@ -58,6 +59,7 @@ from kxbtc.units import Money
 log = logging.getLogger(__name__)
 
 HALT_KEY = "halted"  # the store key the manual kill switch (`kxbtc halt`) writes
+PAUSED_KEY = "paused_strategies"  # the skill guard's paused strategies, for `kxbtc status`
 PNL_SNAPSHOT_EVERY_S = 10.0
 #: Index prints that are the settlement index itself (an estimate from spot is not).
 OFFICIAL_SOURCES = frozenset({"kalshi", "simulator"})
@@ -365,8 +367,11 @@ class TradingCore:
         added = self.portfolio.add_settlement(settlement_record(event))
         if added:
             self.stats.settlements += 1
-            for verdict in self.skill.on_settled(event.ticker, event.result):
+            verdicts = self.skill.on_settled(event.ticker, event.result)
+            for verdict in verdicts:
                 self.note(RiskEventRecord(event.ts_ns, "skill_guard", "warning", verdict.detail))
+            if verdicts:
+                self.store.set_value(PAUSED_KEY, json.dumps(self.skill.paused_reasons()))
 
     # -- equity, breakers, kill switch -------------------------------------------------------------
 
@@ -397,6 +402,7 @@ class TradingCore:
         elif not reason and self.risk.state.manual_halt:
             self.note_risk_event(self.risk.resume())
             self.skill.resume()
+            self.store.set_value(PAUSED_KEY, "{}")
 
     def note_risk_event(self, event: RiskEvent) -> None:
         self.note(RiskEventRecord(event.ts_ns, event.kind, event.severity, event.detail))

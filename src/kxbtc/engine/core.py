@@ -47,6 +47,7 @@ from kxbtc.kalshi.ws_messages import (
 )
 from kxbtc.llm.schemas import ForecastRequest
 from kxbtc.llm.service import PriorService, build_prior_service
+from kxbtc.ops.queries import TRADING_MODE_KEY
 from kxbtc.oracle.feeds.base import SpotFeed
 from kxbtc.oracle.index_state import IndexState
 from kxbtc.portfolio import Portfolio
@@ -194,6 +195,7 @@ class Engine(WsHandler):
         trade, why = trading_decision(self.config, active=active, simulated=self.simulated)
         self.core.observe_only = not trade
         log.warning("%s", why)
+        self.store.set_value(TRADING_MODE_KEY, why)
         self._note_event(RiskEventRecord(self.clock.time_ns(), "trading_mode", "info", why))
         self.portfolio.load()
         # Client-side token buckets sized from the account's own limits: we slow down before the

@@ -18,6 +18,8 @@ from kxbtc.store.schema import APPLICATION_ID, MIGRATIONS
 #: kv key of the manual kill switch. Its value is the halt reason; empty or absent means trading runs.
 #: The engine polls it: a non-empty value makes it stop opening positions and cancel resting orders.
 HALT_KEY = "halted"
+TRADING_MODE_KEY = "trading_mode"  # the engine's one line on whether it trades (kxbtc.core.stand_aside)
+PAUSED_KEY = "paused_strategies"  # JSON {strategy: reason} from the skill guard
 
 
 class DatabaseUnusable(StoreError):

@@ -177,6 +177,10 @@ class StatusView:
     warnings: list[str]
     #: The live engine's index record (``kxbtc.ops.index_status``); None before any engine wrote one.
     index: JsonObject | None = None
+    #: Whether the engine trades or only observes, and why (``kxbtc.core.stand_aside``).
+    trading_mode: str = ""
+    #: Strategies the skill guard paused, with its reason (``kxbtc.core.skill_guard``).
+    paused_strategies: dict[str, str] | None = None
 
     def as_json(self) -> JsonObject:
         return {
@@ -197,6 +201,8 @@ class StatusView:
             "risk_events": [risk_event_json(e) for e in self.risk_events],
             "warnings": self.warnings,
             "index": self.index,
+            "trading_mode": self.trading_mode,
+            "paused_strategies": self.paused_strategies or {},
         }
 
     def as_table(self) -> RenderableType:
@@ -208,7 +214,9 @@ class StatusView:
         if self.halt_reason:
             _add_row(facts, "trading", Text(f"HALTED: {self.halt_reason}", style="bold red"))
         else:
-            _add_row(facts, "trading", Text("running", style="green"))
+            _add_row(facts, "trading", Text(self.trading_mode or "running", style="green"))
+        for name, why in (self.paused_strategies or {}).items():
+            _add_row(facts, f"paused: {name}", Text(why, style="bold yellow"))
         if self.balance is None:
             _add_row(facts, "balance", "no snapshot yet")
         else:

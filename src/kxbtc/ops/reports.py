@@ -7,6 +7,7 @@ command line and the web page always show the same numbers.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from rich.console import RenderableType
 from kxbtc.ops import pnl_report, queries, render
 from kxbtc.ops.index_status import index_view
 from kxbtc.ops.pnl_report import GroupBy, OpenPosition, PnlLine
-from kxbtc.ops.queries import HALT_KEY
+from kxbtc.ops.queries import HALT_KEY, PAUSED_KEY, TRADING_MODE_KEY
 from kxbtc.ops.render import JsonObject, StatusView
 from kxbtc.store.reads import read_fills, read_positions, read_settlements
 from kxbtc.store.records import FillRecord, OrderRecord
@@ -46,7 +47,17 @@ def status_view(conn: sqlite3.Connection, db: Path, now_ns: int) -> StatusView:
         risk_events=queries.recent_risk_events(conn, STATUS_RISK_EVENTS),
         warnings=result.warnings,
         index=index_view(conn, now_ns),
+        trading_mode=queries.read_value(conn, TRADING_MODE_KEY) or "",
+        paused_strategies=_paused(queries.read_value(conn, PAUSED_KEY)),
     )
+
+
+def _paused(saved: str | None) -> dict[str, str]:
+    try:
+        data = json.loads(saved) if saved else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
