@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kxbtc.domain.sides import complement
 from kxbtc.units import PRICE_SCALE, Count, Money, notional
 
 
@@ -41,7 +42,7 @@ class MarketPnl:
         self.volume += count
         buying_yes = side == "bid"
         # Price of the contract this fill opens, on its own leg.
-        open_price = price if buying_yes else PRICE_SCALE - price
+        open_price = price if buying_yes else complement(price)
         holding_opposite = self.position < 0 if buying_yes else self.position > 0
         remaining = count
         if holding_opposite:
@@ -50,7 +51,7 @@ class MarketPnl:
             # Closing k opposite contracts by buying this leg at open_price locks $1 per pair: the
             # opposite contracts are worth 1 - open_price each.
             released = self.cost if closed == held else self.cost * closed // held
-            self.realized += notional(PRICE_SCALE - open_price, closed) - released
+            self.realized += notional(complement(open_price), closed) - released
             self.cost -= released
             self.position += closed if buying_yes else -closed
             remaining -= closed
@@ -75,7 +76,7 @@ class MarketPnl:
         """Open P&L if the position were valued at YES price ``yes_mark`` (mid, or an exit price)."""
         if self.position >= 0:
             return Money(notional(yes_mark, self.position) - self.cost)
-        return Money(notional(PRICE_SCALE - yes_mark, -self.position) - self.cost)
+        return Money(notional(complement(yes_mark), -self.position) - self.cost)
 
 
 @dataclass(slots=True)

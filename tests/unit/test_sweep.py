@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from shared_format_builder import FIRST_OPEN, write_markets
 
@@ -39,3 +40,13 @@ def test_the_command_prints_the_table_as_json(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_OK, result.output
     [row] = json.loads(result.stdout)
     assert {"is_net_pnl", "oos_net_pnl", "oos_net_pnl_interval_95", "oos_net_per_contract"} <= set(row)
+
+
+def test_on_a_ray_cluster_the_table_is_the_same(tmp_path: Path) -> None:
+    """Ray is an optional extra (`pip install 'kxbtc[ray]'`): skipped where it is not installed."""
+    pytest.importorskip("ray")
+    folder = write_markets(tmp_path / "rec", ["yes"] * 2 + ["no"] * 2)
+    config = Config(risk=RiskConfig(daily_loss_pct=100, max_drawdown_pct=100))
+    todo = cells(["fair_value"], [50.0], FIRST_OPEN + 2 * 900 * 1_000_000_000, "auto")
+    local = table(sweep(config, [folder], todo, jobs=1))
+    assert table(sweep(config, [folder], todo, ray_address="local")) == local

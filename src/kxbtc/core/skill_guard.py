@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from kxbtc.domain.sides import complement
 from kxbtc.units import MONEY_SCALE, PRICE_SCALE, notional
 
 
@@ -77,7 +78,7 @@ class SkillGuard:
             held.cost += notional(yes_price, count) + fee
         else:
             held.no += count
-            held.cost += notional(PRICE_SCALE - yes_price, count) + fee
+            held.cost += notional(complement(yes_price), count) + fee
 
     def on_settled(self, ticker: str, result: str) -> list[Verdict]:
         """Score every strategy that traded ``ticker``; the strategies this settlement pauses."""

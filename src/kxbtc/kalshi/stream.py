@@ -28,7 +28,7 @@ from kxbtc.domain.events import (
 )
 from kxbtc.domain.orders import Fill as DomainFill
 from kxbtc.domain.orders import OrderUpdate
-from kxbtc.domain.sides import Leg
+from kxbtc.domain.sides import Leg, complement
 from kxbtc.errors import ProtocolError
 from kxbtc.kalshi.ws_messages import (
     CfbenchmarksIndexList,
@@ -45,7 +45,7 @@ from kxbtc.kalshi.ws_messages import (
     UserOrder,
     WireLevel,
 )
-from kxbtc.units import PRICE_SCALE, Count, Price, UnitError, parse_count, parse_money, parse_price
+from kxbtc.units import Count, UnitError, parse_count, parse_money, parse_price
 
 
 @dataclass(slots=True)
@@ -154,7 +154,7 @@ class KalshiStream:
         price = parse_price(d.price_dollars, "price_dollars")
         leg = Leg.YES if d.side == "yes" else Leg.NO
         if leg is Leg.NO and self.use_yes_price:
-            price = Price(PRICE_SCALE - price)
+            price = complement(price)
         when = d.ts_ms * 1_000_000 if d.ts_ms is not None else ts_ns
         out.append(BookDelta(ticker, leg, price, parse_count(d.delta_fp, "delta_fp"), when))
         return out
@@ -189,7 +189,7 @@ def _levels(levels: list[WireLevel] | None, *, flip: bool) -> tuple[tuple[int, i
     out = []
     for price_text, size_text in levels or ():
         price = parse_price(price_text, "level price")
-        out.append((PRICE_SCALE - price if flip else price, parse_count(size_text, "level size")))
+        out.append((complement(price) if flip else price, parse_count(size_text, "level size")))
     return tuple(out)
 
 

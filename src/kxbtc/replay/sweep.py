@@ -77,7 +77,7 @@ def _on_ray(
     config: Config, paths: Sequence[Path], todo: Sequence[Cell], address: str
 ) -> list[dict[str, Any]]:
     try:
-        import ray  # type: ignore[import-not-found]  # optional extra
+        import ray  # type: ignore[import-not-found, unused-ignore]  # optional extra
     except ImportError:
         raise RuntimeError("--ray needs Ray: pip install 'kxbtc[ray]'") from None
     ray.init(address=address)

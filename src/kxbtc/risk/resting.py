@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from kxbtc.domain.sides import leg_price
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
-from kxbtc.units import PRICE_SCALE, Count, Money, Price, notional
+from kxbtc.units import Count, Money, Price, notional
 
 #: Order states in which nothing more can fill.
 FINISHED = frozenset({"canceled", "cancelled", "executed", "expired", "rejected"})
@@ -31,7 +32,7 @@ class RestingOrder:
     @property
     def worst_case(self) -> Money:
         """Cash lost if the rest fills and the contracts expire worthless, taker fee included."""
-        leg = self.price if self.side == "bid" else PRICE_SCALE - self.price
+        leg = leg_price(self.side, self.price)
         return Money(notional(leg, self.remaining) + self.fees.fee(self.price, self.remaining, True))
 
 

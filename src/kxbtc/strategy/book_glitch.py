@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from kxbtc.domain.sides import complement
 from kxbtc.risk.limits import OrderIntent
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, OracleView, Strategy
 from kxbtc.units import PRICE_SCALE, Count, Price
@@ -72,14 +73,14 @@ class BookGlitch(Strategy):
                 if count <= 0:
                     continue
                 # Cost of the pair per contract: YES(low) at yes_ask + NO(high) at 1 - yes_bid.
-                cost = (yes_ask + PRICE_SCALE - yes_bid) * count
+                cost = (yes_ask + complement(yes_bid)) * count
                 fees = _fee(low, yes_ask, count) + _fee(high, yes_bid, count)
                 profit = PRICE_SCALE * count - cost - fees  # Money: the pair pays at least $1 each
                 if profit <= margin * count:
                     continue
                 reason = (
                     f"ladder glitch: YES {low.contract.ticker} @ {yes_ask} + NO {high.contract.ticker} @"
-                    f" {PRICE_SCALE - yes_bid} < $1 after fees; locked profit {profit} micro-$"
+                    f" {complement(yes_bid)} < $1 after fees; locked profit {profit} micro-$"
                 )
                 legs = [
                     OrderIntent(

@@ -37,6 +37,7 @@ from decimal import Decimal
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import NS_PER_MS, NS_PER_S
 from kxbtc.config import PolymarketConfig
+from kxbtc.domain.sides import leg_price
 from kxbtc.domain.updown import DOWN, UP, WINDOW_S, OutcomeBook, UpDownWindow
 from kxbtc.pricing.polymarket_fees import polymarket_taker_fee
 from kxbtc.risk.limits import OrderIntent
@@ -215,7 +216,7 @@ class CrossVenueArb:
             "Polymarket on a Chainlink point price"
         )
         # Kalshi's intent is priced on the YES leg: buying NO at q is an "ask" at YES price 1 - q.
-        kalshi_price = quote.kalshi_price if quote.kalshi_side == "bid" else PRICE_SCALE - quote.kalshi_price
+        kalshi_price = leg_price(quote.kalshi_side, quote.kalshi_price)
         intent = OrderIntent(
             contract.ticker,
             quote.kalshi_side,

@@ -8,6 +8,7 @@ after fees): -$101.84 at 50 ms (-$0.0099 a contract, 95 % interval -$536 .. +$34
 from __future__ import annotations
 
 from kxbtc.config import to_count
+from kxbtc.domain.sides import complement
 from kxbtc.pricing.kelly import all_in_cost, size_binary
 from kxbtc.risk.limits import OrderIntent
 from kxbtc.strategy.base import (
@@ -77,9 +78,7 @@ class FairValueEdge(Strategy[SettingsT]):
         if count <= 0:
             return []
         # V2 orders are on the YES leg: buying NO at q is an ask (sell YES) at 1 - q.
-        side, price = (
-            ("bid", sized.price) if sized.side == "yes" else ("ask", Price(PRICE_SCALE - sized.price))
-        )
+        side, price = ("bid", sized.price) if sized.side == "yes" else ("ask", complement(sized.price))
         reason = (
             f"p_yes={p_yes:.4f} (model {p_model:.4f}) vs {sized.side} ask {sized.price / PRICE_SCALE:.4f}:"
             f" edge {sized.edge:.4f}/contract after fees > {min_edge}"
