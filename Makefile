@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit browser demo sim bench clean
+.PHONY: test lint typecheck unit browser demo sim bench bench-replay clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_orderbook.py
 	$(BIN)/python benchmarks/bench_fair_value.py
 	$(BIN)/python benchmarks/bench_decision.py
+
+# Recorded events per second through the core (../shared/data/kalshi_l2_2026-05; skips without it).
+# One day file by default: about half a minute. BENCH_REPLAY=<folder or day file> to choose.
+BENCH_REPLAY ?= ../shared/data/kalshi_l2_2026-05/kalshi_ws_2026-05-13.jsonl.gz
+bench-replay: $(STAMP)
+	$(BIN)/python benchmarks/bench_replay.py $(BENCH_REPLAY)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -87,6 +87,35 @@ def parse_count(text: str, field: str = "count") -> Count:
     return Count(parse_fixed(text, 2, field))
 
 
+# Wire strings repeat endlessly (a market has at most 9,999 prices and sizes cluster), so the stream's
+# hot path parses each distinct string strictly once and then looks it up: a dict hit costs a fraction of
+# a parse. Only valid strings are stored (a bad one raises as ``parse_*`` does), and a full cache is simply
+# emptied, which bounds memory on odd input. The order book keeps its own pair for its wire methods.
+_CACHE_LIMIT = 1 << 16
+_price_cache: dict[str, Price] = {}
+_count_cache: dict[str, Count] = {}
+
+
+def parse_price_cached(text: str, field: str = "price") -> Price:
+    value = _price_cache.get(text)
+    if value is None:
+        value = parse_price(text, field)
+        if len(_price_cache) >= _CACHE_LIMIT:
+            _price_cache.clear()
+        _price_cache[text] = value
+    return value
+
+
+def parse_count_cached(text: str, field: str = "count") -> Count:
+    value = _count_cache.get(text)
+    if value is None:
+        value = parse_count(text, field)
+        if len(_count_cache) >= _CACHE_LIMIT:
+            _count_cache.clear()
+        _count_cache[text] = value
+    return value
+
+
 def parse_money(text: str, field: str = "amount") -> Money:
     return Money(parse_fixed(text, 6, field))
 

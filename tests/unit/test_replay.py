@@ -261,16 +261,18 @@ def test_never_more_than_the_displayed_size(tmp_path: Path) -> None:
     assert ioc.report.fees == 121_100  # ceil(0.07*3*.44*.56) = 0.0518, plus 0.07*4*.45*.55 = 0.0693
 
 
-def test_resting_remainders_are_not_simulated_and_are_counted(tmp_path: Path) -> None:
+def test_a_good_till_canceled_remainder_rests_and_is_cancelled_at_the_close(tmp_path: Path) -> None:
     b = RecordingBuilder(tmp_path / "r.jsonl")
     b.start()
     b.index(0.5)
     b.snapshot(1.0, yes=[("0.4000", "20.00")], asks=[("0.4600", "50.00")])
     b.delta(1.5, "no", "0.4500", "5.00")  # a 0.45 ask of 5 appears: the strategy bids 10 at 0.45
     _index_every_second(b, 3)
+    b.determined(840.0 + 1, "yes")
     done = _replay(b.write(), BuyOnce("good_till_canceled"))
-    assert done.report.markets[0].contracts == 5.0
-    assert done.runner.counts.resting_not_simulated == 1
+    assert done.report.markets[0].contracts == 5.0  # the 5 shown, taken; the other 5 rest at 0.45
+    assert done.runner.counts.rested == 1
+    assert done.runner.counts.resting_canceled == {"market_closed": 1}
 
 
 def test_a_seq_gap_makes_the_book_stale_and_nothing_trades_until_the_next_snapshot(tmp_path: Path) -> None:

@@ -299,6 +299,14 @@ class OrderBook:
     def no_ask_size(self) -> int:
         return self.yes_bid_size()
 
+    def yes_bid_size_at(self, price: int) -> int:
+        """Size of the YES bid level at ``price`` (0 when empty)."""
+        return self._yes.get(price, 0)
+
+    def yes_ask_size_at(self, price: int) -> int:
+        """Size of the YES ask level at YES price ``price``: the NO bids at ``1 - price`` (0 when empty)."""
+        return self._no.get(_ONE - price, 0)
+
     # -----------------------------------------------------------------------------------------
     # Depth
 

@@ -45,7 +45,15 @@ from kxbtc.kalshi.ws_messages import (
     UserOrder,
     WireLevel,
 )
-from kxbtc.units import Count, UnitError, parse_count, parse_money, parse_price
+from kxbtc.units import (
+    Count,
+    UnitError,
+    parse_count,
+    parse_count_cached,
+    parse_money,
+    parse_price,
+    parse_price_cached,
+)
 
 
 @dataclass(slots=True)
@@ -151,12 +159,12 @@ class KalshiStream:
         d = msg.msg
         if d.side not in ("yes", "no"):
             return [*out, *self._gap(msg.sid, ts_ns, f"unknown side {d.side!r}")]
-        price = parse_price(d.price_dollars, "price_dollars")
+        price = parse_price_cached(d.price_dollars, "price_dollars")
         leg = Leg.YES if d.side == "yes" else Leg.NO
         if leg is Leg.NO and self.use_yes_price:
             price = complement(price)
         when = d.ts_ms * 1_000_000 if d.ts_ms is not None else ts_ns
-        out.append(BookDelta(ticker, leg, price, parse_count(d.delta_fp, "delta_fp"), when))
+        out.append(BookDelta(ticker, leg, price, parse_count_cached(d.delta_fp, "delta_fp"), when))
         return out
 
     # -- sequencing -------------------------------------------------------------------------------
@@ -188,8 +196,8 @@ class KalshiStream:
 def _levels(levels: list[WireLevel] | None, *, flip: bool) -> tuple[tuple[int, int], ...]:
     out = []
     for price_text, size_text in levels or ():
-        price = parse_price(price_text, "level price")
-        out.append((complement(price) if flip else price, parse_count(size_text, "level size")))
+        price = parse_price_cached(price_text, "level price")
+        out.append((complement(price) if flip else price, parse_count_cached(size_text, "level size")))
     return tuple(out)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 from kxbtc.config import Config
@@ -39,12 +39,13 @@ def replay(
                     for e in runner.core.stats.risk_events
                     if e.severity == "halt"
                 ]
-                for key, value in asdict(runner.counts).items():
+                for f in fields(runner.counts):  # not ``asdict``: it turns a Counter into pairs
+                    value = getattr(runner.counts, f.name)
                     if isinstance(value, int):
-                        counts[key] += value
+                        counts[f.name] += value
                     elif isinstance(value, dict):
                         for sub, n in value.items():
-                            counts[f"{key}.{sub}"] += n
+                            counts[f"{f.name}.{sub}"] += n
                 indexes.add("spot+basis" if runner.use_spot else "kalshi")
             finally:
                 store.close()

@@ -18,7 +18,9 @@ LIMITATIONS = (
     "takers fill only against the displayed opposite side as recorded `latency` after the decision, never "
     "beyond the displayed size",
     "what an order takes is not removed from the books recorded after it: the market's reaction is unknown",
-    "good-till-canceled remainders are not simulated (cancelled at once and counted)",
+    "good-till-canceled remainders rest at the back of their level's queue, advance only as recorded size "
+    "at that level disappears (assumed behind us where it could be) and fill only when the recorded book "
+    "trades through their price, never beyond the opposite size shown",
     "fees are charged per price level taken; Kalshi charges per maker order, which can round up a "
     "little more",
 )
@@ -157,7 +159,7 @@ def outcomes(runner: ReplayRunner) -> list[MarketOutcome]:
                 ticker,
                 runner.results.get(ticker) or info.result or "",
                 runner.orders_by_market[ticker],
-                runner.fills_by_market[ticker],
+                runner.fills_by_market[ticker] + runner.resting.maker_fills[ticker],
                 volume / 100,
                 gross,
                 fees,

@@ -9,8 +9,11 @@ markets already settled (``BasisEstimator``): two index sources (``kxbtc.oracle.
 which only the chosen one's ticks reach the core. Each whole second the core gets its timer.
 
 An order the core sends reaches the market ``latency`` later and fills against the book as recorded at
-that instant (``fills.take``); its acknowledgement and fills come back one ``latency`` after that. Good-
-till-canceled remainders are not simulated by this fill model: they are cancelled at once and counted.
+that instant (``fills.take``); its acknowledgement and fills come back one ``latency`` after that. A
+good-till-canceled remainder rests at its price (``queue.QueueModel``: it joins the back of its level and
+fills only when the recorded book trades through it); its maker fills and order updates come back one
+``latency`` after the recorded book produced them. It is cancelled by the core's ``CancelAll`` (one
+``latency`` after the command) and when its market closes.
 A market is listed to the core at its open and settled ``settle_delay_s`` after its close with the
 recorded result; a market without a recorded result stays open and is valued at its last mid.
 """
@@ -26,16 +29,18 @@ from dataclasses import dataclass, field, replace
 from kxbtc.clock import NS_PER_MS, NS_PER_S, ManualClock
 from kxbtc.config import Config
 from kxbtc.core.books import BookSet
-from kxbtc.core.commands import Command, OutgoingOrder, PlaceOrders
+from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders
 from kxbtc.core.trading_core import TradingCore
 from kxbtc.domain.events import (
     AckEvent,
+    BookDelta,
     BookSnapshot,
     BookStale,
     FillEvent,
     IndexTick,
     MarketDetermined,
     MarketListed,
+    OrderEvent,
     Timer,
 )
 from kxbtc.domain.orders import Fill, OrderAck
@@ -47,6 +52,7 @@ from kxbtc.oracle.spot_basis import BasisEstimator
 from kxbtc.recordings.gaps import known_gaps
 from kxbtc.recordings.source import ConnectionChange, MarketInfo, MarketRecording, RecordedEvent, SpotTick
 from kxbtc.replay.fills import GOOD_TILL_CANCELED, take
+from kxbtc.replay.resting import RestingOrders
 from kxbtc.replay.settle import settlement_of
 from kxbtc.store.db import SqliteStore
 from kxbtc.strategy.base import Strategy
@@ -82,7 +88,9 @@ class ReplayCounts:
     orders: int = 0
     filled_orders: int = 0
     unfilled: Counter[str] = field(default_factory=Counter)
-    resting_not_simulated: int = 0
+    rested: int = 0  # good-till-canceled remainders that rested (``resting.RestingOrders``)
+    maker_fills: int = 0
+    resting_canceled: Counter[str] = field(default_factory=Counter)  # by reason
 
 
 class ReplayRunner:
@@ -126,6 +134,9 @@ class ReplayRunner:
         self._seq = itertools.count()
         self._next_second = 0
         self._fill_ids = itertools.count(1)
+        self.resting = RestingOrders(
+            self.clock, self.core.books, self.latency_ns, self._at, self._answer, self._fill_ids
+        )
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -155,6 +166,9 @@ class ReplayRunner:
         end = self.clock.time_ns()
         while self._to_settle and self._to_settle[0].close_ns <= end:
             self._settle(self._to_settle.pop(0))
+        self.counts.rested = self.resting.rested
+        self.counts.maker_fills = sum(self.resting.maker_fills.values())
+        self.counts.resting_canceled = Counter(self.resting.canceled)
 
     def _start(self, t: int) -> None:
         self.clock.set_ns(t)
@@ -233,6 +247,8 @@ class ReplayRunner:
                 self.kalshi_index.on_tick(domain_event)
                 continue
             self.core.handle(domain_event)
+            if isinstance(domain_event, BookSnapshot | BookDelta):
+                self.resting.book_changed(domain_event.ticker)
 
     def _on_index(self, tick: IndexTick) -> None:
         """Every index source's ticks arrive here; only the chosen source's reach the core."""
@@ -244,6 +260,9 @@ class ReplayRunner:
 
     # -- orders -----------------------------------------------------------------------------------
 
+    def _answer(self, event: FillEvent | OrderEvent) -> None:
+        self._send(self.core.handle(event))
+
     def _at(self, t_ns: int, action: Callable[[], None]) -> None:
         heapq.heappush(self._queue, (t_ns, next(self._seq), action))
 
@@ -251,7 +270,9 @@ class ReplayRunner:
         for command in commands:
             if isinstance(command, PlaceOrders):
                 self._at(self.clock.time_ns() + self.latency_ns, _bind(self._execute, command.orders))
-            # CancelAll: nothing rests (see the module docstring); Reconcile: nothing is ever lost here.
+            elif isinstance(command, CancelAll):
+                self._at(self.clock.time_ns() + self.latency_ns, self.resting.cancel_all)
+            # Reconcile: nothing is ever lost here.
 
     def _execute(self, orders: tuple[OutgoingOrder, ...]) -> None:
         now = self.clock.time_ns()
@@ -265,21 +286,35 @@ class ReplayRunner:
             book = self.core.books.get(intent.ticker)
             instrument = self.core.instruments.get(intent.ticker)
             taken = []
+            remaining = 0
             if instrument is None or not instrument.is_open_at(now):
                 self.counts.unfilled["market_closed"] += 1
             elif book is None or not self.core.books.is_tradeable(intent.ticker):
                 self.counts.unfilled["book_not_tradeable"] += 1
             else:
                 taken = take(book, intent.side, intent.price, count, intent.time_in_force, instrument.fees)
-                if not taken:
-                    self.counts.unfilled["no_liquidity_at_limit"] += 1
+                remaining = count - sum(f.count for f in taken)
+                if intent.time_in_force != GOOD_TILL_CANCELED:
+                    remaining = 0
+                    if not taken:
+                        self.counts.unfilled["no_liquidity_at_limit"] += 1
+                elif remaining > 0:  # the rest joins its level's queue on this book, as it is now
+                    self.resting.rest(
+                        out,
+                        order_id,
+                        remaining,
+                        count - remaining,
+                        instrument.fees,
+                        book,
+                        instrument.close_ns,
+                    )
             filled = sum(f.count for f in taken)
-            if intent.time_in_force == GOOD_TILL_CANCELED and filled < count:
-                self.counts.resting_not_simulated += 1
             self.counts.filled_orders += filled > 0
-            status = "executed" if filled else "canceled"
+            status = "resting" if remaining else "executed" if filled else "canceled"
             acks.append(
-                OrderAck(out.client_order_id, intent.ticker, order_id, status, Count(filled), Count(0))
+                OrderAck(
+                    out.client_order_id, intent.ticker, order_id, status, Count(filled), Count(remaining)
+                )
             )
             self.fills_by_market[intent.ticker] += len(taken)
             for f in taken:
