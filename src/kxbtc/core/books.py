@@ -1,5 +1,6 @@
 """The books the core trades on: applied from domain book events, or read from a venue client that keeps
-them (the live Kalshi client applies the wire itself and the core reads through ``BookSource``)."""
+them (the live Kalshi client applies the same ``KalshiStream`` events to its own books, which also track
+market halts, and the core reads them through ``BookSource``)."""
 
 from __future__ import annotations
 

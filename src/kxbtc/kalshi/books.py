@@ -3,7 +3,9 @@
 A book may be traded on only while it is live: it has had a snapshot since it was last marked stale
 (by a seq gap, a bad frame, a disconnect, an unsubscribe) and its market is not paused, determined or
 settled. The client (``kxbtc.kalshi.ws``) decides *when* to mark and resync; this module only holds the
-books, applies messages, and answers ``is_tradeable``.
+books, applies the stream's canonical book events (``kxbtc.kalshi.stream``: the same events a replay
+applies to the core's ``BookSet``), and answers ``is_tradeable``. Unlike ``BookSet`` it refuses a crossing
+update (the book goes stale and is re-snapshotted) and tracks halts and grids from lifecycle messages.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from kxbtc.book.orderbook import OrderBook
+from kxbtc.domain.events import BookDelta, BookSnapshot
 from kxbtc.errors import BookError
-from kxbtc.kalshi.ws_messages import MarketLifecycle, OrderbookDelta, OrderbookSnapshot
+from kxbtc.kalshi.ws_messages import MarketLifecycle
 from kxbtc.units import PriceGrid, PriceGridError
 
 __all__ = ["BookManager"]
@@ -64,15 +67,14 @@ class BookManager:
     # -----------------------------------------------------------------------------------------
     # Updates from the stream (BookError propagates: the book is already marked stale)
 
-    def apply_snapshot(self, msg: OrderbookSnapshot, *, use_yes_price: bool) -> OrderBook:
-        book = self.book(msg.msg.market_ticker)
-        book.apply_snapshot_msg(msg.msg, use_yes_price=use_yes_price, seq=msg.seq)
-        return book
-
-    def apply_delta(self, msg: OrderbookDelta, *, use_yes_price: bool) -> OrderBook:
-        """Apply a delta; on a stale book (no snapshot yet, or awaiting resync) it is skipped."""
-        book = self.book(msg.msg.market_ticker)
-        book.apply_delta_msg(msg.msg, use_yes_price=use_yes_price, seq=msg.seq)
+    def apply(self, event: BookSnapshot | BookDelta) -> OrderBook:
+        """Apply one canonical book event of ``KalshiStream``. A delta on a stale book (no snapshot yet,
+        or awaiting resync) is skipped; BookError propagates, the book already marked stale."""
+        book = self.book(event.ticker)
+        if isinstance(event, BookDelta):
+            book.apply_delta(event.leg, event.price, event.delta, no_in_yes_prices=False)
+        else:
+            book.apply_snapshot(event.yes_bids, event.no_bids, no_in_yes_prices=False)
         return book
 
     def apply_lifecycle(self, msg: MarketLifecycle) -> None:

@@ -4,8 +4,14 @@ No sockets and no clock: the live client, the recorder and every replay feed it 
 in order, and get the same events. Sequencing follows Kalshi's rules: ``seq`` is per subscription
 (sid); a ``subscribed`` starts a sid afresh; ``ok``/``unsubscribed``/``error`` replies move the expected
 seq forward and are never a gap; a gap on a book sid makes every book of that sid stale (``BookStale``)
-until its next snapshot; a disconnect makes every book stale. Book levels leave here canonical: YES bids
-at YES-leg prices and NO bids at NO-leg prices, whatever ``use_yes_price`` the subscription used.
+until its next snapshot; a book frame that cannot be read makes its own book stale; a disconnect makes
+every book stale. Book levels leave here canonical: YES bids at YES-leg prices and NO bids at NO-leg
+prices, whatever ``use_yes_price`` the subscription used.
+
+The live client (``kxbtc.kalshi.ws``) runs every frame it receives through one of these too, so the rules
+that decide when a book is stale are the same live and in replay; it tells the stream what it knows of
+its own subscriptions (``track_book_sid``, ``set_markets``, ``forget``) and hears of gaps and unreadable
+book frames through ``on_notice`` to ask for fresh snapshots.
 
 ``accept_unannounced_sids``: recordings made by other tools may lack the ``subscribed`` replies; then
 the first frame of an unknown sid starts it.
@@ -13,6 +19,7 @@ the first frame of an unknown sid starts it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +48,11 @@ from kxbtc.kalshi.ws_messages import (
     OrderbookSnapshot,
     Subscribed,
     Ticker,
+    UnknownMessage,
     Unsubscribed,
     UserOrder,
     WireLevel,
+    peek_route,
 )
 from kxbtc.units import (
     Count,
@@ -54,6 +63,9 @@ from kxbtc.units import (
     parse_price,
     parse_price_cached,
 )
+
+#: The channel whose sids carry books.
+ORDERBOOK_CHANNEL = "orderbook_delta"
 
 
 @dataclass(slots=True)
@@ -66,57 +78,140 @@ class StreamStats:
     tickers: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class SeqGap:
+    """Frames were lost on ``sid``: ``expected`` was due and ``got`` arrived. The live client records it
+    and resyncs; a replay only counts it (the ``BookStale`` events already say which books it broke)."""
+
+    sid: int
+    expected: int
+    got: int
+
+
+@dataclass(frozen=True, slots=True)
+class BadBookFrame:
+    """A book frame of ``ticker`` whose content could not be read (a bad price, size or side): that book
+    alone is stale, since the frame names it and no other book's update was lost."""
+
+    sid: int
+    ticker: str
+    reason: str
+    snapshot: bool
+
+
+#: What the stream tells an observer besides the domain events (``KalshiStream(on_notice=...)``).
+StreamNotice = SeqGap | BadBookFrame
+
+_BOOK_TYPES = ("", "orderbook_delta", "orderbook_snapshot")
+
+
 class KalshiStream:
-    def __init__(self, *, use_yes_price: bool, accept_unannounced_sids: bool = False) -> None:
+    """Sequencing and book frames of one connection. ``on_notice`` hears of every gap and unreadable book
+    frame as it is found, for a caller that must act on it (the live client asks for snapshots)."""
+
+    def __init__(
+        self,
+        *,
+        use_yes_price: bool,
+        accept_unannounced_sids: bool = False,
+        on_notice: Callable[[StreamNotice], None] | None = None,
+    ) -> None:
         self.use_yes_price = use_yes_price
         self.accept_unannounced_sids = accept_unannounced_sids
+        self.on_notice = on_notice
         self.stats = StreamStats()
         self._next_seq: dict[int, int | None] = {}  # known sids -> expected seq (None: any)
-        self._tickers: dict[int, set[str]] = {}  # book sid -> its markets
+        self._tickers: dict[int, set[str]] = {}  # book sids -> their markets (only book sids are keys)
+        self._use_yes: dict[int, bool] = {}  # book sids whose ``use_yes_price`` differs from the default
+        self._stale: set[str] = set()
+
+    @property
+    def stale_tickers(self) -> frozenset[str]:
+        """Markets this stream made stale (a gap, a bad frame, a disconnect) and not yet re-snapshotted."""
+        return frozenset(self._stale)
+
+    # -- what the client knows of its own subscriptions -------------------------------------------
+
+    def track_book_sid(self, sid: int, tickers: Iterable[str], *, use_yes_price: bool) -> None:
+        """A book sid the caller subscribed, with its markets and price convention. A recording learns
+        the markets from the frames and ``ok`` replies; the live client knows them from its commands."""
+        self._tickers[sid] = set(tickers)
+        if use_yes_price == self.use_yes_price:
+            self._use_yes.pop(sid, None)
+        else:
+            self._use_yes[sid] = use_yes_price
+
+    def set_markets(self, sid: int, tickers: Iterable[str]) -> None:
+        """The markets of a book sid after ``add_markets``/``delete_markets``."""
+        if sid in self._tickers:
+            self._tickers[sid] = set(tickers)
+
+    def forget(self, sid: int) -> None:
+        """A sid the caller dropped (unsubscribed): its later frames are ignored and never a gap."""
+        self._next_seq.pop(sid, None)
+        self._tickers.pop(sid, None)
+        self._use_yes.pop(sid, None)
 
     # -- connection -------------------------------------------------------------------------------
 
     def disconnected(self, ts_ns: int) -> list[CoreEvent]:
         self.stats.disconnects += 1
-        stale: list[CoreEvent] = [
-            BookStale(t, "disconnected", ts_ns) for tickers in self._tickers.values() for t in sorted(tickers)
-        ]
+        every = sorted({t for tickers in self._tickers.values() for t in tickers})
         self._next_seq.clear()
         self._tickers.clear()
-        return stale
+        self._use_yes.clear()
+        return self._stale_events(every, "disconnected", ts_ns)
 
-    def bad_frame(self, ts_ns: int, reason: str) -> list[CoreEvent]:
-        """A frame that could not be decoded: every book may have missed it."""
+    def bad_frame(self, ts_ns: int, reason: str, frame: str | bytes | None = None) -> list[CoreEvent]:
+        """A frame that could not be decoded. Given the frame, its readable routing fields narrow the
+        damage: a sid and seq still count in the sequence, a book frame naming its market breaks only that
+        book, and a non-book frame breaks none. Without them every book may have missed it."""
         self.stats.bad_frames += 1
-        return [
-            BookStale(t, f"bad frame: {reason}", ts_ns)
-            for tickers in self._tickers.values()
-            for t in sorted(tickers)
-        ]
+        why = f"bad frame: {reason}"
+        route = peek_route(frame) if frame is not None else None
+        if route is None or route.sid is None:
+            if route is None or route.type in _BOOK_TYPES:
+                every = sorted({t for tickers in self._tickers.values() for t in tickers})
+                return self._stale_events(every, why, ts_ns)
+            return []
+        sid = route.sid
+        if sid not in self._next_seq:
+            return []
+        out = self._check_seq(sid, route.seq, ts_ns) if route.seq is not None else []
+        tickers = self._tickers.get(sid)
+        if tickers:
+            hit = [route.market_ticker] if route.market_ticker in tickers else sorted(tickers)
+            out += self._stale_events(hit, why, ts_ns)
+        return out
 
     # -- frames -----------------------------------------------------------------------------------
 
     def on_message(self, msg: Any, ts_ns: int) -> list[CoreEvent]:
         """The domain events of one decoded message (``kxbtc.kalshi.ws_messages.decode_frame``)."""
         self.stats.frames += 1
+        if isinstance(msg, OrderbookDelta | OrderbookSnapshot):
+            return self._on_book(msg, ts_ns)
         try:
             return self._on_message(msg, ts_ns)
-        except (UnitError, ValueError) as exc:  # a field that is not a valid fixed-point string
-            if isinstance(msg, OrderbookDelta | OrderbookSnapshot):
-                return self._gap(msg.sid, ts_ns, f"bad book frame: {exc}")
+        except (UnitError, ValueError):  # a field that is not a valid fixed-point string
             self.stats.bad_frames += 1
             return []
 
     def _on_message(self, msg: Any, ts_ns: int) -> list[CoreEvent]:
-        if isinstance(msg, OrderbookDelta | OrderbookSnapshot):
-            return self._on_book(msg, ts_ns)
         if isinstance(msg, Subscribed):
             self._next_seq[msg.msg.sid] = None
+            if msg.msg.channel == ORDERBOOK_CHANNEL:
+                self._tickers.setdefault(msg.msg.sid, set())
             return []
         if isinstance(msg, Ok | Unsubscribed | ErrorMessage | CfbenchmarksIndexList):
             self._control_seq(msg.sid, msg.seq)
-            if isinstance(msg, Ok) and msg.sid is not None and msg.market_tickers is not None:
+            if isinstance(msg, Ok) and msg.sid in self._tickers and msg.market_tickers is not None:
                 self._tickers[msg.sid] = set(msg.market_tickers)
+            return []
+        if isinstance(msg, UnknownMessage):
+            route = peek_route(msg.raw)
+            if route is not None and route.sid is not None and route.seq is not None:
+                return self._check_seq(route.sid, route.seq, ts_ns)
             return []
         out: list[CoreEvent] = []
         sid, seq = getattr(msg, "sid", None), getattr(msg, "seq", None)
@@ -141,31 +236,44 @@ class KalshiStream:
         return out
 
     def _on_book(self, msg: OrderbookDelta | OrderbookSnapshot, ts_ns: int) -> list[CoreEvent]:
-        if msg.sid not in self._next_seq:
+        sid = msg.sid
+        if sid not in self._next_seq:
             if not self.accept_unannounced_sids:
                 return []  # a frame for a sid we never subscribed (or already dropped): ignored
-            self._next_seq[msg.sid] = None
+            self._next_seq[sid] = None
         self.stats.book_frames += 1
         ticker = msg.msg.market_ticker
-        self._tickers.setdefault(msg.sid, set()).add(ticker)
+        self._tickers.setdefault(sid, set()).add(ticker)
+        snapshot = isinstance(msg, OrderbookSnapshot)
+        out = self._check_seq(sid, msg.seq, ts_ns, repaired=ticker if snapshot else None)
+        try:
+            out.append(self._book_event(msg, ts_ns))
+        except (UnitError, ValueError) as exc:
+            reason = f"bad book frame: {exc}"
+            self.stats.bad_frames += 1
+            out += self._stale_events([ticker], reason, ts_ns)
+            if self.on_notice is not None:
+                self.on_notice(BadBookFrame(sid, ticker, reason, snapshot))
+        return out
+
+    def _book_event(self, msg: OrderbookDelta | OrderbookSnapshot, ts_ns: int) -> BookSnapshot | BookDelta:
+        """The frame as a canonical book event; UnitError/ValueError when its content is not readable."""
+        use_yes_price = self._use_yes.get(msg.sid, self.use_yes_price)
         if isinstance(msg, OrderbookSnapshot):
-            out = self._check_seq(msg.sid, msg.seq, ts_ns, repaired=ticker)
             body = msg.msg
             yes = _levels(body.yes_dollars_fp, flip=False)
-            no = _levels(body.no_dollars_fp, flip=self.use_yes_price)
-            out.append(BookSnapshot(ticker, yes, no, ts_ns))
-            return out
-        out = self._check_seq(msg.sid, msg.seq, ts_ns)
+            no = _levels(body.no_dollars_fp, flip=use_yes_price)
+            self._stale.discard(body.market_ticker)
+            return BookSnapshot(body.market_ticker, yes, no, ts_ns)
         d = msg.msg
         if d.side not in ("yes", "no"):
-            return [*out, *self._gap(msg.sid, ts_ns, f"unknown side {d.side!r}")]
+            raise ValueError(f"unknown side {d.side!r}")
         price = parse_price_cached(d.price_dollars, "price_dollars")
         leg = Leg.YES if d.side == "yes" else Leg.NO
-        if leg is Leg.NO and self.use_yes_price:
+        if leg is Leg.NO and use_yes_price:
             price = complement(price)
         when = d.ts_ms * 1_000_000 if d.ts_ms is not None else ts_ns
-        out.append(BookDelta(ticker, leg, price, parse_count_cached(d.delta_fp, "delta_fp"), when))
-        return out
+        return BookDelta(d.market_ticker, leg, price, parse_count_cached(d.delta_fp, "delta_fp"), when)
 
     # -- sequencing -------------------------------------------------------------------------------
 
@@ -177,15 +285,22 @@ class KalshiStream:
         if expected is None or seq == expected:
             return []
         self.stats.seq_gaps += 1
+        if self.on_notice is not None:
+            self.on_notice(SeqGap(sid, expected, seq))
         stale = self._tickers.get(sid, set()) - {repaired}
         reason = f"seq gap on sid {sid}: expected {expected}, got {seq}"
-        return [BookStale(t, reason, ts_ns) for t in sorted(stale)]
+        return self._stale_events(sorted(stale), reason, ts_ns)
 
-    def _gap(self, sid: int, ts_ns: int, reason: str) -> list[CoreEvent]:
-        self.stats.bad_frames += 1
-        return [BookStale(t, reason, ts_ns) for t in sorted(self._tickers.get(sid, ()))]
+    def _stale_events(self, tickers: Iterable[str], reason: str, ts_ns: int) -> list[CoreEvent]:
+        out: list[CoreEvent] = []
+        for ticker in tickers:
+            self._stale.add(ticker)
+            out.append(BookStale(ticker, reason, ts_ns))
+        return out
 
     def _control_seq(self, sid: int | None, seq: int | None) -> None:
+        # Whether a command reply takes a number in the data sequence is unknown (errata Part 2 §2.3):
+        # move the expectation forward, never backward, and never call it a gap.
         if sid is None or seq is None or sid not in self._next_seq:
             return
         expected = self._next_seq[sid]

@@ -1,17 +1,30 @@
-"""Per-channel dispatch of decoded frames: seq checks, book maintenance and resync on gaps or bad
-input, command replies, and the handler callbacks."""
+"""Frame dispatch: decode each frame, run it through the stream, and hand it to whichever part owns it
+(books and resync, command replies, subscription acks) and then to the handler.
+
+Every frame goes through the client's ``KalshiStream``: its rules decide the sequence (per sid, replies
+never a gap), which books a gap or a bad frame makes stale, and the canonical book events the books are
+kept from. This module only acts on what the stream says: books it made stale get their snapshots asked
+for, and a gap or an unreadable frame is recorded as a typed error.
+
+Bad input never stops the client: a malformed frame, an unknown type, a missing field, a bad price or a
+book that would become invalid is logged and counted as a typed error (``stats``, ``on_error``), the
+affected book is marked stale and resynced (every book, when a frame is too broken to say whose it was),
+and later frames are processed normally.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from kxbtc.domain.events import BookSnapshot
 from kxbtc.errors import BookError, ProtocolError
-from kxbtc.kalshi.ws_core import ORDERBOOK_CHANNEL
-from kxbtc.kalshi.ws_errors import SeqGapError, UnknownMessageTypeError, WsCommandError
+from kxbtc.kalshi.stream import BadBookFrame, SeqGap, StreamNotice
+from kxbtc.kalshi.ws_books import WsBooks
+from kxbtc.kalshi.ws_commands import WsCommands
+from kxbtc.kalshi.ws_core import WsContext
+from kxbtc.kalshi.ws_errors import SeqGapError, UnknownMessageTypeError
 from kxbtc.kalshi.ws_messages import (
     CfbenchmarksIndexList,
     CfbenchmarksValue,
@@ -34,295 +47,167 @@ from kxbtc.kalshi.ws_messages import (
     decode_frame,
     peek_route,
 )
-from kxbtc.kalshi.ws_state import Subscription
+from kxbtc.kalshi.ws_resync import SnapshotResync
 from kxbtc.kalshi.ws_subscriptions import WsSubscriptions
 
-# Every part of the client logs as ``kxbtc.kalshi.ws``, the module it grew out of.
-log = logging.getLogger("kxbtc.kalshi.ws")
 
+class WsDispatch:
+    """Routes each frame to its part and to the handler."""
 
-#: Consecutive invalid snapshots of one book after which the client stops asking for more.
-MAX_BAD_SNAPSHOTS = 3
-
-
-class WsFrameDispatch(WsSubscriptions):
-    """Routes each decoded frame to its handler method; keeps seqs and books consistent."""
-
-    @functools.cached_property
-    def _dispatch(self) -> dict[type, Callable[[Any], None]]:
-        """The handler of each decoded message type (built on first use, then an instance attribute)."""
-        return {
-            OrderbookDelta: self._on_delta,
-            OrderbookSnapshot: self._on_snapshot,
-            Ticker: self._on_ticker,
-            Trade: self._on_trade,
-            Fill: self._on_fill,
-            UserOrder: self._on_user_order,
-            MarketPosition: self._on_market_position,
-            MarketLifecycle: self._on_market_lifecycle,
-            EventLifecycle: self._on_event_lifecycle,
-            EventFeeUpdate: self._on_event_lifecycle,
-            CfbenchmarksValue: self._on_cfbenchmarks,
-            CfbenchmarksIndexList: self._on_indexlist,
-            OrderGroupUpdate: self._on_order_group,
-            Subscribed: self._on_subscribed,
-            Ok: self._on_ok,
-            Unsubscribed: self._on_unsubscribed,
+    def __init__(
+        self,
+        ctx: WsContext,
+        books: WsBooks,
+        commands: WsCommands,
+        subs: WsSubscriptions,
+        resync: SnapshotResync,
+    ) -> None:
+        self.ctx = ctx
+        self.books = books
+        self.commands = commands
+        self.subs = subs
+        self.resync = resync
+        self._unknown_kinds: set[str] = set()
+        self._bad_book: BadBookFrame | None = None
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            OrderbookDelta: self._on_book_frame,
+            OrderbookSnapshot: self._on_book_frame,
+            Subscribed: self.subs.on_subscribed,
+            Ok: self._on_reply,
+            Unsubscribed: self._on_reply,
+            CfbenchmarksIndexList: self._on_reply,
             ErrorMessage: self._on_error_frame,
+            MarketLifecycle: self._on_market_lifecycle,
             UnknownMessage: self._on_unknown,
         }
+        handler_of: dict[type, str] = {
+            Ticker: "on_ticker",
+            Trade: "on_trade",
+            Fill: "on_fill",
+            UserOrder: "on_user_order",
+            MarketPosition: "on_market_position",
+            EventLifecycle: "on_lifecycle",
+            EventFeeUpdate: "on_lifecycle",
+            CfbenchmarksValue: "on_cfbenchmarks",
+            OrderGroupUpdate: "on_order_group",
+        }
+        for kind, name in handler_of.items():
+            self._handlers[kind] = self._passing_to(name)
 
-    # -----------------------------------------------------------------------------------------
-    # Frames
+    # -- frames ------------------------------------------------------------------------------------
 
-    def _handle_frame(self, frame: str | bytes) -> None:
-        self.stats.frames += 1
+    def handle_frame(self, frame: str | bytes) -> None:
+        self.ctx.stats.frames += 1
         try:
             msg = decode_frame(frame)
         except ProtocolError as exc:
             self._on_bad_frame(frame, exc)
             return
-        self._dispatch[type(msg)](msg)
+        self._handlers[type(msg)](msg)
 
-    def _check_seq(self, sid: int, seq: int) -> Subscription | None:
-        """The frame's subscription, after checking its seq (a gap starts a resync)."""
-        sub = self._by_sid.get(sid)
-        if sub is None:
-            return None  # a frame for a sid we dropped (unsubscribe in flight): ignore
-        self._check_sub_seq(sub, sid, seq)
-        return sub
-
-    def _check_sub_seq(self, sub: Subscription, sid: int, seq: int) -> None:
-        expected = sub.next_seq
-        sub.next_seq = seq + 1
-        if expected is not None and seq != expected:
-            self.stats.seq_gaps += 1
-            self._record(SeqGapError(sid, sub.channel, expected, seq))
-            if sub.channel == ORDERBOOK_CHANNEL:
-                self._request_snapshots(sub, sub.market_tickers, f"seq gap on sid {sid}")
-
-    def _on_delta(self, msg: OrderbookDelta) -> None:
-        # The hot path: keep it to a few lookups and one call into the book.
-        sub = self._by_sid.get(msg.sid)
-        if sub is None:
-            return
-        seq = msg.seq
-        if sub.next_seq == seq:
-            sub.next_seq = seq + 1
+    def on_notice(self, notice: StreamNotice) -> None:
+        """The stream found a gap or an unreadable book frame while reading one."""
+        if isinstance(notice, SeqGap):
+            sub = self.subs.by_sid(notice.sid)
+            self.ctx.stats.seq_gaps += 1
+            channel = sub.channel if sub is not None else "?"
+            self.ctx.record(SeqGapError(notice.sid, channel, notice.expected, notice.got))
         else:
-            self._check_sub_seq(sub, msg.sid, seq)
+            self._bad_book = notice  # acted on once the frame's events are in (_on_book_frame)
+
+    def _sequence(self, msg: Any) -> None:
+        """A frame that is not a book's: through the stream for its seq (a gap may stale books)."""
+        stale, _ = self.books.feed(msg)
+        self.resync.after_stale(self.subs.all, stale)
+
+    # -- books -------------------------------------------------------------------------------------
+
+    def _on_book_frame(self, msg: OrderbookDelta | OrderbookSnapshot) -> None:
+        sub = self.subs.by_sid(msg.sid)
+        if sub is None:
+            return  # a frame for a sid we dropped (unsubscribe in flight): ignore
+        self._take_bad_book()
+        stale, change = self.books.feed(msg)
+        bad = self._take_bad_book()
+        if bad is not None:
+            stale = [e for e in stale if e.ticker != bad.ticker]  # book_failed below speaks for it
+        self.resync.after_stale(self.subs.all, stale)
         ticker = msg.msg.market_ticker
-        try:
-            book = self.books.apply_delta(msg, use_yes_price=sub.use_yes_price)
-        except BookError as exc:
-            self._book_failed(sub, ticker, exc, snapshot=False)
+        if bad is not None:
+            error = BookError(f"{ticker}: {bad.reason}")
+            self.resync.book_failed(sub, ticker, error, snapshot=bad.snapshot)
             return
-        if book.stale:
+        if change is None:
+            return
+        try:
+            book = self.books.books.apply(change)
+        except BookError as exc:
+            self.resync.book_failed(sub, ticker, exc, snapshot=isinstance(change, BookSnapshot))
+            return
+        if isinstance(change, BookSnapshot):
+            sub.bad_snapshots.pop(ticker, None)
+            self.resync.settled(sub, ticker)
+        elif book.stale:
             # Skipped: the book awaits a snapshot. If nobody asked for one yet (a delta before any
             # snapshot, or a book made stale elsewhere), ask now.
             if ticker not in sub.pending_snapshots:
-                self._request_snapshots(sub, (ticker,), book.stale_reason or "delta on a stale book")
+                self.resync.request(sub, (ticker,), book.stale_reason or "delta on a stale book")
             return
-        try:
-            self.handler.on_orderbook(ticker, book, msg)
-        except Exception:
-            self._handler_failed("on_orderbook")
+        self.ctx.emit(self.ctx.handler.on_orderbook, ticker, book, msg)
 
-    def _on_snapshot(self, msg: OrderbookSnapshot) -> None:
-        sub = self._by_sid.get(msg.sid)
-        if sub is None:
-            return
-        ticker = msg.msg.market_ticker
-        # The snapshot repairs its own book even when it also reveals a gap: do not re-request it.
-        sub.pending_snapshots.add(ticker)
-        self._check_sub_seq(sub, msg.sid, msg.seq)
-        try:
-            book = self.books.apply_snapshot(msg, use_yes_price=sub.use_yes_price)
-        except BookError as exc:
-            self._book_failed(sub, ticker, exc, snapshot=True)
-            return
-        sub.bad_snapshots.pop(ticker, None)
-        self._snapshot_settled(sub, ticker)
-        self._emit(self.handler.on_orderbook, ticker, book, msg)
-
-    @staticmethod
-    def _snapshot_settled(sub: Subscription, ticker: str) -> None:
-        """``ticker``'s snapshot arrived (or will not be asked for again): wake whoever waits for it."""
-        sub.pending_snapshots.discard(ticker)
-        if not sub.pending_snapshots:
-            sub.resync_started = None
-        if sub.snapshot_waiters:
-            waiting = []
-            for wanted, future in sub.snapshot_waiters:
-                if future.done():
-                    continue
-                if wanted & sub.pending_snapshots:
-                    waiting.append((wanted, future))
-                else:
-                    future.set_result(None)
-            sub.snapshot_waiters = waiting
-
-    def _book_failed(self, sub: Subscription, ticker: str, exc: BookError, *, snapshot: bool) -> None:
-        """The book refused a message and is stale now: ask for a fresh snapshot."""
-        self._record(exc)
-        sub.pending_snapshots.discard(ticker)  # so that _request_snapshots asks again
-        self._emit(self.handler.on_book_stale, ticker, str(exc))
-        if snapshot:
-            sub.bad_snapshots[ticker] += 1
-            if sub.bad_snapshots[ticker] >= MAX_BAD_SNAPSHOTS:
-                # Asking again would loop at network speed; the book stays stale (untradeable).
-                self._record(ProtocolError(f"{ticker}: {MAX_BAD_SNAPSHOTS} bad snapshots in a row"))
-                self._snapshot_settled(sub, ticker)
-                return
-        self._request_snapshots(sub, (ticker,), str(exc))
+    def _take_bad_book(self) -> BadBookFrame | None:
+        bad, self._bad_book = self._bad_book, None
+        return bad
 
     def _on_bad_frame(self, frame: str | bytes, exc: ProtocolError) -> None:
-        self._record(exc)
+        self.ctx.record(exc)
+        stale = self.books.bad_frame(frame, str(exc))
         route = peek_route(frame)
-        if route is None or route.sid is None:
-            if route is None or route.type in ("", "orderbook_delta", "orderbook_snapshot"):
-                # It may have been any book's update: none of them can be trusted until re-snapshotted.
-                for book_sub in self._subs:
-                    if book_sub.channel == ORDERBOOK_CHANNEL and book_sub.sid is not None:
-                        self._request_snapshots(
-                            book_sub, book_sub.market_tickers, f"unroutable bad frame: {exc}"
-                        )
-            return
-        sub = self._by_sid.get(route.sid)
-        if sub is None:
-            return
-        if route.seq is not None:
-            self._check_sub_seq(sub, route.sid, route.seq)
-        if sub.channel == ORDERBOOK_CHANNEL:
-            subscribed = sub.market_tickers
-            tickers = [route.market_ticker] if route.market_ticker in subscribed else subscribed
-            if route.type == "orderbook_snapshot":
-                sub.pending_snapshots.difference_update(tickers)  # a bad snapshot must be asked for again
-            self._request_snapshots(sub, tickers, f"bad frame: {exc}")
+        if route is not None and route.type == "orderbook_snapshot":
+            sub = self.subs.by_sid(route.sid)
+            if sub is not None:  # a bad snapshot must be asked for again
+                sub.pending_snapshots.difference_update(e.ticker for e in stale)
+        self.resync.after_stale(self.subs.all, stale)
+
+    def _on_market_lifecycle(self, msg: MarketLifecycle) -> None:
+        self._sequence(msg)
+        books = self.books.books
+        ticker = msg.msg.market_ticker
+        was_tradeable = books.is_tradeable(ticker)
+        try:
+            books.apply_lifecycle(msg)
+        except BookError as exc:
+            self.ctx.record(exc)
+        if was_tradeable and not books.is_tradeable(ticker):
+            self.ctx.emit(self.ctx.handler.on_book_stale, ticker, f"market {msg.msg.event_type}")
+        self.ctx.emit(self.ctx.handler.on_lifecycle, msg)
+
+    # -- replies and the rest ----------------------------------------------------------------------
+
+    def _on_reply(self, msg: Ok | Unsubscribed | CfbenchmarksIndexList) -> None:
+        self._sequence(msg)
+        self.commands.resolve(msg.id, msg)
+
+    def _on_error_frame(self, msg: ErrorMessage) -> None:
+        self._sequence(msg)
+        error, answered = self.commands.refused(msg)
+        sub = self.subs.by_sid(msg.sid)
+        if not answered and sub is not None and error.terminal:
+            self.ctx.spawn(self.subs.resubscribe(sub))
 
     def _on_unknown(self, msg: UnknownMessage) -> None:
         # A new message type may arrive often: log it once at warning level, count every one.
         first = msg.type not in self._unknown_kinds
         self._unknown_kinds.add(msg.type)
-        self._record(UnknownMessageTypeError(msg.type), level=logging.WARNING if first else logging.DEBUG)
-        route = peek_route(msg.raw)
-        if route is not None and route.sid is not None and route.seq is not None:
-            self._check_seq(route.sid, route.seq)
+        self.ctx.record(UnknownMessageTypeError(msg.type), level=logging.WARNING if first else logging.DEBUG)
+        self._sequence(msg)
 
-    def _on_ticker(self, msg: Ticker) -> None:
-        self._seq_if_any(msg.sid, msg.seq)
-        self._emit(self.handler.on_ticker, msg)
+    def _passing_to(self, name: str) -> Callable[[Any], None]:
+        """A channel message the client only sequences and hands to the handler's ``name``."""
 
-    def _on_trade(self, msg: Trade) -> None:
-        self._seq_if_any(msg.sid, msg.seq)
-        self._emit(self.handler.on_trade, msg)
+        def handle(msg: Any) -> None:
+            self._sequence(msg)
+            self.ctx.emit(getattr(self.ctx.handler, name), msg)
 
-    def _on_fill(self, msg: Fill) -> None:
-        self._seq_if_any(msg.sid, msg.seq)
-        self._emit(self.handler.on_fill, msg)
-
-    def _on_user_order(self, msg: UserOrder) -> None:
-        self._seq_if_any(msg.sid, msg.seq)
-        self._emit(self.handler.on_user_order, msg)
-
-    def _on_market_position(self, msg: MarketPosition) -> None:
-        self._seq_if_any(msg.sid, msg.seq)
-        self._emit(self.handler.on_market_position, msg)
-
-    def _on_market_lifecycle(self, msg: MarketLifecycle) -> None:
-        self._seq_if_any(msg.sid, msg.seq)
-        ticker = msg.msg.market_ticker
-        was_tradeable = self.books.is_tradeable(ticker)
-        try:
-            self.books.apply_lifecycle(msg)
-        except BookError as exc:
-            self._record(exc)
-        if was_tradeable and not self.books.is_tradeable(ticker):
-            self._emit(self.handler.on_book_stale, ticker, f"market {msg.msg.event_type}")
-        self._emit(self.handler.on_lifecycle, msg)
-
-    def _on_event_lifecycle(self, msg: EventLifecycle | EventFeeUpdate) -> None:
-        self._seq_if_any(msg.sid, msg.seq)
-        self._emit(self.handler.on_lifecycle, msg)
-
-    def _on_cfbenchmarks(self, msg: CfbenchmarksValue) -> None:
-        self._check_seq(msg.sid, msg.seq)
-        self._emit(self.handler.on_cfbenchmarks, msg)
-
-    def _on_order_group(self, msg: OrderGroupUpdate) -> None:
-        self._check_seq(msg.sid, msg.seq)
-        self._emit(self.handler.on_order_group, msg)
-
-    def _on_indexlist(self, msg: CfbenchmarksIndexList) -> None:
-        self._control_seq(msg.sid, msg.seq)
-        self._resolve(msg.id, msg)
-
-    def _seq_if_any(self, sid: int, seq: int | None) -> None:
-        if seq is not None:
-            self._check_seq(sid, seq)
-
-    def _control_seq(self, sid: int | None, seq: int | None) -> None:
-        # Whether a command reply takes a number in the data sequence is unknown (errata Part 2 §2.3):
-        # move the expectation forward, never backward, and never call it a gap.
-        if sid is None or seq is None:
-            return
-        sub = self._by_sid.get(sid)
-        if sub is not None and (sub.next_seq is None or seq + 1 > sub.next_seq):
-            sub.next_seq = seq + 1
-
-    def _on_subscribed(self, msg: Subscribed) -> None:
-        pending = self._pending.get(msg.id)
-        channel, sid = msg.msg.channel, msg.msg.sid
-        sub = pending.waiting.pop(channel, None) if pending is not None else None
-        if pending is None or sub is None:
-            log.warning("ws: unexpected subscribed ack id=%s channel=%s sid=%s", msg.id, channel, sid)
-            return
-        existing = self._by_sid.get(sid)
-        if existing is not None and existing is not sub:
-            # Idempotent re-subscribe: the server added our tickers to a live subscription.
-            have = existing.market_tickers
-            merged = have + [t for t in sub.market_tickers if t not in have]
-            if merged:
-                existing.params["market_tickers"] = merged
-            with contextlib.suppress(ValueError):
-                self._subs.remove(sub)
-            sub.sid = sid
-            sub.ready.set()
-            sub = existing
-        else:
-            sub.sid = sid
-            sub.next_seq = None
-            self._by_sid[sid] = sub
-            sub.ready.set()
-        pending.acked.append(sub)
-        if not pending.waiting:
-            del self._pending[msg.id]
-            if not pending.future.done():
-                pending.future.set_result(pending.acked)
-
-    def _on_ok(self, msg: Ok) -> None:
-        self._control_seq(msg.sid, msg.seq)
-        self._resolve(msg.id, msg)
-
-    def _on_unsubscribed(self, msg: Unsubscribed) -> None:
-        self._control_seq(msg.sid, msg.seq)
-        self._resolve(msg.id, msg)
-
-    def _on_error_frame(self, msg: ErrorMessage) -> None:
-        self._control_seq(msg.sid, msg.seq)
-        pending = self._pending.pop(msg.id, None) if msg.id else None
-        error = WsCommandError(msg.msg, cmd=pending.cmd if pending else "", sid=msg.sid)
-        self._record(error)
-        if pending is not None:
-            if not pending.future.done():
-                pending.future.set_exception(error)
-                pending.future.exception()  # retrieved here; the awaiting caller still gets it
-            return
-        sub = self._by_sid.get(msg.sid) if msg.sid is not None else None
-        if sub is not None and error.terminal:
-            self._spawn(self._resubscribe(sub))
-
-    def _resolve(self, cmd_id: int, msg: Any) -> None:
-        pending = self._pending.pop(cmd_id, None) if cmd_id else None
-        if pending is not None and not pending.future.done():
-            pending.future.set_result(msg)
+        handle.__name__ = name
+        return handle

@@ -29,12 +29,12 @@ class WsStats:
 
 @dataclass(eq=False)
 class Subscription:
-    """One channel subscription the client keeps alive across reconnects (``sid`` changes on each)."""
+    """One channel subscription the client keeps alive across reconnects (``sid`` changes on each). Its
+    sequence is checked by the client's ``KalshiStream``, not here."""
 
     channel: str
     params: dict[str, Any]
     sid: int | None = None
-    next_seq: int | None = None
     #: Tickers whose snapshot was requested and has not arrived yet (orderbook only).
     pending_snapshots: set[str] = field(default_factory=set)
     resync_started: float | None = None

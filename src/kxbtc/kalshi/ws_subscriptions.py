@@ -1,22 +1,30 @@
-"""Subscriptions and commands of the WebSocket client: subscribe, unsubscribe, market updates and
-snapshot requests, and the reply-matched command plumbing under them; resubscribing after a
-reconnect or a failed resync."""
+"""Subscriptions of the WebSocket client: the ones it keeps alive across reconnects, the commands that
+make and change them (subscribe, unsubscribe, add/delete markets, list, raw updates), their acks, and
+resubscribing after a reconnect or a failed resync.
+
+Each book subscription's sid and markets are told to the stream (``WsBooks.stream``) as they become
+known, so the stream's rules apply to exactly the client's own subscriptions.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from kxbtc.errors import KxbtcError, NetworkError
-from kxbtc.kalshi.ws_core import ORDERBOOK_CHANNEL, WsClientCore
+from kxbtc.kalshi.ws_books import WsBooks
+from kxbtc.kalshi.ws_commands import WsCommands
+from kxbtc.kalshi.ws_connection import WsConnection
+from kxbtc.kalshi.ws_core import ORDERBOOK_CHANNEL, WsContext, log
 from kxbtc.kalshi.ws_errors import WsCommandError
 from kxbtc.kalshi.ws_messages import (
     Ok,
+    Subscribed,
     SubscriptionInfo,
     encode_list_subscriptions,
     encode_subscribe,
@@ -24,11 +32,30 @@ from kxbtc.kalshi.ws_messages import (
     encode_update_subscription,
     subscribe_params,
 )
+from kxbtc.kalshi.ws_resync import SnapshotResync
 from kxbtc.kalshi.ws_state import PendingCommand, Subscription
 
 
-class WsSubscriptions(WsClientCore):
+class WsSubscriptions:
     """The subscriptions the client keeps alive, and the commands that make and change them."""
+
+    def __init__(
+        self, ctx: WsContext, conn: WsConnection, commands: WsCommands, books: WsBooks, resync: SnapshotResync
+    ) -> None:
+        self.ctx = ctx
+        self.conn = conn
+        self.commands = commands
+        self.books = books
+        self.resync = resync
+        self._subs: list[Subscription] = []
+        self._by_sid: dict[int, Subscription] = {}
+
+    @property
+    def all(self) -> list[Subscription]:
+        return list(self._subs)
+
+    def by_sid(self, sid: int | None) -> Subscription | None:
+        return self._by_sid.get(sid) if sid is not None else None
 
     # -----------------------------------------------------------------------------------------
     # Subscriptions (public)
@@ -55,7 +82,7 @@ class WsSubscriptions(WsClientCore):
         """
         chans = [channels] if isinstance(channels, str) else list(channels)
         if ORDERBOOK_CHANNEL in chans and use_yes_price is None:
-            use_yes_price = self.use_yes_price
+            use_yes_price = self.ctx.use_yes_price
         if ORDERBOOK_CHANNEL in chans and not market_tickers:
             raise ValueError("orderbook_delta needs market_tickers")
         params = subscribe_params(
@@ -72,17 +99,17 @@ class WsSubscriptions(WsClientCore):
         for sub in subs:
             if sub.channel == ORDERBOOK_CHANNEL:
                 for ticker in sub.market_tickers:
-                    self.books.book(ticker)
+                    self.books.books.book(ticker)
         if timeout_s is None:
-            timeout_s = self._command_timeout
-        ws = self._ws
+            timeout_s = self.ctx.settings.command_timeout
+        ws = self.conn.socket
         if not wait:
-            if ws is not None and self.connected:
-                self._spawn(self._send_recorded(self._send_subscribe(ws, subs), "subscribe"))
+            if ws is not None and self.conn.connected:
+                self.ctx.spawn(self.ctx.send_recorded(self._send_subscribe(ws, subs), "subscribe"))
             return subs
-        if ws is not None and self.connected:
+        if ws is not None and self.conn.connected:
             try:
-                done = await self._with_timeout(self._send_subscribe(ws, subs), timeout_s, "subscribe")
+                done = await self.ctx.with_timeout(self._send_subscribe(ws, subs), timeout_s, "subscribe")
             except WsCommandError:
                 for sub in subs:
                     with contextlib.suppress(ValueError):
@@ -94,7 +121,7 @@ class WsSubscriptions(WsClientCore):
                 # connection lost before the ack: the resubscribe after reconnect completes it
             else:
                 return list(done)
-        await self._with_timeout(self._all_ready(subs), timeout_s, "subscribe")
+        await self.ctx.with_timeout(self._all_ready(subs), timeout_s, "subscribe")
         return [self._canonical(sub) for sub in subs]
 
     async def unsubscribe(
@@ -108,14 +135,15 @@ class WsSubscriptions(WsClientCore):
             if sub.sid is not None:
                 sids.append(sub.sid)
                 self._by_sid.pop(sub.sid, None)
+                self.books.stream.forget(sub.sid)
                 sub.sid = None
             if sub.channel == ORDERBOOK_CHANNEL:
-                self._mark_stale(sub.market_tickers, "unsubscribed")
-        ws = self._ws
+                self.books.mark_stale(sub.market_tickers, "unsubscribed")
+        ws = self.conn.socket
         if sids and ws is not None:
-            await self._with_timeout(
-                self._command(ws, "unsubscribe", encode_unsubscribe, sids),
-                self._command_timeout if timeout_s is None else timeout_s,
+            await self.ctx.with_timeout(
+                self.commands.send(ws, "unsubscribe", encode_unsubscribe, sids),
+                self.ctx.settings.command_timeout if timeout_s is None else timeout_s,
                 "unsubscribe",
             )
 
@@ -137,18 +165,18 @@ class WsSubscriptions(WsClientCore):
         The books are stale (``is_tradeable`` False) from the call until their snapshots arrive.
         Raises WsCommandError if the server refuses (the subscription is then made again).
         """
-        ws = self._require_ws()
-        seconds = self._command_timeout if timeout_s is None else timeout_s
-        fresh = self._prepare_snapshots(sub, tickers, "snapshot requested")
+        ws = self.conn.require()
+        seconds = self.ctx.settings.command_timeout if timeout_s is None else timeout_s
+        fresh = self.resync.prepare(sub, tickers, "snapshot requested")
         if fresh:
-            await self._with_timeout(self._get_snapshot_cmd(ws, sub, fresh), seconds, "get_snapshot")
-        await self._with_timeout(self._snapshots_arrived(sub, tickers), seconds, "get_snapshot")
+            await self.ctx.with_timeout(self.resync.get_snapshot_cmd(ws, sub, fresh), seconds, "get_snapshot")
+        await self.ctx.with_timeout(self.resync.arrived(sub, tickers), seconds, "get_snapshot")
 
     async def list_subscriptions(self, timeout_s: float | None = None) -> list[SubscriptionInfo]:
-        ws = self._require_ws()
-        ok = await self._with_timeout(
-            self._command(ws, "list_subscriptions", encode_list_subscriptions),
-            self._command_timeout if timeout_s is None else timeout_s,
+        ws = self.conn.require()
+        ok = await self.ctx.with_timeout(
+            self.commands.send(ws, "list_subscriptions", encode_list_subscriptions),
+            self.ctx.settings.command_timeout if timeout_s is None else timeout_s,
             "list_subscriptions",
         )
         return list(ok.subscriptions or []) if isinstance(ok, Ok) else []
@@ -163,11 +191,11 @@ class WsSubscriptions(WsClientCore):
         timeout_s: float | None = None,
     ) -> Any:
         """Raw ``update_subscription`` on ``sub``'s current sid; returns the ``ok`` (or indexlist) reply."""
-        ws = self._require_ws()
+        ws = self.conn.require()
         if sub.sid is None:
             raise NetworkError(f"{sub.channel} subscription has no sid yet", code="ws_not_subscribed")
-        return await self._with_timeout(
-            self._command(
+        return await self.ctx.with_timeout(
+            self.commands.send(
                 ws,
                 "update_subscription",
                 encode_update_subscription,
@@ -177,7 +205,7 @@ class WsSubscriptions(WsClientCore):
                 index_ids=index_ids,
                 sub=sub,
             ),
-            self._command_timeout if timeout_s is None else timeout_s,
+            self.ctx.settings.command_timeout if timeout_s is None else timeout_s,
             "update_subscription",
         )
 
@@ -192,32 +220,31 @@ class WsSubscriptions(WsClientCore):
         added = [t for t in tickers if t not in current] if action == "add_markets" else []
         new = current + added if action == "add_markets" else [t for t in current if t not in tickers]
         for ticker in added if is_book else ():
-            self.books.book(ticker)
+            self.books.books.book(ticker)
         # Optimistic: the new markets' snapshots may arrive before the ack is processed.
-        sub.params["market_tickers"] = new
+        self._set_markets(sub, new)
         if is_book and action == "delete_markets":
-            self._mark_stale(tickers, "unsubscribed")
-        if sub.sid is None or not self.connected:
+            self.books.mark_stale(tickers, "unsubscribed")
+        if sub.sid is None or not self.conn.connected:
             return  # takes effect with the next (re)subscribe
         if is_book and added:
-            self._expect_snapshots(sub, added)
+            self.resync.expect(sub, added)
         try:
             ok = await self.update_subscription(
                 sub, action, market_tickers=list(tickers), timeout_s=timeout_s
             )
         except KxbtcError:
-            sub.params["market_tickers"] = current
+            self._set_markets(sub, current)
             sub.pending_snapshots.difference_update(added)
             raise
         acked = ok.market_tickers if isinstance(ok, Ok) else None
         if acked is not None:
-            sub.params["market_tickers"] = list(acked)
+            self._set_markets(sub, list(acked))
 
-    def _expect_snapshots(self, sub: Subscription, tickers: Iterable[str]) -> None:
-        """Snapshots the server will send unasked; if they do not come, the watchdog resubscribes."""
-        sub.pending_snapshots.update(tickers)
-        if sub.resync_started is None:
-            sub.resync_started = self.clock.monotonic()
+    def _set_markets(self, sub: Subscription, tickers: list[str]) -> None:
+        sub.params["market_tickers"] = tickers
+        if sub.sid is not None and sub.channel == ORDERBOOK_CHANNEL:
+            self.books.stream.set_markets(sub.sid, tickers)
 
     def _canonical(self, sub: Subscription) -> Subscription:
         # A re-subscribe the server merged into an existing sid leaves ``sub`` replaced by that one.
@@ -231,22 +258,24 @@ class WsSubscriptions(WsClientCore):
         self, ws: ClientConnection, subs: list[Subscription]
     ) -> Coroutine[Any, Any, list[Subscription]]:
         """Claim ``subs`` now (so the reconnect path cannot subscribe them twice); send when awaited."""
-        cmd_id = self._new_id()
+        cmd_id = self.commands.new_id()
         future: asyncio.Future[list[Subscription]] = asyncio.get_running_loop().create_future()
-        self._pending[cmd_id] = PendingCommand("subscribe", future, waiting={s.channel: s for s in subs})
+        self.commands.expect(
+            cmd_id, PendingCommand("subscribe", future, waiting={s.channel: s for s in subs})
+        )
         params = subs[0].wire_params()
         params["channels"] = [s.channel for s in subs]
         for sub in subs:
             sub.in_flight = True
             if sub.channel == ORDERBOOK_CHANNEL:
-                self._expect_snapshots(sub, sub.market_tickers)
+                self.resync.expect(sub, sub.market_tickers)
 
         async def send() -> list[Subscription]:
             try:
                 try:
                     await ws.send(encode_subscribe(cmd_id, params).decode())
                 except ConnectionClosed as exc:
-                    self._pending.pop(cmd_id, None)
+                    self.commands.done(cmd_id)
                     raise NetworkError("subscribe: connection closed", code="ws_disconnected") from exc
                 return await future
             finally:
@@ -255,13 +284,14 @@ class WsSubscriptions(WsClientCore):
 
         return send()
 
-    async def _resubscribe_all(self) -> None:
-        ws = self._ws
+    async def resubscribe_all(self) -> None:
+        ws = self.conn.socket
         if ws is None:
             return
+        timeout = self.ctx.settings.command_timeout
         results = await asyncio.gather(
             *(
-                self._with_timeout(self._send_subscribe(ws, [sub]), self._command_timeout, "resubscribe")
+                self.ctx.with_timeout(self._send_subscribe(ws, [sub]), timeout, "resubscribe")
                 for sub in list(self._subs)
                 if sub.sid is None
                 and not sub.in_flight
@@ -272,126 +302,89 @@ class WsSubscriptions(WsClientCore):
         failures = [r for r in results if isinstance(r, BaseException)]
         for failure in failures:
             if isinstance(failure, KxbtcError):
-                self._record_once(failure)
+                self.ctx.record_once(failure)
         if not failures:
-            self._attempt = 0  # a healthy session: the next outage starts its backoff afresh
+            self.conn.healthy()  # a healthy session: the next outage starts its backoff afresh
 
-    async def _resubscribe(self, sub: Subscription) -> None:
+    async def resubscribe(self, sub: Subscription) -> None:
         """Drop ``sub``'s sid and subscribe again: the new subscription starts with fresh snapshots."""
-        ws = self._ws
+        ws = self.conn.socket
         if ws is None or sub not in self._subs or sub.in_flight:
             return  # gone, or already being (re)subscribed
         sub.in_flight = True
-        self.stats.resubscribes += 1
+        self.ctx.stats.resubscribes += 1
         old = sub.sid
-        self._mark_stale(sub.market_tickers if sub.channel == ORDERBOOK_CHANNEL else (), "resubscribing")
+        self.books.mark_stale(sub.market_tickers if sub.channel == ORDERBOOK_CHANNEL else (), "resubscribing")
         sub.sid = None
-        sub.next_seq = None
         sub.pending_snapshots.clear()
         sub.resync_started = None
         sub.ready.clear()
         if old is not None:
             self._by_sid.pop(old, None)
+            self.books.stream.forget(old)
             try:
                 # Unsubscribe first: a subscribe to a live channel would merge into the old sid, no snapshot.
-                await self._with_timeout(
-                    self._command(ws, "unsubscribe", encode_unsubscribe, [old]),
-                    self._command_timeout,
+                await self.ctx.with_timeout(
+                    self.commands.send(ws, "unsubscribe", encode_unsubscribe, [old]),
+                    self.ctx.settings.command_timeout,
                     "unsubscribe",
                 )
             except KxbtcError as exc:
-                self._record_once(exc)
+                self.ctx.record_once(exc)
         try:
-            await self._with_timeout(self._send_subscribe(ws, [sub]), self._command_timeout, "resubscribe")
+            await self.ctx.with_timeout(
+                self._send_subscribe(ws, [sub]), self.ctx.settings.command_timeout, "resubscribe"
+            )
         except KxbtcError as exc:
-            self._record_once(exc)
+            self.ctx.record_once(exc)
 
-    def _request_snapshots(self, sub: Subscription, tickers: Iterable[str], reason: str) -> None:
-        """Mark books stale and ask for their snapshots in the background (once per ticker)."""
-        fresh = self._prepare_snapshots(sub, tickers, reason)
-        ws = self._ws
-        if fresh and ws is not None:
-            self._spawn(self._send_recorded(self._get_snapshot_cmd(ws, sub, fresh), "get_snapshot"))
+    # -----------------------------------------------------------------------------------------
+    # Acks and the connection's end
 
-    def _prepare_snapshots(self, sub: Subscription, tickers: Iterable[str], reason: str) -> list[str]:
-        """Mark the books stale; returns the tickers whose snapshot is not already on its way."""
-        subscribed = set(sub.market_tickers)
-        wanted = [t for t in tickers if t in subscribed]
-        self._mark_stale(wanted, reason)
-        if sub.sid is None:
-            return []  # the (re)subscribe will bring every snapshot
-        fresh = [t for t in wanted if t not in sub.pending_snapshots]
-        sub.pending_snapshots.update(fresh)
-        if fresh and sub.resync_started is None:
-            sub.resync_started = self.clock.monotonic()
-        return fresh
-
-    async def _get_snapshot_cmd(self, ws: ClientConnection, sub: Subscription, tickers: list[str]) -> None:
-        """Send ``get_snapshot`` and wait for the snapshots; if refused, unsubscribe + subscribe instead.
-
-        Whether the exchange acknowledges ``get_snapshot`` with an ``ok`` is not documented, so
-        completion is the arrival of the snapshots; an ``error`` reply still fails it at once.
-        """
-        sid = sub.sid
-        if sid is None:
+    def on_subscribed(self, msg: Subscribed) -> None:
+        """A ``subscribed`` ack: the subscription has its sid (or was merged into a live one)."""
+        pending = self.commands.waiting(msg.id)
+        channel, sid = msg.msg.channel, msg.msg.sid
+        sub = pending.waiting.pop(channel, None) if pending is not None else None
+        if pending is None or sub is None:
+            log.warning("ws: unexpected subscribed ack id=%s channel=%s sid=%s", msg.id, channel, sid)
             return
-        self.stats.snapshot_requests += 1
-        cmd_id = self._new_id()
-        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[cmd_id] = PendingCommand("update_subscription", reply, sub=sub)
-        arrived = self._snapshots_arrived(sub, tickers)
-        try:
-            try:
-                await ws.send(
-                    encode_update_subscription(cmd_id, sid, "get_snapshot", market_tickers=tickers).decode()
-                )
-            except ConnectionClosed as exc:
-                raise NetworkError("get_snapshot: connection closed", code="ws_disconnected") from exc
-            done, _ = await asyncio.wait({reply, arrived}, return_when=asyncio.FIRST_COMPLETED)
-            refused = reply.exception() if reply in done else None
-            if refused is not None:
-                raise refused
-            await arrived
-        except WsCommandError:
-            self._spawn(self._resubscribe(sub))
-            raise
-        finally:
-            self._pending.pop(cmd_id, None)
-            if not arrived.done():
-                arrived.cancel()
-
-    def _snapshots_arrived(self, sub: Subscription, tickers: Iterable[str]) -> asyncio.Future[None]:
-        """Resolves once none of ``tickers`` awaits a snapshot on ``sub``."""
-        wanted = frozenset(tickers)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if wanted & sub.pending_snapshots:
-            sub.snapshot_waiters.append((wanted, future))
+        existing = self._by_sid.get(sid)
+        if existing is not None and existing is not sub:
+            # Idempotent re-subscribe: the server added our tickers to a live subscription.
+            have = existing.market_tickers
+            merged = have + [t for t in sub.market_tickers if t not in have]
+            if merged:
+                existing.params["market_tickers"] = merged
+            with contextlib.suppress(ValueError):
+                self._subs.remove(sub)
+            sub.sid = sid
+            sub.ready.set()
+            sub = existing
         else:
-            future.set_result(None)
-        return future
+            sub.sid = sid
+            self._by_sid[sid] = sub
+            sub.ready.set()
+        self.books.feed(msg)  # the stream starts the sid afresh
+        if channel == ORDERBOOK_CHANNEL:
+            self.books.stream.track_book_sid(sid, sub.market_tickers, use_yes_price=sub.use_yes_price)
+        pending.acked.append(sub)
+        if not pending.waiting:
+            self.commands.done(msg.id)
+            if not pending.future.done():
+                pending.future.set_result(pending.acked)
 
-    async def _send_recorded(self, aw: Awaitable[Any], what: str) -> None:
-        """Run a background command; its failure is recorded, never raised into the event loop."""
-        try:
-            await self._with_timeout(aw, self._command_timeout, what)
-        except KxbtcError as exc:
-            self._record_once(exc)
-
-    async def _command(
-        self,
-        ws: ClientConnection,
-        cmd: str,
-        encoder: Callable[..., bytes],
-        *args: Any,
-        sub: Subscription | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        cmd_id = self._new_id()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[cmd_id] = PendingCommand(cmd, future, sub=sub)
-        try:
-            await ws.send(encoder(cmd_id, *args, **kwargs).decode())
-        except ConnectionClosed as exc:
-            self._pending.pop(cmd_id, None)
-            raise NetworkError(f"{cmd}: connection closed", code="ws_disconnected") from exc
-        return await future
+    def connection_lost(self, lost: NetworkError) -> None:
+        """Every subscription waits for the next connection: no sid, nothing in flight, nobody waiting."""
+        self._by_sid.clear()
+        for sub in self._subs:
+            for _, waiter in sub.snapshot_waiters:
+                if not waiter.done():
+                    waiter.set_exception(lost)
+                    waiter.exception()
+            sub.snapshot_waiters.clear()
+            sub.sid = None
+            sub.pending_snapshots.clear()
+            sub.resync_started = None
+            sub.in_flight = False
+            sub.ready.clear()

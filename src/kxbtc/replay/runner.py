@@ -235,7 +235,7 @@ class ReplayRunner:
             msg = decode_frame(event.frame)
         except ProtocolError as exc:
             self.counts.bad_frames += 1
-            for stale in stream.bad_frame(event.t_ns, str(exc)):
+            for stale in stream.bad_frame(event.t_ns, str(exc), event.frame):
                 self.core.handle(stale)
             return
         for domain_event in stream.on_message(msg, event.t_ns):

@@ -141,7 +141,7 @@ class MomentReplay:
             try:
                 msg = decode_frame(event.frame)
             except ProtocolError as exc:
-                self._book_events(stream.bad_frame(event.t_ns, str(exc)), event.t_ns)
+                self._book_events(stream.bad_frame(event.t_ns, str(exc), event.frame), event.t_ns)
                 return
             self._book_events(stream.on_message(msg, event.t_ns), event.t_ns)
         elif not event.up:
