@@ -37,6 +37,13 @@ class DecisionLog:
         self._rejection_logged[key] = now
         return True
 
+    def observed(self, now: int, decisions: list[Decision]) -> None:
+        """Decisions seen in observe-only mode: recorded like rejections, at most one per market, strategy
+        and throttle period."""
+        for d in decisions:
+            if self.should_record_rejection(now, d.intent.ticker, d.intent.strategy, "observed"):
+                self.record(now, d, "observed (observe-only: not sent)")
+
     def record(self, now: int, decision: Decision, outcome: str) -> None:
         intent = decision.intent
         self.store.record_decision(

@@ -19,8 +19,10 @@ rare with these settings, not impossible); a paused strategy stays off until an 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kxbtc.config import Config
 from kxbtc.domain.sides import complement
 from kxbtc.units import MONEY_SCALE, PRICE_SCALE, notional
 
@@ -60,6 +62,18 @@ class Verdict:
 
 
 class SkillGuard:
+    @classmethod
+    def from_config(cls, config: Config, strategies: Sequence[str]) -> SkillGuard:
+        """One record per running strategy, expecting its ``expected_edge_per_contract``."""
+        risk = config.risk
+        expected = {
+            name: config.strategies[name].expected_edge_per_contract
+            for name in strategies
+            if risk.skill_guard and name in config.strategies
+        }
+        settings = GuardSettings(risk.skill_guard_shortfall, risk.skill_guard_sd, risk.skill_guard_threshold)
+        return cls(expected, settings)
+
     def __init__(self, expected: dict[str, float], settings: GuardSettings | None = None) -> None:
         self.settings = settings or GuardSettings()
         self.records = {name: StrategyRecord(edge) for name, edge in expected.items()}

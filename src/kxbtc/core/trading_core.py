@@ -17,6 +17,7 @@ from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import Config
 from kxbtc.core.account import Account
 from kxbtc.core.bookkeeping import (
+    event_costs,
     fill_record,
     intended_record,
     pnl_snapshot,
@@ -28,7 +29,7 @@ from kxbtc.core.books import BookSet, BookSource
 from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile
 from kxbtc.core.decisions import DecisionLog, gate
 from kxbtc.core.order_tracker import OrderTracker
-from kxbtc.core.skill_guard import GuardSettings, SkillGuard
+from kxbtc.core.skill_guard import SkillGuard
 from kxbtc.core.stats import CoreStats
 from kxbtc.domain.events import (
     AckEvent,
@@ -102,17 +103,7 @@ class TradingCore:
         self.instruments: dict[str, Instrument] = {}
         self.stats = CoreStats()
         self.decision_log = DecisionLog(store)
-        risk_cfg = config.risk
-        self.skill = SkillGuard(
-            {
-                st.name: config.strategies[st.name].expected_edge_per_contract
-                for st in self.strategies
-                if risk_cfg.skill_guard and st.name in config.strategies
-            },
-            GuardSettings(
-                risk_cfg.skill_guard_shortfall, risk_cfg.skill_guard_sd, risk_cfg.skill_guard_threshold
-            ),
-        )
+        self.skill = SkillGuard.from_config(config, [st.name for st in self.strategies])
         self._fills_without_strategy: dict[str, list[Fill]] = {}
         self.stopping = False
         #: Observe only: books, index, account and strategies run, nothing is sent (no edge shown yet,
@@ -122,6 +113,8 @@ class TradingCore:
         self._saved_baseline = ""
         self._last_snapshot_ns = 0
         self._batch: set[str] | None = None
+        self._event_costs_key: tuple[int, int, int] = (-1, -1, -1)
+        self._event_costs_cache: dict[str, Money] = {}
 
     # -- the one entry point ------------------------------------------------------------------------
 
@@ -234,17 +227,15 @@ class TradingCore:
         )
 
     def _event_costs(self) -> dict[str, Money]:
-        """Per listed market, the cost held on the other strikes of its event."""
-        by_event: dict[str, int] = {}
-        for ticker, pnl in self.portfolio.ledger.markets.items():
-            instrument = self.instruments.get(ticker)
-            if pnl.position and instrument is not None:
-                by_event[instrument.event_ticker] = by_event.get(instrument.event_ticker, 0) + pnl.cost
-        return {
-            t: Money(by_event.get(i.event_ticker, 0) - self.portfolio.position_cost(t))
-            for t, i in self.instruments.items()
-            if by_event.get(i.event_ticker)
-        }
+        """Per listed market, the cost held on the other strikes of its event; recomputed only when a
+        fill, a settlement or a new market could have changed it (it is read on every evaluation)."""
+        key = (len(self.portfolio.fill_ids), len(self.portfolio.settled), len(self.instruments))
+        if key != self._event_costs_key:
+            self._event_costs_key, self._event_costs_cache = (
+                key,
+                event_costs(self.portfolio, self.instruments),
+            )
+        return self._event_costs_cache
 
     def open_markets(self, now: int) -> list[MarketState]:
         return [
@@ -289,12 +280,8 @@ class TradingCore:
 
     def _observe(self, decisions: list[Decision]) -> None:
         """Observe-only: count and record (throttled like rejections) what would have been sent."""
-        now = self.clock.time_ns()
         self.stats.observed += len(decisions)
-        for d in decisions:
-            intent = d.intent
-            if self.decision_log.should_record_rejection(now, intent.ticker, intent.strategy, "observed"):
-                self.decision_log.record(now, d, "observed (observe-only: not sent)")
+        self.decision_log.observed(self.clock.time_ns(), decisions)
 
     def send(self, approved: list[ApprovedOrder], now: int) -> None:
         outgoing = []
