@@ -79,3 +79,29 @@ def test_enabled_llm_roles_need_their_key_variables_and_no_value_is_shown(
     ok, detail = checks["llm keys"]
     assert not ok and "XAI_API_KEY is not set (roles lead)" in detail
     assert "OPENAI_API_KEY" not in detail and "sk-never-shown" not in json.dumps(checks)
+
+
+def test_doctor_without_a_network_prints_fail_lines_and_no_traceback() -> None:
+    """Nothing answers on the port: every check that needs the exchange is a FAIL line with its fix,
+    the exit code is 1, and neither the text nor the JSON output carries a traceback."""
+    import subprocess
+    import sys
+
+    args = [
+        sys.executable,
+        "-m",
+        "kxbtc",
+        "doctor",
+        "--rest-url",
+        "http://127.0.0.1:9/trade-api/v2",
+        "--no-ntp",
+    ]
+    text = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert text.returncode == 1
+    assert "Traceback" not in text.stdout + text.stderr
+    lines = text.stdout.strip().splitlines()
+    failed = [line for line in lines if line.startswith("FAIL")]
+    assert {line.split()[1] for line in failed} >= {"keys", "clock", "connectivity"}
+    assert all("fix:" in line for line in failed if line.split()[1] in ("keys", "connectivity"))
+    as_json = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=120, check=False)
+    assert as_json.returncode == 1 and "Traceback" not in as_json.stdout + as_json.stderr

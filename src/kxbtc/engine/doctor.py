@@ -11,7 +11,7 @@ import httpx2
 
 from kxbtc.clock import SystemClock
 from kxbtc.config import Config
-from kxbtc.errors import KxbtcError
+from kxbtc.errors import KxbtcError, NetworkError
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.timesync import ClockSync, SkewGuard
 
@@ -43,12 +43,16 @@ async def run_checks(
         signer = make_signer(creds)
         checks.append(Check("keys", True, f"{creds.key_id} ({signer.key_type}) from {creds.key_file}"))
     except KxbtcError as exc:
-        checks.append(Check("keys", False, str(exc)))
+        fix = "fix: `kxbtc keys new --out DIR`, then --key-id ID --key-file PEM (or [kalshi] in the config)"
+        checks.append(Check("keys", False, f"{exc} ({fix})"))
 
     async def fetch_date() -> str:
-        async with httpx2.AsyncClient(timeout=5.0) as http:
-            response = await http.get(rest_url.rstrip("/") + "/exchange/status")
-            return response.headers.get("date", "")
+        try:
+            async with httpx2.AsyncClient(timeout=5.0) as http:
+                response = await http.get(rest_url.rstrip("/") + "/exchange/status")
+                return response.headers.get("date", "")
+        except (httpx2.HTTPError, OSError) as exc:  # a check reports it; it never ends in a traceback
+            raise NetworkError(f"{rest_url}: {exc or type(exc).__name__}", code="unreachable") from None
 
     guard = SkewGuard(int(config.risk.max_clock_skew_ms), clock=SystemClock())
     sync = ClockSync(
@@ -70,7 +74,9 @@ async def run_checks(
             )
         )
     except KxbtcError as exc:
-        checks.append(Check("clock", False, str(exc)))
+        checks.append(
+            Check("clock", False, f"{exc} (fix: check the network, or --no-ntp to use the exchange's clock)")
+        )
 
     checks += llm_key_checks(config, os.environ)
 
@@ -78,8 +84,9 @@ async def run_checks(
         try:
             status = await rest.get_exchange_status()
             checks.append(Check("connectivity", True, f"{rest_url}: trading_active={status.trading_active}"))
-        except KxbtcError as exc:
-            checks.append(Check("connectivity", False, f"{rest_url}: {exc}"))
+        except (KxbtcError, httpx2.HTTPError, OSError) as exc:
+            fix = "fix: check the network and --rest-url / --env"
+            checks.append(Check("connectivity", False, f"{rest_url}: {exc or type(exc).__name__} ({fix})"))
             return checks
         if signer is None:
             checks.append(Check("auth", False, "skipped: no usable key"))
