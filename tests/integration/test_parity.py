@@ -82,3 +82,22 @@ def test_the_backtest_replay_of_a_live_run_gives_the_same_orders(tmp_path: Path)
         for o in placed
     ]
     assert replayed == live_orders
+
+
+def test_a_journal_is_a_recording_the_replay_and_the_scoring_read(tmp_path: Path) -> None:
+    """An observe-only `kxbtc run` keeps a journal: it must replay and score like any recording."""
+    import json
+
+    from click.testing import CliRunner
+
+    from kxbtc.cli import cli
+
+    live: dict[str, object] = {}
+    _live_run(tmp_path, live)
+    journal = str(tmp_path / "journal.jsonl")
+    replayed = CliRunner().invoke(cli, ["backtest", "--replay", journal, "--index", "kalshi", "--json"])
+    assert replayed.exit_code == 0, replayed.output
+    assert json.loads(replayed.stdout)["counts"]["frames"] > 0
+    scored = CliRunner().invoke(cli, ["score", journal, "--json", "--resamples", "10"])
+    assert scored.exit_code == 0, scored.output
+    assert "n" in json.loads(scored.stdout)

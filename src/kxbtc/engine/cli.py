@@ -109,6 +109,15 @@ def doctor(
 @click.option("--key-file", type=click.Path(path_type=Path), default=None)
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
 @click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Record every input of the trading core (all frames, markets, answers) to this file, replayable "
+    "with `kxbtc backtest --replay` and scorable with `kxbtc score`. Observe-only runs record to "
+    "<db>.journal.jsonl.gz unless this names another file.",
+)
+@click.option(
     "--series",
     type=click.Choice(BTC_SERIES),
     multiple=True,
@@ -133,6 +142,7 @@ def run_live(
     key_id: str | None,
     key_file: Path | None,
     db_path: Path | None,
+    journal_path: Path | None,
     series: tuple[str, ...],
     yes_real_money: bool,
     sim_clock: str | None,
@@ -159,10 +169,17 @@ def run_live(
         sys.exit(EXIT_USAGE)
     from kxbtc.core.stand_aside import trading_decision
 
-    click.echo(f"kxbtc: {trading_decision(cfg, simulated=env == 'sim')[1]}", err=True)
+    trades, why = trading_decision(cfg, simulated=env == "sim")
+    click.echo(f"kxbtc: {why}", err=True)
+    if journal_path is None and not trades:  # standing aside: keep recording what it would have seen
+        journal_path = Path(f"{db_path or cfg.store.path}.journal.jsonl.gz")
+    if journal_path is not None:
+        click.echo(f"kxbtc: recording to {journal_path} (kxbtc score {journal_path})", err=True)
     try:
         urls = (rest_url, ws_url) if env == "sim" else None
-        code = asyncio.run(_run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp, anchor))
+        code = asyncio.run(
+            _run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp, anchor, journal_path)
+        )
     except KxbtcError as exc:
         click.echo(f"kxbtc: {exc}", err=True)
         sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
@@ -179,9 +196,11 @@ async def _run_live(
     urls: tuple[str | None, str | None] | None,
     no_ntp: bool,
     sim_anchor: tuple[float, int, int] | None = None,
+    journal_path: Path | None = None,
 ) -> int:
     from kxbtc.clock import SystemClock
     from kxbtc.engine.core import Engine
+    from kxbtc.engine.journal import EngineJournal
     from kxbtc.engine.live import (
         endpoints,
         load_credentials,
@@ -203,16 +222,22 @@ async def _run_live(
     async with KalshiRestClient(rest_url, signer, trade_clock) as rest:
         # Connection housekeeping (pings, backoff) runs on the machine's monotonic clock.
         ws = KalshiWsClient(ws_url, signer, SystemClock())
+        run_id = uuid.uuid4().hex
+        journal = None
+        if journal_path is not None:
+            journal = EngineJournal(journal_path, trade_clock)
+            journal.start(series, run_id, use_yes_price=ws.use_yes_price)
         engine = Engine(
             cfg,
             rest=rest,
             ws=ws,
             store=store,
             clock=trade_clock,
-            run_id=uuid.uuid4().hex,
+            run_id=run_id,
             series=series,
             clock_error_ms=lambda: _clock_error_ms(sync.guard),
             simulated=env == "sim",
+            journal=journal,
         )
         resync = asyncio.create_task(sync.run())
         try:
@@ -220,6 +245,8 @@ async def _run_live(
         finally:
             resync.cancel()
             store.close()
+            if journal is not None:
+                journal.close()
     return EXIT_OK
 
 
