@@ -67,3 +67,28 @@ def test_demo_keeps_its_database_when_asked(tmp_path: Path) -> None:
         check=False,
     )
     assert status.returncode == 0, status.stderr
+
+
+def test_ctrl_c_stops_the_demo_cleanly_with_the_summary_so_far(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    db = tmp_path / "demo.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kxbtc", "demo", "--json", "--hours", "24", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    # Interrupt once the run is under way (its first progress line), whenever that is on this machine.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and "UTC" not in process.stderr.readline():
+        pass
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-3000:]
+    assert "Traceback" not in err and "Aborted" not in err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True and summary["ledger_matches"] is True
+    assert summary["db_path"] == str(db)

@@ -50,6 +50,8 @@ class SessionSummary:
     market_events: int = 0
     lost_messages: int = 0
     db_path: str = ""
+    #: Stopped early by Ctrl-C: the figures are those of the run so far.
+    interrupted: bool = False
     note: str = SIMULATOR_CAVEAT
 
     def to_json(self) -> dict[str, Any]:
@@ -106,11 +108,16 @@ def run_session_demo(
                 on_progress(s)
 
         started = time.perf_counter()
-        session.run_until(start_ns + int(hours * 3600 * NS_PER_S), on_second=tick)
+        interrupted = False
+        try:
+            session.run_until(start_ns + int(hours * 3600 * NS_PER_S), on_second=tick)
+        except KeyboardInterrupt:  # Ctrl-C: stop cleanly (cancel, land what is in flight) and report
+            interrupted = True
         session.finish()
         wall = time.perf_counter() - started
         summary = summarize(session, hours=hours, series=series, network=network, seed=seed)
         summary.db_path = "" if tmp is not None else str(path)
+        summary.interrupted = interrupted
     finally:
         store.close()
         if tmp is not None:
