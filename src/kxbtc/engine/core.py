@@ -18,7 +18,15 @@ from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import Clock
 from kxbtc.config import Config
 from kxbtc.core.bookkeeping import RISK_BASELINE_KEY
-from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile, RefreshMarkets
+from kxbtc.core.commands import (
+    CancelAll,
+    CancelOrders,
+    Command,
+    OutgoingOrder,
+    PlaceOrders,
+    Reconcile,
+    RefreshMarkets,
+)
 from kxbtc.core.stand_aside import trading_decision
 from kxbtc.core.stats import CoreStats
 from kxbtc.core.trading_core import HALT_KEY, TimerSource, TradingCore
@@ -291,6 +299,8 @@ class Engine(WsHandler):
         for command in commands:
             if isinstance(command, PlaceOrders):
                 self._spawn(self._submit(list(command.orders)), "order submit")
+            elif isinstance(command, CancelOrders):  # the answer arrives as user_orders updates
+                self._spawn(self.router.cancel(command.orders, command.reason), "order cancel")
             elif isinstance(command, CancelAll):
                 self._spawn(self.router.cancel_all(command.reason), "cancel-all on breaker")
             elif isinstance(command, Reconcile):
