@@ -26,8 +26,9 @@ from kxbtc.core.bookkeeping import (
 )
 from kxbtc.core.books import BookSet, BookSource
 from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile
-from kxbtc.core.decisions import DecisionLog, gate
+from kxbtc.core.decisions import DecisionLog, gate, observe
 from kxbtc.core.order_tracker import OrderTracker
+from kxbtc.core.quotes import QuoteBook
 from kxbtc.core.skill_guard import GuardSettings, SkillGuard
 from kxbtc.core.stats import CoreStats
 from kxbtc.domain.events import (
@@ -98,6 +99,7 @@ class TradingCore:
         self.portfolio = Portfolio(store)
         self.account = Account(self.portfolio, self.books)
         self.orders = OrderTracker(run_id)
+        self.quotes = QuoteBook(st.name for st in self.strategies if st.quoter)
         self.risk = RiskManager(config.risk, clock)
         self.instruments: dict[str, Instrument] = {}
         self.stats = CoreStats()
@@ -217,7 +219,8 @@ class TradingCore:
         ctx = self._context(now)
         decisions: list[Decision] = []
         for strategy in self.strategies:
-            decisions += strategy.on_book(market, oracle, with_signals(ctx, strategy, [market], oracle))
+            wanted = strategy.on_book(market, oracle, with_signals(ctx, strategy, [market], oracle))
+            decisions += self.quotes.manage(strategy, [ticker], wanted)
         self.act(decisions)
 
     def priors(self) -> dict[str, tuple[float, float]]:
@@ -230,21 +233,8 @@ class TradingCore:
             {},
             self.priors(),
             self.config.risk.final_freeze_s,
-            event_cost_elsewhere=self._event_costs(),
+            event_cost_elsewhere=self.account.event_costs(self.instruments),
         )
-
-    def _event_costs(self) -> dict[str, Money]:
-        """Per listed market, the cost held on the other strikes of its event."""
-        by_event: dict[str, int] = {}
-        for ticker, pnl in self.portfolio.ledger.markets.items():
-            instrument = self.instruments.get(ticker)
-            if pnl.position and instrument is not None:
-                by_event[instrument.event_ticker] = by_event.get(instrument.event_ticker, 0) + pnl.cost
-        return {
-            t: Money(by_event.get(i.event_ticker, 0) - self.portfolio.position_cost(t))
-            for t, i in self.instruments.items()
-            if by_event.get(i.event_ticker)
-        }
 
     def open_markets(self, now: int) -> list[MarketState]:
         return [
@@ -263,7 +253,8 @@ class TradingCore:
             ctx = self._context(now)
             decisions: list[Decision] = []
             for strategy in self.strategies:
-                decisions += strategy.on_timer(markets, oracle, with_signals(ctx, strategy, markets, oracle))
+                wanted = strategy.on_timer(markets, oracle, with_signals(ctx, strategy, markets, oracle))
+                decisions += self.quotes.manage(strategy, [m.contract.ticker for m in markets], wanted)
             for source in self._timer_sources:
                 decisions += source(markets, now, ctx.final_freeze_s)
             self.act(decisions)
@@ -272,13 +263,15 @@ class TradingCore:
             self.snapshot_pnl()
 
     def act(self, decisions: list[Decision]) -> list[ApprovedOrder]:
-        """Every decision through the risk gate; the approved ones go out as one ``PlaceOrders``."""
+        """Every decision through the risk gate; the approved ones go out as one ``PlaceOrders``, after
+        the cancels of the quotes they replace."""
+        self._out += self.quotes.take_cancels()
         if self.stopping or not decisions:
             # Book updates still arrive until the stream closes: an order sent now would trade after the
             # final reconciliation, and its fill would never reach the database.
             return []
         if self.observe_only:
-            self._observe(decisions)
+            observe(self, decisions)
             return []
         now = self.clock.time_ns()
         self.update_equity()  # the gate sizes against equity: a fill since the last tick must count
@@ -286,15 +279,6 @@ class TradingCore:
         if approved:
             self.send(approved, now)
         return approved
-
-    def _observe(self, decisions: list[Decision]) -> None:
-        """Observe-only: count and record (throttled like rejections) what would have been sent."""
-        now = self.clock.time_ns()
-        self.stats.observed += len(decisions)
-        for d in decisions:
-            intent = d.intent
-            if self.decision_log.should_record_rejection(now, intent.ticker, intent.strategy, "observed"):
-                self.decision_log.record(now, d, "observed (observe-only: not sent)")
 
     def send(self, approved: list[ApprovedOrder], now: int) -> None:
         outgoing = []
@@ -305,6 +289,7 @@ class TradingCore:
             outgoing.append(out)
             self.store.record_order(intended_record(out, now))
         self.orders.sending(outgoing)
+        self.quotes.sent(outgoing)
         self._out.append(PlaceOrders(tuple(outgoing), now))
 
     # -- answers from the venue -------------------------------------------------------------------
@@ -312,6 +297,7 @@ class TradingCore:
     def on_acks(self, event: AckEvent) -> None:
         unknown = False
         for ack in event.acks:
+            self.quotes.acknowledged(ack)
             out = self.orders.acknowledged(ack, self.fees_for(ack.ticker))
             if out is None:
                 continue
@@ -351,6 +337,7 @@ class TradingCore:
             update.status,
             self.fees_for(update.ticker),
         )
+        self.quotes.updated(update.order_id, update.status, update.remaining_count)
         if update.client_order_id:
             self.store.update_order(
                 update.client_order_id,
