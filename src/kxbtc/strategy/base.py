@@ -115,7 +115,11 @@ class Strategy(ABC, Generic[SettingsT]):
         self, markets: Sequence[MarketState], oracle: OracleView, ctx: DecisionContext
     ) -> list[Decision]:
         """Periodic look across the open markets (ladders, signals that move without a book change).
-        Default: nothing."""
+        Default: nothing; for a quoter, its quotes on every market (what it returns is all it wants, so
+        an empty answer would withdraw them), which also moves them with the index and withdraws them on
+        time without a book change."""
+        if self.quoter:
+            return [d for market in markets for d in self.on_book(market, oracle, ctx)]
         return []
 
 

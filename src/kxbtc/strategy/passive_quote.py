@@ -3,9 +3,9 @@
 The takers of docs/RESEARCH.md lose about what they pay in spread and taker fees. A maker pays a quarter
 of the taker fee (0.0175 against 0.07 on these series) and is paid the spread instead of paying it, so
 the question is whether the fills a resting quote gets are worth more than the adverse selection they
-carry. Each evaluation (a book change, and every timer tick, so quotes follow the index and are withdrawn
-on time without a book change) returns the full set of quotes wanted on the market; the core sends only
-what changed (``kxbtc.core.quotes``):
+carry. Each evaluation (a book change, and every timer tick: a quoter's ``Strategy.on_timer``, so quotes
+follow the index and are withdrawn on time without a book change) returns the full set of quotes wanted
+on the market; the core sends only what changed (``kxbtc.core.quotes``):
 
 - fair = the settlement-average model's P(YES) (``model_probability``, as ``fair_value`` uses it), shifted
   against inventory by ``skew_per_contract`` a contract held (long YES -> both quotes lower);
@@ -21,7 +21,6 @@ Measured on the real recordings (docs/RESEARCH.md, "Passive quoting"): see the d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
 from pydantic import Field
@@ -67,11 +66,6 @@ class PassiveQuote(Strategy[PassiveQuoteConfig]):
         self._size = to_count(config.quote_contracts)
         self._max = to_count(config.max_position)
 
-    def on_timer(
-        self, markets: Sequence[MarketState], oracle: OracleView, ctx: DecisionContext
-    ) -> list[Decision]:
-        return [d for market in markets for d in self.on_book(market, oracle, ctx)]
-
     def on_book(self, market: MarketState, oracle: OracleView, ctx: DecisionContext) -> list[Decision]:
         book, contract = market.book, market.contract
         if (
@@ -84,7 +78,8 @@ class PassiveQuote(Strategy[PassiveQuoteConfig]):
             return []
         grid = contract.grid or PriceGrid.linear_cent()
         position = market.position
-        centre = p_yes * PRICE_SCALE - self._skew * position / COUNT_SCALE
+        # In price units, rounded first: 0.4999999 must not lose a whole tick when snapped down.
+        centre = round(p_yes * PRICE_SCALE - self._skew * position / COUNT_SCALE)
         best_bid, best_ask = book.best_yes_bid(), book.yes_ask()
         inputs: dict[str, float | str | int | None] = {
             "p_yes": p_yes,
@@ -95,7 +90,7 @@ class PassiveQuote(Strategy[PassiveQuoteConfig]):
             "seconds_to_close": contract.seconds_to_close(ctx.now_ns),
         }
         out: list[Decision] = []
-        bid = grid.snap(int(centre - self._half), "down")
+        bid = grid.snap(centre - self._half, "down")
         if bid is not None and best_bid is not None:  # at most one tick above the best bid
             bid = min(bid, grid.next_up(best_bid) or bid)
         if bid is not None and best_ask is not None and bid >= best_ask:  # never take the offer
@@ -103,7 +98,7 @@ class PassiveQuote(Strategy[PassiveQuoteConfig]):
         count = min(self._size, self._max - position)
         if bid is not None and count > 0:
             out.append(self._quote(market, BookSide.BID, bid, Count(count), p_yes, inputs))
-        ask = grid.snap(int(centre + self._half + 0.999999), "up")
+        ask = grid.snap(centre + self._half, "up")
         if ask is not None and best_ask is not None:  # at most one tick below the best offer
             ask = max(ask, grid.next_down(best_ask) or ask)
         if ask is not None and best_bid is not None and ask <= best_bid:  # never hit the bid
