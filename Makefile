@@ -67,5 +67,5 @@ strategy-report: $(STAMP)
 .PHONY: research
 research: $(STAMP)
 	$(BIN)/kxbtc sweep ../shared/data/kalshi_l2_2026-05 --strategy fair_value --strategy market_anchored \
-	  --strategy index_lead --strategy imbalance --config research/wide.toml --jobs 1
+	  --strategy index_lead --strategy imbalance --strategy passive_quote --config research/wide.toml --jobs 1
 	$(BIN)/kxbtc score ../shared/data/kalshi_l2_2026-05

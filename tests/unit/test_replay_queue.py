@@ -222,3 +222,45 @@ def test_the_same_recording_and_settings_give_the_same_fills(tmp_path: Path) -> 
     second = _replay(b.path, RestOnce(), latency_ms=50)  # the same store path: written afresh
     assert first.report.to_json() == second.report.to_json()
     assert first_fills == _fills(tmp_path) and len(first_fills) == 2
+
+
+class QuoteUntil(Strategy):
+    """A quoter: wants 10 YES bid at 0.45 until ``until_s`` into the recording, then nothing."""
+
+    name = "quote_until"
+    quoter = True
+
+    def __init__(self, until_s: float) -> None:
+        super().__init__(StrategyConfig())
+        self.until_ns = RecordingBuilder.at(until_s)
+
+    def on_book(self, market: MarketState, oracle: OracleView, ctx: DecisionContext) -> list[Decision]:
+        if ctx.now_ns >= self.until_ns:
+            return []
+        intent = OrderIntent(
+            market.contract.ticker, "bid", P45, Count(1000), self.name, "test", "good_till_canceled"
+        )
+        return [Decision(intent, {})]
+
+
+def test_a_cancelled_quote_leaves_the_queue_one_latency_after_the_cancel(tmp_path: Path) -> None:
+    # Wanted until 3.0 s: the core cancels it then, the cancel reaches the market at 3.05 s, and the
+    # seller crossing 0.45 at 4.0 s finds nothing of ours.
+    done = _replay(_market(tmp_path).write(), QuoteUntil(3.0), latency_ms=50)
+    counts = done.runner.counts
+    assert (counts.orders, counts.rested, counts.maker_fills) == (1, 1, 0)  # one quote, never re-sent
+    assert counts.resting_canceled == {"cancel_orders": 1}
+    assert done.report.trades == 0
+    core = done.runner.core
+    assert core.orders.resting.worst_case() == 0  # the core got the order's update as canceled
+    assert core.quotes.resting("quote_until", TICKER) == {}
+
+
+def test_an_order_can_still_fill_while_its_cancel_travels(tmp_path: Path) -> None:
+    # Cancelled at 4.0 s, when the seller's 20 cross 0.45 in the same instant: the cancel reaches the
+    # market only at 4.05 s, so the 5 that reach us fill first; the rest is cancelled.
+    done = _replay(_market(tmp_path).write(), QuoteUntil(4.0), latency_ms=50)
+    counts = done.runner.counts
+    assert (counts.maker_fills, counts.resting_canceled) == (1, {"cancel_orders": 1})
+    assert done.report.markets[0].contracts == 5.0
+    assert done.runner.core.orders.resting.worst_case() == 0

@@ -8,7 +8,10 @@ micro-dollar, and each quiet reconciliation checks that (``anchor_gap``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from kxbtc.core.books import BookSource
+from kxbtc.domain.instrument import Instrument
 from kxbtc.pnl import Ledger
 from kxbtc.portfolio import Portfolio
 from kxbtc.units import PRICE_SCALE, Count, Money
@@ -31,6 +34,20 @@ class Account:
 
     def position_cost(self, ticker: str) -> Money:
         return self.portfolio.position_cost(ticker)
+
+    def event_costs(self, instruments: Mapping[str, Instrument]) -> dict[str, Money]:
+        """Per listed market, the cost held on the other strikes of its event (one Kelly stake per
+        event: ``DecisionContext.event_cost_elsewhere``)."""
+        by_event: dict[str, int] = {}
+        for ticker, pnl in self.portfolio.ledger.markets.items():
+            instrument = instruments.get(ticker)
+            if pnl.position and instrument is not None:
+                by_event[instrument.event_ticker] = by_event.get(instrument.event_ticker, 0) + pnl.cost
+        return {
+            t: Money(by_event.get(i.event_ticker, 0) - self.portfolio.position_cost(t))
+            for t, i in instruments.items()
+            if by_event.get(i.event_ticker)
+        }
 
     def set_anchor_from_balance(self, balance: Money) -> None:
         self.anchor = self.implied_anchor(balance)

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from kxbtc.clock import NS_PER_S
 from kxbtc.core.account import Account
 from kxbtc.core.commands import OutgoingOrder
 from kxbtc.domain.events import MarketSettled
-from kxbtc.domain.instrument import Instrument
 from kxbtc.domain.orders import Fill
-from kxbtc.portfolio import Portfolio
 from kxbtc.risk.limits import RiskManager
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import FillRecord, OrderRecord, PnlSnapshot, SettlementRecord
@@ -104,17 +101,3 @@ def settlement_record(event: MarketSettled) -> SettlementRecord:
         fee=event.fee,
         settled_ns=event.ts_ns,
     )
-
-
-def event_costs(portfolio: Portfolio, instruments: Mapping[str, Instrument]) -> dict[str, Money]:
-    """Per listed market, the cost held on the other strikes of its event (one Kelly stake per event)."""
-    by_event: dict[str, int] = {}
-    for ticker, pnl in portfolio.ledger.markets.items():
-        instrument = instruments.get(ticker)
-        if pnl.position and instrument is not None:
-            by_event[instrument.event_ticker] = by_event.get(instrument.event_ticker, 0) + pnl.cost
-    return {
-        t: Money(by_event.get(i.event_ticker, 0) - portfolio.position_cost(t))
-        for t, i in instruments.items()
-        if by_event.get(i.event_ticker)
-    }

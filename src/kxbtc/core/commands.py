@@ -30,6 +30,29 @@ class CancelAll:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderRef:
+    """One resting order as a venue needs it to cancel it: Kalshi routes a cancel by its market, and the
+    store keys its orders by the id we gave them."""
+
+    order_id: str
+    ticker: str
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrders:
+    """Cancel these orders (a quote the strategy no longer wants at its price). The venue's answer comes
+    back as each order's update (canceled, or executed if it filled first)."""
+
+    orders: tuple[OrderRef, ...]
+    reason: str
+
+    @property
+    def order_ids(self) -> tuple[str, ...]:
+        return tuple(o.order_id for o in self.orders)
+
+
+@dataclass(frozen=True, slots=True)
 class Reconcile:
     """Compare with the venue soon: an answer was lost, a market settled, the stream reconnected."""
 
@@ -43,4 +66,4 @@ class RefreshMarkets:
     reason: str
 
 
-Command = PlaceOrders | CancelAll | Reconcile | RefreshMarkets
+Command = PlaceOrders | CancelOrders | CancelAll | Reconcile | RefreshMarkets

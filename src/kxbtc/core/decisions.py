@@ -37,13 +37,6 @@ class DecisionLog:
         self._rejection_logged[key] = now
         return True
 
-    def observed(self, now: int, decisions: list[Decision]) -> None:
-        """Decisions seen in observe-only mode: recorded like rejections, at most one per market, strategy
-        and throttle period."""
-        for d in decisions:
-            if self.should_record_rejection(now, d.intent.ticker, d.intent.strategy, "observed"):
-                self.record(now, d, "observed (observe-only: not sent)")
-
     def record(self, now: int, decision: Decision, outcome: str) -> None:
         intent = decision.intent
         self.store.record_decision(
@@ -105,3 +98,13 @@ def gate(core: TradingCore, decisions: list[Decision], now: int) -> list[Approve
         batch_cost[intent.ticker] = batch_cost.get(intent.ticker, 0) + verdict.worst_case_loss
         approved.append(verdict)
     return approved
+
+
+def observe(core: TradingCore, decisions: list[Decision]) -> None:
+    """Observe-only: count and record (throttled like rejections) what would have been sent."""
+    now = core.clock.time_ns()
+    core.stats.observed += len(decisions)
+    for d in decisions:
+        intent = d.intent
+        if core.decision_log.should_record_rejection(now, intent.ticker, intent.strategy, "observed"):
+            core.decision_log.record(now, d, "observed (observe-only: not sent)")

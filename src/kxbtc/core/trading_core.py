@@ -17,7 +17,6 @@ from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import Config
 from kxbtc.core.account import Account
 from kxbtc.core.bookkeeping import (
-    event_costs,
     fill_record,
     intended_record,
     pnl_snapshot,
@@ -27,8 +26,9 @@ from kxbtc.core.bookkeeping import (
 )
 from kxbtc.core.books import BookSet, BookSource
 from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile
-from kxbtc.core.decisions import DecisionLog, gate
+from kxbtc.core.decisions import DecisionLog, gate, observe
 from kxbtc.core.order_tracker import OrderTracker
+from kxbtc.core.quotes import QuoteBook
 from kxbtc.core.skill_guard import SkillGuard
 from kxbtc.core.stats import CoreStats
 from kxbtc.domain.events import (
@@ -99,6 +99,7 @@ class TradingCore:
         self.portfolio = Portfolio(store)
         self.account = Account(self.portfolio, self.books)
         self.orders = OrderTracker(run_id)
+        self.quotes = QuoteBook(st.name for st in self.strategies if st.quoter)
         self.risk = RiskManager(config.risk, clock)
         self.instruments: dict[str, Instrument] = {}
         self.stats = CoreStats()
@@ -113,8 +114,6 @@ class TradingCore:
         self._saved_baseline = ""
         self._last_snapshot_ns = 0
         self._batch: set[str] | None = None
-        self._event_costs_key: tuple[int, int, int] = (-1, -1, -1)
-        self._event_costs_cache: dict[str, Money] = {}
 
     # -- the one entry point ------------------------------------------------------------------------
 
@@ -210,7 +209,8 @@ class TradingCore:
         ctx = self._context(now)
         decisions: list[Decision] = []
         for strategy in self.strategies:
-            decisions += strategy.on_book(market, oracle, with_signals(ctx, strategy, [market], oracle))
+            wanted = strategy.on_book(market, oracle, with_signals(ctx, strategy, [market], oracle))
+            decisions += self.quotes.manage(strategy, [ticker], wanted)
         self.act(decisions)
 
     def priors(self) -> dict[str, tuple[float, float]]:
@@ -223,19 +223,8 @@ class TradingCore:
             {},
             self.priors(),
             self.config.risk.final_freeze_s,
-            event_cost_elsewhere=self._event_costs(),
+            event_cost_elsewhere=self.account.event_costs(self.instruments),
         )
-
-    def _event_costs(self) -> dict[str, Money]:
-        """Per listed market, the cost held on the other strikes of its event; recomputed only when a
-        fill, a settlement or a new market could have changed it (it is read on every evaluation)."""
-        key = (len(self.portfolio.fill_ids), len(self.portfolio.settled), len(self.instruments))
-        if key != self._event_costs_key:
-            self._event_costs_key, self._event_costs_cache = (
-                key,
-                event_costs(self.portfolio, self.instruments),
-            )
-        return self._event_costs_cache
 
     def open_markets(self, now: int) -> list[MarketState]:
         return [
@@ -254,7 +243,8 @@ class TradingCore:
             ctx = self._context(now)
             decisions: list[Decision] = []
             for strategy in self.strategies:
-                decisions += strategy.on_timer(markets, oracle, with_signals(ctx, strategy, markets, oracle))
+                wanted = strategy.on_timer(markets, oracle, with_signals(ctx, strategy, markets, oracle))
+                decisions += self.quotes.manage(strategy, [m.contract.ticker for m in markets], wanted)
             for source in self._timer_sources:
                 decisions += source(markets, now, ctx.final_freeze_s)
             self.act(decisions)
@@ -263,13 +253,15 @@ class TradingCore:
             self.snapshot_pnl()
 
     def act(self, decisions: list[Decision]) -> list[ApprovedOrder]:
-        """Every decision through the risk gate; the approved ones go out as one ``PlaceOrders``."""
+        """Every decision through the risk gate; the approved ones go out as one ``PlaceOrders``, after
+        the cancels of the quotes they replace."""
+        self._out += self.quotes.take_cancels()
         if self.stopping or not decisions:
             # Book updates still arrive until the stream closes: an order sent now would trade after the
             # final reconciliation, and its fill would never reach the database.
             return []
         if self.observe_only:
-            self._observe(decisions)
+            observe(self, decisions)
             return []
         now = self.clock.time_ns()
         self.update_equity()  # the gate sizes against equity: a fill since the last tick must count
@@ -277,11 +269,6 @@ class TradingCore:
         if approved:
             self.send(approved, now)
         return approved
-
-    def _observe(self, decisions: list[Decision]) -> None:
-        """Observe-only: count and record (throttled like rejections) what would have been sent."""
-        self.stats.observed += len(decisions)
-        self.decision_log.observed(self.clock.time_ns(), decisions)
 
     def send(self, approved: list[ApprovedOrder], now: int) -> None:
         outgoing = []
@@ -292,6 +279,7 @@ class TradingCore:
             outgoing.append(out)
             self.store.record_order(intended_record(out, now))
         self.orders.sending(outgoing)
+        self.quotes.sent(outgoing)
         self._out.append(PlaceOrders(tuple(outgoing), now))
 
     # -- answers from the venue -------------------------------------------------------------------
@@ -299,6 +287,7 @@ class TradingCore:
     def on_acks(self, event: AckEvent) -> None:
         unknown = False
         for ack in event.acks:
+            self.quotes.acknowledged(ack)
             out = self.orders.acknowledged(ack, self.fees_for(ack.ticker))
             if out is None:
                 continue
@@ -338,6 +327,7 @@ class TradingCore:
             update.status,
             self.fees_for(update.ticker),
         )
+        self.quotes.updated(update.order_id, update.status, update.remaining_count)
         if update.client_order_id:
             self.store.update_order(
                 update.client_order_id,

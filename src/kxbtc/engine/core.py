@@ -18,7 +18,15 @@ from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import Clock
 from kxbtc.config import Config
 from kxbtc.core.bookkeeping import RISK_BASELINE_KEY
-from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile, RefreshMarkets
+from kxbtc.core.commands import (
+    CancelAll,
+    CancelOrders,
+    Command,
+    OutgoingOrder,
+    PlaceOrders,
+    Reconcile,
+    RefreshMarkets,
+)
 from kxbtc.core.stand_aside import trading_decision
 from kxbtc.core.stats import CoreStats
 from kxbtc.core.trading_core import HALT_KEY, TimerSource, TradingCore
@@ -28,9 +36,10 @@ from kxbtc.engine.exchange_sync import ExchangeSync
 from kxbtc.engine.index_feed import build_index_feed
 from kxbtc.engine.journal import EngineJournal
 from kxbtc.engine.llm_requests import llm_requests
+from kxbtc.engine.market_follow import follow_markets
 from kxbtc.errors import KxbtcError
 from kxbtc.execution.router import ExecutionRouter, SubmitResult, ack_of
-from kxbtc.kalshi.discovery import ContractSpec, open_contracts
+from kxbtc.kalshi.discovery import ContractSpec
 from kxbtc.kalshi.reconcile import Reconciler
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.kalshi.stream import fill_of, order_update_of
@@ -291,6 +300,8 @@ class Engine(WsHandler):
         for command in commands:
             if isinstance(command, PlaceOrders):
                 self._spawn(self._submit(list(command.orders)), "order submit")
+            elif isinstance(command, CancelOrders):  # the answer arrives as user_orders updates
+                self._spawn(self.router.cancel(command.orders, command.reason), "order cancel")
             elif isinstance(command, CancelAll):
                 self._spawn(self.router.cancel_all(command.reason), "cancel-all on breaker")
             elif isinstance(command, Reconcile):
@@ -328,23 +339,7 @@ class Engine(WsHandler):
 
     async def refresh_markets(self) -> None:
         """Discover open markets; subscribe new ones and drop closed ones (rollover without a restart)."""
-        now = self.clock.time_ns()
-        found: dict[str, ContractSpec] = {}
-        for series in self.series:
-            for spec in await open_contracts(self.rest, series):
-                if spec.close_time_ns > now and spec.has_strike:
-                    found[spec.ticker] = spec
-        new = sorted(set(found) - set(self.markets))
-        gone = sorted(t for t, s in self.markets.items() if t not in found and s.close_time_ns <= now)
-        for ticker in gone:
-            self.markets.pop(ticker)
-            self.core.forget_market(ticker)
-        self.markets.update(found)
-        for spec in found.values():
-            self.ws.books.set_grid(spec.ticker, spec.grid)
-            if self.journal is not None and spec.ticker in new:
-                self.journal.market(spec)
-            self.core.list_market(spec.instrument())
+        new, gone = await follow_markets(self)
         if self._book_sub is not None:
             if new:
                 await self.ws.add_markets(self._book_sub, new)
@@ -356,16 +351,7 @@ class Engine(WsHandler):
     async def _recover_orders(self) -> None:
         """After a restart: orders resting on the exchange from before are cancelled (or adopted)."""
         if self.cancel_unknown_on_start:
-            cancelled = await self.router.cancel_all("restart: cancel orders from an earlier run")
-            if cancelled:
-                self._note_event(
-                    RiskEventRecord(
-                        self.clock.time_ns(),
-                        "restart_cancel",
-                        "info",
-                        f"cancelled {cancelled} resting orders found at start",
-                    )
-                )
+            await self.sync.cancel_leftovers()
 
     async def reconcile(self) -> None:
         await self.sync.reconcile()

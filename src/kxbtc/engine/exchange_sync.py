@@ -69,6 +69,13 @@ class ExchangeSync:
             for o in listed
         )
 
+    async def cancel_leftovers(self) -> None:
+        """Cancel the orders an earlier run left resting (the safe default after a crash)."""
+        cancelled = await self.router.cancel_all("restart: cancel orders from an earlier run")
+        if cancelled:
+            detail = f"cancelled {cancelled} resting orders found at start"
+            self.core.note(RiskEventRecord(self.clock.time_ns(), "restart_cancel", "info", detail))
+
     def check_anchor(self, balance: Money) -> None:
         """Equity comes from the ledger (exact to the micro-dollar), anchored once to the balance at
         start. Each quiet reconciliation re-derives the anchor from the exchange's balance; a fill or

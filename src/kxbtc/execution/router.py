@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kxbtc.clock import Clock
-from kxbtc.core.commands import OutgoingOrder
+from kxbtc.core.commands import OrderRef, OutgoingOrder
 from kxbtc.domain.orders import OrderAck
 from kxbtc.errors import ExchangeError
 from kxbtc.kalshi.rest import KalshiRestClient
@@ -155,6 +155,40 @@ class ExecutionRouter:
                     )
                 )
         return results
+
+    async def cancel(self, orders: Sequence[OrderRef], reason: str) -> int:
+        """Cancel these orders by id (one batched call, each routed by its market); each one's new status
+        goes to the store. An order gone already (filled, cancelled) is a per-item not-found: its own
+        update says what became of it. Returns how many were canceled."""
+        if not orders:
+            return 0
+        items = await self.rest.batch_cancel_orders(
+            [
+                CancelRequestItem(
+                    order_id=o.order_id,
+                    market_ticker=o.ticker,
+                    exchange_index=self._exchange_index_for(o.ticker),
+                )
+                for o in orders
+            ],
+            not_found_ok=True,
+        )
+        canceled = 0
+        now = self.clock.time_ns()
+        for order, item in zip(orders, items, strict=True):
+            error = batch_item_error(item)
+            canceled += error is None
+            status, detail = ("canceled", reason) if error is None else (None, f"cancel failed: {error}")
+            self.store.update_order(
+                order.client_order_id,
+                ts_ns=now,
+                kind="cancel",
+                status=status,
+                order_id=order.order_id,
+                detail=detail,
+            )
+        log.info("canceled %d of %d orders: %s", canceled, len(orders), reason)
+        return canceled
 
     async def cancel_all(self, reason: str) -> int:
         """Cancel every order the exchange shows resting for us; returns how many were canceled."""

@@ -24,8 +24,8 @@ that costs us where the recording cannot tell (in the spirit of hftbacktest's ri
 - Deterministic: orders are kept and looked at in arrival order; nothing here reads a clock or a random
   source.
 
-Cancels (the core's ``CancelAll``, the market's close) are the driver's to schedule; ``cancel`` removes an
-order at once.
+Cancels (the core's ``CancelOrders`` and ``CancelAll``, the market's close) are the driver's to schedule;
+``cancel`` removes an order at once.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The replay's resting orders seen from the venue's side: a good-till-canceled remainder joins the queue
 model (``queue.QueueModel``), the recorded books move it, and what happens to it goes back to the core
 one ``latency`` later as the venue's fill and user-orders messages would: each maker ``Fill``, then an
-``OrderUpdate`` (remaining, status). Cancels (the core's ``CancelAll``, the market's close) take effect
+``OrderUpdate`` (remaining, status). Cancels (the core's ``CancelOrders`` and ``CancelAll``, the market's
+close) take effect
 when they reach the market and are answered one ``latency`` later; until then the order can still fill.
 
 The runner owns the clock and the event queue; this class is handed a way to schedule an action and a

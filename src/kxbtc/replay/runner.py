@@ -12,8 +12,8 @@ An order the core sends reaches the market ``latency`` later and fills against t
 that instant (``fills.take``); its acknowledgement and fills come back one ``latency`` after that. A
 good-till-canceled remainder rests at its price (``queue.QueueModel``: it joins the back of its level and
 fills only when the recorded book trades through it); its maker fills and order updates come back one
-``latency`` after the recorded book produced them. It is cancelled by the core's ``CancelAll`` (one
-``latency`` after the command) and when its market closes.
+``latency`` after the recorded book produced them. It is cancelled by the core's ``CancelOrders`` and
+``CancelAll`` (one ``latency`` after the command; it can fill until then) and when its market closes.
 A market is listed to the core at its open and settled ``settle_delay_s`` after its close with the
 recorded result; a market without a recorded result stays open and is valued at its last mid.
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from kxbtc.clock import NS_PER_MS, NS_PER_S, ManualClock
 from kxbtc.config import Config
 from kxbtc.core.books import BookSet
-from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders
+from kxbtc.core.commands import CancelAll, CancelOrders, Command, OutgoingOrder, PlaceOrders
 from kxbtc.core.trading_core import TradingCore
 from kxbtc.domain.events import (
     AckEvent,
@@ -270,6 +270,8 @@ class ReplayRunner:
         for command in commands:
             if isinstance(command, PlaceOrders):
                 self._at(self.clock.time_ns() + self.latency_ns, _bind(self._execute, command.orders))
+            elif isinstance(command, CancelOrders):
+                self._at(self.clock.time_ns() + self.latency_ns, _cancel(self.resting, command.order_ids))
             elif isinstance(command, CancelAll):
                 self._at(self.clock.time_ns() + self.latency_ns, self.resting.cancel_all)
             # Reconcile: nothing is ever lost here.
@@ -367,6 +369,14 @@ def _stale(core: TradingCore, ticker: str, at_ns: int) -> Callable[[], None]:
         core.handle(BookStale(ticker, "recording gap (gaps.csv)", at_ns))
 
     return mark
+
+
+def _cancel(resting: RestingOrders, order_ids: tuple[str, ...]) -> Callable[[], None]:
+    def cancel() -> None:
+        for order_id in order_ids:
+            resting.cancel(order_id, "cancel_orders")
+
+    return cancel
 
 
 def _bind(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.config import Config
-from kxbtc.core.commands import CancelAll, Command, PlaceOrders, Reconcile
+from kxbtc.core.commands import CancelAll, CancelOrders, Command, PlaceOrders, Reconcile
 from kxbtc.core.trading_core import TradingCore
 from kxbtc.domain.events import (
     AckEvent,
@@ -50,6 +50,7 @@ class SessionCounts:
     account_events: int = 0  # fills, order updates, acknowledgements, settlements
     orders_sent: int = 0
     cancel_alls: int = 0
+    cancels: int = 0  # orders cancelled one by one (``CancelOrders``)
     lost_messages: int = 0
     resyncs: int = 0
     reconciliations: int = 0
@@ -168,6 +169,10 @@ class SimSession:
             acks = self.venue.place(command.orders)
             self._publish(now)  # the fills and book changes the orders caused go out before the answer
             self._to_core(AckEvent(tuple(acks), now), now)
+        elif isinstance(command, CancelOrders):
+            # Each cancelled order's update (or its fill, if it traded first) comes back on the stream.
+            self.counts.cancels += self.venue.cancel(command.order_ids)
+            self._publish(now)
         elif isinstance(command, CancelAll):
             self.counts.cancel_alls += 1
             cancelled = self.venue.cancel_all()

@@ -205,6 +205,19 @@ class SimVenue:
             )
         return acks
 
+    def cancel(self, order_ids: Iterable[str]) -> int:
+        """Cancel these orders of ours where they still rest; how many. One already filled or cancelled
+        is left alone: its update has gone out already."""
+        cancelled = 0
+        for order_id in order_ids:
+            order = self.exchange.orders.get(order_id)
+            if order is not None and order.user_id == self.user_id and order.is_live:
+                self.exchange.cancel_order(
+                    self.user_id, order_id, exchange_index=order.exchange_index, market_ticker=order.ticker
+                )
+                cancelled += 1
+        return cancelled
+
     def cancel_all(self) -> int:
         """Cancel every order of ours still resting; how many."""
         cancelled = 0

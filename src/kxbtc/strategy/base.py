@@ -99,6 +99,10 @@ class Strategy(ABC, Generic[SettingsT]):
     #: Signals it needs (names in ``strategy/signals.py``): the core computes exactly these, with this
     #: strategy's settings, for the markets it decides on and passes them in ``DecisionContext.signals``.
     signals: ClassVar[tuple[str, ...]] = ()
+    #: A quoter returns, on each evaluation of a market, the full set of good-till-canceled quotes it wants
+    #: resting there (at most one per book side); the core sends only what changed, cancelling quotes
+    #: moved or no longer wanted (``kxbtc.core.quotes``). Other strategies' decisions are each sent.
+    quoter: ClassVar[bool] = False
 
     def __init__(self, config: SettingsT) -> None:
         self.config = config
@@ -111,7 +115,11 @@ class Strategy(ABC, Generic[SettingsT]):
         self, markets: Sequence[MarketState], oracle: OracleView, ctx: DecisionContext
     ) -> list[Decision]:
         """Periodic look across the open markets (ladders, signals that move without a book change).
-        Default: nothing."""
+        Default: nothing; for a quoter, its quotes on every market (what it returns is all it wants, so
+        an empty answer would withdraw them), which also moves them with the index and withdraws them on
+        time without a book change."""
+        if self.quoter:
+            return [d for market in markets for d in self.on_book(market, oracle, ctx)]
         return []
 
 

@@ -20,6 +20,7 @@ from kxbtc.strategy.fair_value_edge import FairValueEdge
 from kxbtc.strategy.imbalance import ImbalanceMomentum
 from kxbtc.strategy.index_lead import IndexLead
 from kxbtc.strategy.market_anchored import MarketAnchored
+from kxbtc.strategy.passive_quote import PassiveQuote
 from kxbtc.strategy.settlement_window import SettlementWindow
 from kxbtc.strategy.signals import PROVIDERS
 
@@ -40,7 +41,7 @@ def _by_name(*classes: type[Strategy]) -> dict[str, type[Strategy]]:
 
 #: Every strategy the core runs, by name.
 REGISTRY: dict[str, type[Strategy]] = _by_name(
-    FairValueEdge, MarketAnchored, IndexLead, ImbalanceMomentum, BookGlitch, SettlementWindow
+    FairValueEdge, MarketAnchored, IndexLead, ImbalanceMomentum, BookGlitch, SettlementWindow, PassiveQuote
 )
 
 #: Strategies with a ``[strategies.<name>]`` section that something other than the core runs.
