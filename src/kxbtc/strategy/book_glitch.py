@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import pairwise
 
 from kxbtc.domain.sides import complement
-from kxbtc.risk.limits import OrderIntent
+from kxbtc.risk.limits import OrderIntent, usd
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, OracleView, Strategy
 from kxbtc.units import PRICE_SCALE, Count, Price
 
@@ -44,8 +45,51 @@ class BookGlitch(Strategy):
                 by_event[m.contract.event_ticker].append(m)
         out: list[Decision] = []
         for group in by_event.values():
-            out += self._ladder(group)
+            out += self._ladder(group) or self._buckets(group)
         return out
+
+    def _buckets(self, group: list[MarketState]) -> list[Decision]:
+        """A range event whose markets partition the line: YES in every bucket pays exactly $1 and NO in
+        every bucket pays N - 1, so asks summing below $1, or bids above it, after fees lock a profit."""
+        buckets = partition(group)
+        if buckets is None:
+            return []
+        margin = int(float(self.config.min_edge) * PRICE_SCALE)
+        cap = int(self.config.max_contracts * 100)
+        asks = [m.book.yes_ask() for m in buckets]
+        if all(a is not None for a in asks):
+            count = min([cap, *(m.book.yes_ask_size() for m in buckets)])
+            count -= count % 100
+            prices = [int(a) for a in asks if a is not None]
+            fees = sum(_fee(m, p, count) for m, p in zip(buckets, prices, strict=True))
+            profit = PRICE_SCALE * count - sum(prices) * count - fees
+            if count > 0 and profit > margin * count:
+                return self._set(buckets, "bid", prices, count, profit, "buy YES in every bucket")
+        bids = [m.book.best_yes_bid() for m in buckets]
+        if all(b is not None for b in bids):
+            count = min([cap, *(m.book.yes_bid_size() for m in buckets)])
+            count -= count % 100
+            prices = [int(b) for b in bids if b is not None]
+            fees = sum(_fee(m, p, count) for m, p in zip(buckets, prices, strict=True))
+            profit = (sum(prices) - PRICE_SCALE) * count - fees
+            if count > 0 and profit > margin * count:
+                return self._set(buckets, "ask", prices, count, profit, "buy NO in every bucket")
+        return []
+
+    def _set(
+        self, buckets: list[MarketState], side: str, prices: list[int], count: int, profit: int, what: str
+    ) -> list[Decision]:
+        reason = f"bucket glitch: {what} of {buckets[0].contract.event_ticker}; locked profit {usd(profit)}"
+        inputs: dict[str, float | str | int | None] = {"profit": profit, "count": count}
+        return [
+            Decision(
+                OrderIntent(
+                    m.contract.ticker, side, Price(p), Count(count), self.name, reason, "fill_or_kill"
+                ),
+                inputs,
+            )
+            for m, p in zip(buckets, prices, strict=True)
+        ]
 
     def _ladder(self, group: list[MarketState]) -> list[Decision]:
         ladder = sorted(
@@ -80,7 +124,7 @@ class BookGlitch(Strategy):
                     continue
                 reason = (
                     f"ladder glitch: YES {low.contract.ticker} @ {yes_ask} + NO {high.contract.ticker} @"
-                    f" {complement(yes_bid)} < $1 after fees; locked profit {profit} micro-$"
+                    f" {complement(yes_bid)} < $1 after fees; locked profit {usd(profit)}"
                 )
                 legs = [
                     OrderIntent(
@@ -105,3 +149,32 @@ class BookGlitch(Strategy):
                 inputs: dict[str, float | str | int | None] = {"profit": profit, "count": count}
                 return [Decision(leg, inputs) for leg in legs]
         return []
+
+
+def partition(group: list[MarketState]) -> list[MarketState] | None:
+    """The event's markets in order when they partition the line exactly, else None (a missing bucket
+    would leave an outcome in which the set pays nothing). Kalshi's buckets: a lower tail ``less`` than
+    L, ranges ``between`` [floor, cap] inclusive on the cent grid (the next starts one cent above the
+    cap), an upper tail ``greater`` than the last cap; the settlement value is in whole cents."""
+    lower = [m for m in group if m.contract.strike_type in ("less", "less_or_equal")]
+    upper = [m for m in group if m.contract.strike_type in ("greater", "greater_or_equal")]
+    ranges = sorted(
+        (m for m in group if m.contract.strike_type == "between"),
+        key=lambda m: m.contract.floor_strike or 0.0,
+    )
+    if len(lower) != 1 or len(upper) != 1 or not ranges or len(group) != len(ranges) + 2:
+        return None
+    # (end of the previous bucket, start of the next, the gap allowed between them)
+    joints: list[tuple[float | None, float | None, float]] = [
+        (lower[0].contract.cap_strike, ranges[0].contract.floor_strike, 0.0)
+    ]
+    for prev, nxt in pairwise(ranges):
+        joints.append((prev.contract.cap_strike, nxt.contract.floor_strike, CENT))
+    joints.append((ranges[-1].contract.cap_strike, upper[0].contract.floor_strike, 0.0))
+    for end, start, gap in joints:
+        if end is None or start is None or abs(start - end - gap) > CENT / 10:
+            return None
+    return [lower[0], *ranges, upper[0]]
+
+
+CENT = 0.01
