@@ -138,6 +138,29 @@ def format_money(value: int, decimals: int = 6) -> str:
     return format_fixed(value // 10**drop, decimals)
 
 
+def format_usd(micros: int) -> str:
+    """Money for people: ``-1_250_000`` -> ``-$1.25``; rounded half away from zero to the cent, thousands
+    separated, the sign before the symbol (so a loss is never read as a gain)."""
+    cents, rest = divmod(abs(micros), _MICROS_PER_CENT)
+    if 2 * rest >= _MICROS_PER_CENT:
+        cents += 1
+    sign = "-" if micros < 0 and cents else ""
+    whole, frac = divmod(cents, 100)
+    return f"{sign}${whole:,}.{frac:02d}"
+
+
+def format_contracts(count: int) -> str:
+    """A Count (1e-2 contracts) for people: ``8600`` -> ``86 contracts``, ``50`` -> ``0.50 contracts``."""
+    whole, frac = divmod(abs(count), COUNT_SCALE)
+    sign = "-" if count < 0 else ""
+    number = f"{whole:,}" if frac == 0 else f"{whole:,}.{frac:02d}"
+    unit = "contract" if count == COUNT_SCALE else "contracts"
+    return f"{sign}{number} {unit}"
+
+
+_MICROS_PER_CENT = MONEY_SCALE // 100
+
+
 def price_to_money(price: int) -> Money:
     return Money(price * MONEY_PER_PRICE)
 

@@ -11,10 +11,10 @@ import json
 from typing import TYPE_CHECKING
 
 from kxbtc.clock import NS_PER_S
-from kxbtc.risk.limits import ApprovedOrder, MarketRisk, Rejection, contracts
+from kxbtc.risk.limits import ApprovedOrder, MarketRisk, Rejection
 from kxbtc.store.db import SqliteStore
 from kxbtc.strategy.base import Decision
-from kxbtc.units import Money
+from kxbtc.units import Money, format_contracts
 
 if TYPE_CHECKING:
     from kxbtc.core.trading_core import TradingCore
@@ -92,7 +92,7 @@ def gate(core: TradingCore, decisions: list[Decision], now: int) -> list[Approve
                 core.decision_log.record(now, d, f"rejected by {verdict.rule}: {verdict.reason}")
             continue
         notes = f" ({verdict.notes})" if verdict.notes else ""
-        core.decision_log.record(now, d, f"approved {contracts(verdict.count)}{notes}")
+        core.decision_log.record(now, d, f"approved {format_contracts(verdict.count)}{notes}")
         stats.approved += 1
         open_value += verdict.worst_case_loss
         batch_cost[intent.ticker] = batch_cost.get(intent.ticker, 0) + verdict.worst_case_loss

@@ -21,6 +21,7 @@ from kxbtc.config import Config
 from kxbtc.engine.cli import BTC_SERIES
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
 from kxbtc.session.runner import DEFAULT_START_NS
+from kxbtc.units import format_usd
 from kxbtc.virtual_loop import run_virtual
 
 
@@ -218,11 +219,6 @@ def _session_demo(
     else:
         print_session_summary(summary)
     sys.exit(EXIT_OK if summary.ledger_matches else EXIT_FAILURE)
-
-
-def format_usd(micros: int) -> str:
-    sign = "-" if micros < 0 else ""
-    return f"{sign}${abs(micros) / 1_000_000:,.2f}"
 
 
 def _print_cross_venue(cross_venue: dict[str, Any]) -> None:

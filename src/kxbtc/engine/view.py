@@ -18,11 +18,7 @@ from kxbtc.clock import NS_PER_S
 from kxbtc.engine.core import Engine
 from kxbtc.engine.demo import DemoSummary
 from kxbtc.session.demo import SessionSummary
-from kxbtc.units import format_price
-
-
-def _usd(micros: int) -> str:
-    return f"${micros / 1_000_000:,.2f}"
+from kxbtc.units import format_price, format_usd
 
 
 class DemoView:
@@ -58,7 +54,7 @@ class DemoView:
             self._last_line = time.monotonic()
             s = engine.stats
             self.err.print(
-                f"[{elapsed_s:5.0f}s/{self.minutes * 60:.0f}s] equity {_usd(engine.equity())}, "
+                f"[{elapsed_s:5.0f}s/{self.minutes * 60:.0f}s] equity {format_usd(engine.equity())}, "
                 f"orders {s.orders_sent}, fills {len(engine.portfolio.fill_ids)}, "
                 f"settled {len(engine.portfolio.settled)}"
             )
@@ -73,10 +69,13 @@ class DemoView:
             "BTC index",
             f"${engine.index.spot:,.2f}" if engine.index.spot else "-",
             "equity",
-            _usd(engine.equity()),
+            format_usd(engine.equity()),
         )
         head.add_row(
-            "realized", _usd(ledger.total_realized() - ledger.total_fees()), "fees", _usd(ledger.total_fees())
+            "realized",
+            format_usd(ledger.total_realized() - ledger.total_fees()),
+            "fees",
+            format_usd(ledger.total_fees()),
         )
         head.add_row("orders", str(s.orders_sent), "fills", str(len(engine.portfolio.fill_ids)))
         head.add_row(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kxbtc.replay.runner import ReplayRunner
-from kxbtc.units import MONEY_SCALE, format_money
+from kxbtc.units import MONEY_SCALE, format_money, format_usd
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20260513
@@ -117,9 +117,9 @@ class ReplayReport:
             f"index from {self.index}",
             f"  markets           {data['markets']} ({data['markets_traded']} traded)",
             f"  trades            {self.trades} ({data['contracts']:,.0f} contracts)",
-            f"  fees              {_usd(self.fees)}",
-            f"  net P&L           {_usd(self.net)}  "
-            f"(95% interval over markets {_usd_f(low)} .. {_usd_f(high)})",
+            f"  fees              {format_usd(self.fees)}",
+            f"  net P&L           {format_usd(self.net)}  "
+            f"(95% interval over markets {_usd(low)} .. {_usd(high)})",
             f"  risk rejections   {', '.join(f'{k} {v:,}' for k, v in self.rejections.items()) or 'none'}",
         ]
         lines += [f"  HALT: {h}" for h in self.halts]
@@ -127,12 +127,9 @@ class ReplayReport:
         return "\n".join(lines)
 
 
-def _usd(micros: int) -> str:
-    return _usd_f(micros / MONEY_SCALE)
-
-
-def _usd_f(dollars: float) -> str:
-    return f"{'-' if dollars < 0 else ''}${abs(dollars):,.2f}"
+def _usd(dollars: float) -> str:
+    """A dollar figure (the bootstrap's) for people, through the one money formatter."""
+    return format_usd(round(dollars * MONEY_SCALE))
 
 
 def outcomes(runner: ReplayRunner) -> list[MarketOutcome]:

@@ -14,6 +14,7 @@ from kxbtc.cli_support import config_option, load_config_or_exit
 from kxbtc.exit_codes import EXIT_OK
 from kxbtc.research.score import DEFAULT_SPLIT, parse_utc_ns
 from kxbtc.strategy import KNOWN_STRATEGIES
+from kxbtc.units import MONEY_SCALE, format_usd
 
 
 @click.command("sweep")
@@ -93,4 +94,4 @@ def sweep_command(
 
 
 def _usd(dollars: float) -> str:
-    return f"{'-' if dollars < 0 else ''}${abs(dollars):,.2f}"
+    return format_usd(round(dollars * MONEY_SCALE))

@@ -9,20 +9,14 @@ gain by a reader skimming a column. JSON carries the exact micro-dollar integer,
 from __future__ import annotations
 
 from kxbtc.ops.render import JsonObject, money_json
-from kxbtc.units import COUNT_SCALE, PRICE_SCALE
+from kxbtc.units import COUNT_SCALE, PRICE_SCALE, format_contracts, format_usd
 
-_MICROS_PER_CENT = 10_000
 _NO_VALUE = "—"
 
 
 def dollars(micros: int) -> str:
-    """``-1_250_000`` -> ``-$1.25``; rounded half away from zero to the cent, thousands separated."""
-    cents, rest = divmod(abs(micros), _MICROS_PER_CENT)
-    if 2 * rest >= _MICROS_PER_CENT:
-        cents += 1
-    sign = "-" if micros < 0 and cents else ""
-    whole, frac = divmod(cents, 100)
-    return f"{sign}${whole:,}.{frac:02d}"
+    """``-1_250_000`` -> ``-$1.25`` (``kxbtc.units.format_usd``: one formatter for every output)."""
+    return format_usd(micros)
 
 
 def signed_dollars(micros: int) -> str:
@@ -40,12 +34,8 @@ def per_contract(price_units: int) -> str:
 
 
 def contracts(count: int) -> str:
-    """A Count (1e-2 contracts): ``8600`` -> ``86 contracts``, ``50`` -> ``0.50 contracts``."""
-    whole, frac = divmod(abs(count), COUNT_SCALE)
-    sign = "-" if count < 0 else ""
-    number = f"{whole:,}" if frac == 0 else f"{whole:,}.{frac:02d}"
-    unit = "contract" if count == COUNT_SCALE else "contracts"
-    return f"{sign}{number} {unit}"
+    """``8600`` -> ``86 contracts`` (``kxbtc.units.format_contracts``)."""
+    return format_contracts(count)
 
 
 def percent(part: float, whole: float) -> str:

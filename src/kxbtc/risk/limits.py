@@ -25,7 +25,7 @@ from kxbtc.config import RiskConfig, to_count, to_money
 from kxbtc.domain.orders import OrderIntent
 from kxbtc.domain.sides import leg_price
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
-from kxbtc.units import Count, Money, notional
+from kxbtc.units import Count, Money, format_contracts, format_usd, notional
 
 __all__ = [
     "ApprovedOrder",
@@ -147,8 +147,9 @@ class RiskManager:
                     self._halt(
                         now,
                         "daily_loss",
-                        f"equity {usd(equity)} within one contract of the floor {usd(daily_floor)} (day "
-                        f"start {usd(st.day_start_equity)}, limit {self.config.daily_loss_pct}%)",
+                        f"equity {format_usd(equity)} within one contract of the floor "
+                        f"{format_usd(daily_floor)} (day start {format_usd(st.day_start_equity)}, limit "
+                        f"{self.config.daily_loss_pct}%)",
                     )
                 )
             elif equity - dd_floor < ONE_CONTRACT_WORST_CASE:
@@ -156,8 +157,9 @@ class RiskManager:
                     self._halt(
                         now,
                         "max_drawdown",
-                        f"equity {usd(equity)} within one contract of the floor {usd(dd_floor)} (peak "
-                        f"{usd(st.peak_equity)}, limit {self.config.max_drawdown_pct}%)",
+                        f"equity {format_usd(equity)} within one contract of the floor "
+                        f"{format_usd(dd_floor)} (peak {format_usd(st.peak_equity)}, limit "
+                        f"{self.config.max_drawdown_pct}%)",
                     )
                 )
         return fired
@@ -211,7 +213,7 @@ class RiskManager:
             return Rejection(intent, "stale_data", f"{market.ticker}: data {market.data_age_s:.1f} s old")
 
         count = min(intent.count, self._max_order)
-        notes = [] if count == intent.count else [f"size capped at {contracts(self._max_order)}"]
+        notes = [] if count == intent.count else [f"size capped at {format_contracts(self._max_order)}"]
         opening = opening_count(intent.side, count, market.position)
         if opening > 0:
             seconds_left = (market.close_ns - self.clock.time_ns()) / NS_PER_S
@@ -262,8 +264,9 @@ class RiskManager:
         ):
             allowed -= WHOLE_CONTRACT
         if allowed < opening:
+            room = format_usd(budget)
             notes.append(
-                f"opening size capped at {contracts(allowed)} by the {binding} room of {usd(budget)}"
+                f"opening size capped at {format_contracts(allowed)} by the {binding} room of {room}"
             )
         return Count(closing + allowed), binding
 
@@ -280,17 +283,6 @@ ONE_CONTRACT_WORST_CASE = 1_017_500
 
 #: Kalshi's taker fee peaks at $0.0175 per contract (p = 0.5): 175 micro-dollars per 1/100 contract.
 _MAX_FEE_PER_COUNT = 175
-
-
-def usd(micros: int) -> str:
-    """Money for people: dollars and cents, the sign before the symbol."""
-    return f"{'-' if micros < 0 else ''}${abs(micros) / 1_000_000:,.2f}"
-
-
-def contracts(count: int) -> str:
-    """A count (1/100 contract) for people."""
-    whole = count / 100
-    return f"{whole:,.0f} contracts" if count % 100 == 0 else f"{whole:,.2f} contracts"
 
 
 def _bps(pct: float) -> int:

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from kxbtc.domain.sides import complement
-from kxbtc.risk.limits import OrderIntent, usd
+from kxbtc.risk.limits import OrderIntent
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, OracleView, Strategy
-from kxbtc.units import PRICE_SCALE, Count, Price
+from kxbtc.units import PRICE_SCALE, Count, Price, format_usd
 
 
 def _fee(market: MarketState, price: int, count: int) -> int:
@@ -79,7 +79,9 @@ class BookGlitch(Strategy):
     def _set(
         self, buckets: list[MarketState], side: str, prices: list[int], count: int, profit: int, what: str
     ) -> list[Decision]:
-        reason = f"bucket glitch: {what} of {buckets[0].contract.event_ticker}; locked profit {usd(profit)}"
+        reason = (
+            f"bucket glitch: {what} of {buckets[0].contract.event_ticker}; locked profit {format_usd(profit)}"
+        )
         inputs: dict[str, float | str | int | None] = {"profit": profit, "count": count}
         return [
             Decision(
@@ -124,7 +126,7 @@ class BookGlitch(Strategy):
                     continue
                 reason = (
                     f"ladder glitch: YES {low.contract.ticker} @ {yes_ask} + NO {high.contract.ticker} @"
-                    f" {complement(yes_bid)} < $1 after fees; locked profit {usd(profit)}"
+                    f" {complement(yes_bid)} < $1 after fees; locked profit {format_usd(profit)}"
                 )
                 legs = [
                     OrderIntent(
