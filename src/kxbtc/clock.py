@@ -16,6 +16,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 NS_PER_S = 1_000_000_000
@@ -35,6 +36,17 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of this clock's time."""
         ...
+
+
+def parse_utc_ns(text: str, *, require_zone: bool = False) -> int:
+    """An ISO-8601 time (``2026-05-13T00:01:14.686976Z``) in integer Unix nanoseconds; a time without a
+    zone is UTC unless ``require_zone``. ValueError when it is not such a time."""
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        if require_zone:
+            raise ValueError(f"{text!r} has no time zone: add Z for UTC")
+        stamp = stamp.replace(tzinfo=UTC)
+    return int(stamp.timestamp()) * NS_PER_S + stamp.microsecond * 1000
 
 
 def now_ms(clock: Clock) -> int:

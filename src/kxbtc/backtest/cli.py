@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kxbtc.cli_support import config_option, load_config_or_exit, parse_sim_clock
+from kxbtc.clock import parse_utc_ns
 from kxbtc.config import Config
 from kxbtc.errors import ConfigError, KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
@@ -133,15 +134,10 @@ def backtest(
 def _iso_ns(text: str | None) -> int:
     if not text:
         return 0
-    from datetime import datetime
-
     try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO time like 2026-05-13T15:00:00Z") from None
-    if stamp.tzinfo is None:
-        raise click.BadParameter(f"{text!r} has no time zone: add Z for UTC")
-    return int(stamp.timestamp()) * 1_000_000_000
+        return parse_utc_ns(text, require_zone=True)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} (an ISO time like 2026-05-13T15:00:00Z)") from None
 
 
 def _replay(

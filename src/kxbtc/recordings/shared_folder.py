@@ -18,12 +18,11 @@ import gzip
 import heapq
 import re
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
-from kxbtc.clock import NS_PER_S
+from kxbtc.clock import parse_utc_ns
 from kxbtc.errors import KxbtcError
 from kxbtc.recordings.source import MarketInfo, RecordedEvent, SpotTick, WsFrame
 
@@ -125,7 +124,7 @@ def read_spot_file(path: Path) -> Iterator[SpotTick]:
         for number, row in enumerate(csv.DictReader(fh), 2):
             try:
                 yield SpotTick(
-                    int(row["t_ns"]), _iso_ns(row["exchange_ts"]), float(row["price"]), row["source"]
+                    int(row["t_ns"]), parse_utc_ns(row["exchange_ts"]), float(row["price"]), row["source"]
                 )
             except (KeyError, ValueError) as exc:
                 raise SharedFormatError(f"{path}: line {number}: {exc!r}") from None
@@ -140,8 +139,8 @@ def read_markets_csv(path: Path) -> dict[str, MarketInfo]:
                 out[ticker] = MarketInfo(
                     ticker=ticker,
                     series=ticker.split("-", 1)[0],
-                    open_ns=_iso_ns(row["open_time"]),
-                    close_ns=_iso_ns(row["close_time"]),
+                    open_ns=parse_utc_ns(row["open_time"]),
+                    close_ns=parse_utc_ns(row["close_time"]),
                     strike_type="greater_or_equal",
                     floor_strike=_float(row.get("floor_strike", "")),
                     cap_strike=None,
@@ -155,10 +154,3 @@ def read_markets_csv(path: Path) -> dict[str, MarketInfo]:
 
 def _float(text: str | None) -> float | None:
     return float(text) if text not in (None, "") else None
-
-
-def _iso_ns(text: str) -> int:
-    """An ISO-8601 UTC time (``2026-05-13T00:01:14.686976Z``) in integer nanoseconds."""
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    whole = int(stamp.timestamp())
-    return whole * NS_PER_S + stamp.microsecond * 1000

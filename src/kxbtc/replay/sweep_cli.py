@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from kxbtc.cli_support import config_option, load_config_or_exit
+from kxbtc.clock import parse_utc_ns
 from kxbtc.exit_codes import EXIT_OK
-from kxbtc.research.score import DEFAULT_SPLIT, parse_utc_ns
+from kxbtc.research.score import DEFAULT_SPLIT
 from kxbtc.strategy import KNOWN_STRATEGIES
 from kxbtc.units import MONEY_SCALE, format_usd
 

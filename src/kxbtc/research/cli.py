@@ -12,11 +12,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from kxbtc.clock import parse_utc_ns
 from kxbtc.errors import KxbtcError
 from kxbtc.exit_codes import EXIT_USAGE
 from kxbtc.research.metrics import FORECASTS
 from kxbtc.research.moments import ReplayOptions
-from kxbtc.research.score import DEFAULT_SPLIT, ScoreOptions, parse_utc_ns, score_paths
+from kxbtc.research.score import DEFAULT_SPLIT, ScoreOptions, score_paths
 
 #: The tables need this many columns; a pipe would otherwise get rich's 80.
 HUMAN_WIDTH = 112

@@ -29,13 +29,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from kxbtc.clock import NS_PER_S
+from kxbtc.clock import parse_utc_ns
 from kxbtc.recordings import open as recordings_open
 from kxbtc.research.blend import BlendWeights, fit_blend
 from kxbtc.research.bootstrap import DEFAULT_RESAMPLES, MarketBootstrap
@@ -62,13 +61,6 @@ class ScoreOptions:
     @property
     def split_ns(self) -> int:
         return parse_utc_ns(self.split)
-
-
-def parse_utc_ns(text: str) -> int:
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return int(stamp.timestamp()) * NS_PER_S + stamp.microsecond * 1000
 
 
 @dataclass(slots=True)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from kxbtc.clock import parse_utc_ns
 from kxbtc.research.microstructure import imbalance_study, lead_lag
 from kxbtc.research.moments import ReplayOptions
-from kxbtc.research.score import collect_moments, parse_utc_ns
+from kxbtc.research.score import collect_moments
 
 
 @click.group("research")
