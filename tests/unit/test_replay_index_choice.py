@@ -35,6 +35,7 @@ class BothIndexes:
     name = "both-indexes"
     use_yes_price = True
     accept_unannounced_sids = True
+    has_spot = True  # its events hold Coinbase trades
 
     def markets(self) -> dict[str, MarketInfo]:
         return {}

@@ -17,6 +17,7 @@ CONN = "kxbtc"
 
 class KxbtcRecording:
     accept_unannounced_sids = False
+    has_spot = False  # its index is Kalshi's own cfbenchmarks_value prints
 
     def __init__(self, path: Path) -> None:
         self.recording = Recording(path)

@@ -83,6 +83,10 @@ class SharedRecording:
             self._markets = read_markets_csv(self.markets_csv) if self.markets_csv is not None else {}
         return self._markets
 
+    @property
+    def has_spot(self) -> bool:
+        return any(next(read_spot_file(path), None) is not None for path in self.spot_files())
+
     def spot_files(self) -> list[Path]:
         out = []
         for day_file, day in zip(self.day_files, self.days, strict=True):

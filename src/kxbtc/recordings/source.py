@@ -91,6 +91,11 @@ class MarketRecording(Protocol):
         """True when the recording lacks the ``subscribed`` replies that start a sid."""
         ...
 
+    @property
+    def has_spot(self) -> bool:
+        """Whether the recording holds spot trades (then the replay's ``index = auto`` uses them)."""
+        ...
+
     def markets(self) -> dict[str, MarketInfo]: ...
 
     def events(self) -> Iterator[RecordedEvent]:

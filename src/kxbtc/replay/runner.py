@@ -178,7 +178,7 @@ class ReplayRunner:
             self._at(max(start, t), _stale(self.core, ticker, start))
         self._next_second = (t // NS_PER_S + 1) * NS_PER_S
         if self.settings.index == "auto":
-            self.use_spot = any(isinstance(e, SpotTick) for e in _first(self.recording.events(), 200_000))
+            self.use_spot = self.recording.has_spot
         self.core.update_equity()  # opens the risk day at the recording's start
 
     def _advance(self, t: int) -> None:
@@ -358,10 +358,6 @@ class ReplayRunner:
         if settled is not None:
             self._send(self.core.handle(settled))
         self.core.forget_market(market.ticker)
-
-
-def _first(events: Iterable[RecordedEvent], n: int) -> Iterable[RecordedEvent]:
-    return itertools.islice(events, n)
 
 
 def _stale(core: TradingCore, ticker: str, at_ns: int) -> Callable[[], None]:
