@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
+from typing import Protocol
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -97,33 +98,27 @@ class DemoView:
         return Panel(Group(head, markets), title="kxbtc demo (paper, simulator)")
 
     def print_summary(self, summary: DemoSummary) -> None:
-        table = Table(title="kxbtc demo summary", show_header=False)
-        rows = [
-            ("simulated", f"{summary.sim_minutes:g} min at {summary.speed:g}x, seed {summary.seed}"),
-            ("settled markets", str(summary.settled_markets)),
-            ("markets traded", str(summary.markets_traded)),
-            ("orders", str(summary.orders)),
-            ("fills", str(summary.fills)),
-            ("fees", f"${summary.fees_usd}"),
-            ("realized P&L (net of fees)", f"${summary.realized_pnl_usd}"),
-            ("risk events", ", ".join(e["kind"] for e in summary.risk_events) or "none"),
-            ("risk rejections", ", ".join(f"{k} {v}" for k, v in summary.rejections.items()) or "none"),
-            (
-                "ledger matches simulator",
-                "yes" if summary.ledger_matches else "NO: " + "; ".join(summary.mismatches[:5]),
-            ),
-        ]
-        for key, value in rows:
-            table.add_row(key, value)
-        self.out.print(table)
+        simulated = f"{summary.sim_minutes:g} min at {summary.speed:g}x, seed {summary.seed}"
+        self.out.print(_summary_table([("simulated", simulated), *_outcome_rows(summary)]))
 
 
-def print_session_summary(summary: SessionSummary) -> None:
-    """The in-process demo's summary table on stdout."""
-    table = Table(title="kxbtc demo summary", show_header=False)
-    rows = [
-        ("simulated", f"{summary.sim_hours:g} h, seed {summary.seed}, {', '.join(summary.series)}"),
-        ("network", f"{summary.latency_ms:g} ms + {summary.jitter_ms:g} ms jitter, loss {summary.loss:g}"),
+class RunOutcome(Protocol):
+    """What both demo summaries report about the account (``DemoSummary``, ``SessionSummary``)."""
+
+    settled_markets: int
+    markets_traded: int
+    orders: int
+    fills: int
+    fees_usd: str
+    realized_pnl_usd: str
+    risk_events: list[dict[str, str]]
+    rejections: dict[str, int]
+    ledger_matches: bool
+    mismatches: list[str]
+
+
+def _outcome_rows(summary: RunOutcome) -> list[tuple[str, str]]:
+    return [
         ("settled markets", str(summary.settled_markets)),
         ("markets traded", str(summary.markets_traded)),
         ("orders", str(summary.orders)),
@@ -136,8 +131,23 @@ def print_session_summary(summary: SessionSummary) -> None:
             "ledger matches simulator",
             "yes" if summary.ledger_matches else "NO: " + "; ".join(summary.mismatches[:5]),
         ),
-        ("note", summary.note),
     ]
+
+
+def _summary_table(rows: list[tuple[str, str]]) -> Table:
+    table = Table(title="kxbtc demo summary", show_header=False)
     for key, value in rows:
         table.add_row(key, value)
-    Console().print(table)
+    return table
+
+
+def print_session_summary(summary: SessionSummary) -> None:
+    """The in-process demo's summary table on stdout."""
+    network = f"{summary.latency_ms:g} ms + {summary.jitter_ms:g} ms jitter, loss {summary.loss:g}"
+    rows = [
+        ("simulated", f"{summary.sim_hours:g} h, seed {summary.seed}, {', '.join(summary.series)}"),
+        ("network", network),
+        *_outcome_rows(summary),
+        ("note", summary.note),
+    ]
+    Console().print(_summary_table(rows))
