@@ -4,13 +4,34 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit browser demo sim bench bench-replay clean
+.PHONY: test lint typecheck unit browser demo sim bench bench-replay clean lock audit
 
-$(STAMP): pyproject.toml
+LOCK   := requirements/test.lock
+TOOLS  := .venv-tools
+
+# The test environment is installed from the lock file only: exact versions, every file checked against
+# its hash (--require-hashes), and kxbtc itself without resolving anything further.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Tools that write the lock and audit it; kept out of the test environment.
+$(TOOLS)/.installed:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet 'pip-tools>=7.4' 'pip-audit>=2.7'
+	touch $@
+
+# Re-resolve the lock after a change to the dependencies in pyproject.toml (or to requirements/build.in).
+lock: $(TOOLS)/.installed
+	$(TOOLS)/bin/pip-compile --quiet --extra test --generate-hashes --strip-extras --allow-unsafe \
+	  --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml requirements/build.in
+
+# Known vulnerabilities in the locked versions (PyPI's advisory data; needs pypi.org). --strict fails
+# when a package could not be audited instead of passing over it.
+audit: $(TOOLS)/.installed
+	$(TOOLS)/bin/pip-audit --requirement $(LOCK) --require-hashes --disable-pip --strict
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -52,7 +73,7 @@ bench-replay: $(STAMP)
 	$(BIN)/python benchmarks/bench_replay.py $(BENCH_REPLAY)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache
 
 # The fair-value strategy's edge over many simulated markets (a few minutes): with the makers
 # mispricing, then honest ones. Breakers opened wide so a drawdown halt does not end a run early.
