@@ -1,7 +1,8 @@
-"""The demo's terminal view: a live panel on stderr while it runs, a summary table at the end.
+"""The demo's terminal view: a live panel on stderr with the event feed under it, a summary at the end.
 
-On a terminal the panel redraws four times a second; elsewhere (CI, pipes) a progress line is printed
-every ten seconds instead, so logs stay readable.
+On a terminal the panel redraws a few times a second and stays on screen when the run ends; elsewhere
+(CI, pipes) each feed line is printed as it happens, with a progress line now and then, so logs stay
+readable.
 """
 
 from __future__ import annotations
@@ -14,23 +15,37 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from kxbtc.clock import NS_PER_S
+from kxbtc.core.feed import FeedSink
+from kxbtc.core.trading_core import TradingCore
 from kxbtc.engine.core import Engine
 from kxbtc.engine.demo import DemoSummary
+from kxbtc.engine.feed_view import FeedLog, FeedPrinter, FeedTail
 from kxbtc.session.demo import SessionSummary
-from kxbtc.units import format_price, format_usd
+from kxbtc.units import format_contracts, format_price, format_usd
+
+#: Feed lines shown under the live panel (the whole feed goes to the log file with ``--log-file``).
+FEED_LINES = 18
 
 
 class DemoView:
+    """The ``--socket`` demo's view: the engine's panel and the event feed under it."""
+
     def __init__(self, *, minutes: float, speed: float, interactive: bool) -> None:
         self.minutes = minutes
         self.speed = speed
         self.interactive = interactive
         self.err = Console(stderr=True)
         self.out = Console()
+        self.tail = FeedTail(FEED_LINES)
         self._live: Live | None = None
         self._last_line = 0.0
+
+    def sinks(self) -> list[FeedSink]:
+        """What to attach to the core's feed: the tail under the panel, or a printer without one."""
+        return [self.tail if self.interactive else FeedPrinter(self.err), FeedLog()]
 
     def __enter__(self) -> DemoView:
         self.err.print(
@@ -38,7 +53,7 @@ class DemoView:
             f"({self.minutes * self.speed:g} simulated minutes)"
         )
         if self.interactive:
-            self._live = Live(Panel("starting..."), console=self.err, refresh_per_second=4, transient=True)
+            self._live = Live(Panel("starting..."), console=self.err, refresh_per_second=4, transient=False)
             self._live.__enter__()
         return self
 
@@ -50,7 +65,9 @@ class DemoView:
 
     def update(self, engine: Engine, elapsed_s: float) -> None:
         if self._live is not None:
-            self._live.update(self._panel(engine, elapsed_s))
+            elapsed = f"{elapsed_s:.0f}s / {self.minutes * 60:.0f}s"
+            panel = core_panel(engine.core, "kxbtc demo (paper, simulator)", elapsed)
+            self._live.update(Group(panel, self.tail.render()))
         elif time.monotonic() - self._last_line >= 10.0:
             self._last_line = time.monotonic()
             s = engine.stats
@@ -60,46 +77,94 @@ class DemoView:
                 f"settled {len(engine.portfolio.settled)}"
             )
 
-    def _panel(self, engine: Engine, elapsed_s: float) -> Panel:
-        s = engine.stats
-        ledger = engine.portfolio.ledger
-        head = Table.grid(padding=(0, 2))
-        sim_time = time.strftime("%H:%M:%S", time.gmtime(engine.clock.time_ns() / NS_PER_S))
-        head.add_row("sim time", f"{sim_time} UTC", "elapsed", f"{elapsed_s:.0f}s / {self.minutes * 60:.0f}s")
-        head.add_row(
-            "BTC index",
-            f"${engine.index.spot:,.2f}" if engine.index.spot else "-",
-            "equity",
-            format_usd(engine.equity()),
-        )
-        head.add_row(
-            "realized",
-            format_usd(ledger.total_realized() - ledger.total_fees()),
-            "fees",
-            format_usd(ledger.total_fees()),
-        )
-        head.add_row("orders", str(s.orders_sent), "fills", str(len(engine.portfolio.fill_ids)))
-        head.add_row(
-            "settled", str(len(engine.portfolio.settled)), "halted", engine.risk.state.halted or "no"
-        )
-        markets = Table("market", "closes in", "YES bid", "YES ask", "position", box=None)
-        now = engine.clock.time_ns()
-        for ticker, spec in sorted(engine.markets.items(), key=lambda kv: kv[1].close_time_ns)[:6]:
-            book = engine.ws.books.get(ticker)
-            bid = book.best_yes_bid() if book is not None else None
-            ask = book.yes_ask() if book is not None else None
-            markets.add_row(
-                ticker,
-                f"{max(0, (spec.close_time_ns - now) // NS_PER_S)}s",
-                format_price(bid) if bid is not None else "-",
-                format_price(ask) if ask is not None else "-",
-                f"{engine.portfolio.position(ticker) / 100:g}",
-            )
-        return Panel(Group(head, markets), title="kxbtc demo (paper, simulator)")
-
     def print_summary(self, summary: DemoSummary) -> None:
         simulated = f"{summary.sim_minutes:g} min at {summary.speed:g}x, seed {summary.seed}"
-        self.out.print(_summary_table([("simulated", simulated), *_outcome_rows(summary)]))
+        rows = [("simulated", simulated), *_outcome_rows(summary), ("database", summary.db_path)]
+        self.out.print(_summary_table(rows))
+
+
+class SessionView:
+    """The in-process demo's view: a live panel with the feed under it on a terminal, else the feed
+    printed line by line and a progress line every simulated quarter hour."""
+
+    def __init__(self, *, interactive: bool, console: Console | None = None) -> None:
+        self.interactive = interactive
+        self.err = console or Console(stderr=True)
+        self.tail = FeedTail(FEED_LINES)
+        self._live: Live | None = None
+        self._drawn = 0.0
+
+    def sinks(self) -> list[FeedSink]:
+        return [self.tail if self.interactive else FeedPrinter(self.err), FeedLog()]
+
+    def __enter__(self) -> SessionView:
+        if self.interactive:
+            self._live = Live(Text("starting..."), console=self.err, refresh_per_second=8, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.__exit__(exc_type, exc, tb)
+
+    def draw(self, core: TradingCore, *, force: bool = False) -> None:
+        """Redraw the panel: the run goes much faster than a terminal redraws, so at most 10 times a
+        wall-clock second (display only: the run itself never looks at the wall clock)."""
+        if self._live is None or not (force or time.monotonic() - self._drawn >= 0.1):
+            return
+        self._drawn = time.monotonic()
+        panel = core_panel(core, "kxbtc demo (paper, simulator, one simulated clock)")
+        self._live.update(Group(panel, self.tail.render()), refresh=force)
+
+    def progress(self, core: TradingCore, orders: int) -> None:
+        """The line printed every simulated quarter hour when there is no live panel."""
+        if self._live is not None:
+            return
+        stats = core.stats
+        self.err.print(
+            f"  {time.strftime('%H:%M', time.gmtime(core.clock.time_ns() // NS_PER_S))} UTC"
+            f"  equity {format_usd(core.equity())}  orders {orders}"
+            f"  fills {stats.fills_ws}  settled {stats.settlements}"
+        )
+
+
+def core_panel(core: TradingCore, title: str, elapsed: str = "") -> Panel:
+    """Counters, the account and the nearest markets, all on the market's clock."""
+    ledger = core.portfolio.ledger
+    head = Table.grid(padding=(0, 2))
+    now = core.clock.time_ns()
+    market_time = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now // NS_PER_S))
+    head.add_row("market time", f"{market_time} UTC", "elapsed" if elapsed else "", elapsed)
+    head.add_row(
+        "BTC index",
+        f"${core.index.spot:,.2f}" if core.index.spot else "-",
+        "equity",
+        format_usd(core.equity()),
+    )
+    head.add_row(
+        "realized (net)",
+        format_usd(ledger.total_realized() - ledger.total_fees()),
+        "fees",
+        format_usd(ledger.total_fees()),
+    )
+    head.add_row("orders", str(core.stats.orders_sent), "fills", str(len(core.portfolio.fill_ids)))
+    head.add_row("settled", str(len(core.portfolio.settled)), "halted", core.risk.state.halted or "no")
+    markets = Table("market", "closes in", "YES bid", "YES ask", "position", box=None)
+    live = [i for i in core.instruments.values() if i.close_ns > now]
+    for instrument in sorted(live, key=lambda i: i.close_ns)[:4]:
+        book = core.books.get(instrument.ticker)
+        bid = book.best_yes_bid() if book is not None else None
+        ask = book.yes_ask() if book is not None else None
+        markets.add_row(
+            instrument.ticker,
+            f"{max(0, (instrument.close_ns - now) // NS_PER_S)}s",
+            format_price(bid) if bid is not None else "-",
+            format_price(ask) if ask is not None else "-",
+            format_contracts(core.portfolio.position(instrument.ticker)),
+        )
+    return Panel(Group(head, markets), title=title)
 
 
 class RunOutcome(Protocol):
@@ -147,7 +212,13 @@ def print_session_summary(summary: SessionSummary) -> None:
     rows = [
         ("simulated", f"{summary.sim_hours:g} h, seed {summary.seed}, {', '.join(summary.series)}"),
         ("network", network),
+        *(
+            [("stopped early", "yes (Ctrl-C): the figures are those of the run so far")]
+            if summary.interrupted
+            else []
+        ),
         *_outcome_rows(summary),
+        ("database", summary.db_path),
         ("note", summary.note),
     ]
     Console().print(_summary_table(rows))
