@@ -129,11 +129,8 @@ def configure_logging(
     *, verbose: int = 0, quiet: int = 0, log_file: Path | None = None, log_format: LogFormat = "text"
 ) -> None:
     """Install the handlers on the root logger (replacing any this function installed before)."""
+    reset_logging()
     root = logging.getLogger()
-    for handler in _installed:
-        root.removeHandler(handler)
-        handler.close()
-    _installed.clear()
     level = terminal_level(verbose, quiet)
     terminal: logging.Handler
     if log_format == "json" and log_file is None:
@@ -171,3 +168,12 @@ def register_config_secrets(config: Config) -> None:
     for provider in config.llm.providers.values():
         if provider.api_key_env:
             add_secret(os.environ.get(provider.api_key_env, ""))
+
+
+def reset_logging() -> None:
+    """Remove what ``configure_logging`` installed (tests; a command run twice in one process)."""
+    root = logging.getLogger()
+    for handler in _installed:
+        root.removeHandler(handler)
+        handler.close()
+    _installed.clear()

@@ -19,7 +19,11 @@ from kxbtc.store.records import FillRecord, RiskEventRecord
 from kxbtc.units import Money, format_contracts, format_price, format_usd
 
 #: Risk-event kinds the reconciliation writes when it repairs the local state from the exchange's.
-REPAIR_KINDS = frozenset({"repaired_fill", "repaired_order", "position_mismatch"})
+REPAIR_KINDS = {
+    "repaired_fill": "a fill the stream missed",
+    "repaired_order": "an order's state",
+    "position_mismatch": "a position that disagreed",
+}
 
 #: The kill switch's kinds (``kxbtc halt`` / ``kxbtc resume``); other halt-severity kinds are breakers.
 HALT_KINDS = frozenset({"manual_halt", "resume"})
@@ -142,7 +146,7 @@ def market_settled(ticker: str, result: str, net_pnl: Money, now_ns: int) -> Fee
 def risk_event(record: RiskEventRecord) -> FeedEvent:
     """A risk or reconciliation record as a feed line: breakers, halts, repairs, notes."""
     if record.kind in REPAIR_KINDS:
-        kind, text = "repair", f"reconcile repaired {record.kind.replace('_', ' ')}: {record.detail}"
+        kind, text = "repair", f"reconcile repaired {REPAIR_KINDS[record.kind]}: {record.detail}"
     elif record.kind in HALT_KINDS:
         kind, text = "halt", f"{record.kind.replace('_', ' ')}: {record.detail}"
     elif record.severity == "halt":
