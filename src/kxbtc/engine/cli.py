@@ -272,8 +272,8 @@ def run_summary(core: TradingCore, db: str) -> str:
     return (
         f"kxbtc run stopped: orders {core.stats.orders_sent}, fills {len(core.portfolio.fill_ids)}, "
         f"settled markets {len(core.portfolio.settled)}, "
-        f"realized P&L {format_usd(ledger.total_realized() - ledger.total_fees())} net of fees "
-        f"{format_usd(ledger.total_fees())}; database {db} (kxbtc status --db {db})"
+        f"realized P&L {format_usd(ledger.total_realized() - ledger.total_fees())} "
+        f"(net of {format_usd(ledger.total_fees())} fees); database {db} (kxbtc status --db {db})"
     )
 
 

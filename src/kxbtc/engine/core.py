@@ -397,7 +397,7 @@ class Engine(WsHandler):
         self.index_feed.kalshi.on_value(raw.time, value)
 
     def on_connection(self, connected: bool) -> None:
-        if self.core.feed.active:
+        if self.core.feed.active and not self._stopping:  # our own close at shutdown is no outage
             self.core.feed.emit(connection("Kalshi", connected, self.clock.time_ns()))
         if connected:
             self._reconcile_soon = True  # whatever the stream missed while down
