@@ -147,3 +147,36 @@ def _render_png(capture: str, tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0 and png.is_file(), run.stderr[-3000:]
+
+
+def test_ctrl_c_in_the_live_panel_stops_with_the_summary_so_far(tmp_path: Path) -> None:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    socket = f"kxbtc-test-{os.getpid()}-int"
+    command = " ".join(
+        [
+            f"cd {tmp_path} &&",
+            f"env -u COLUMNS -u LINES PYTHONPATH={SRC} TERM=xterm-256color",
+            sys.executable,
+            "-m kxbtc demo --hours 24 --seed 2",
+            f"; echo {DONE}$?; sleep 3600",
+        ]
+    )
+    _tmux(socket, "new-session", "-d", "-s", "demo", "-x", str(SIZE[0]), "-y", str(SIZE[1]), command)
+    try:
+        deadline = time.monotonic() + SAFETY_NET_S
+        # Interrupt once a market has settled on screen, whenever that is on this machine.
+        while "market settled" not in (screen := _tmux(socket, "capture-pane", "-p", "-t", "demo")):
+            assert DONE not in screen and time.monotonic() < deadline, screen
+            time.sleep(0.1)
+        _tmux(socket, "send-keys", "-t", "demo", "C-c")
+        while DONE not in (screen := _tmux(socket, "capture-pane", "-p", "-t", "demo")):
+            assert time.monotonic() < deadline, screen
+            time.sleep(0.2)
+        capture = _tmux(socket, "capture-pane", "-p", "-J", "-S", "-", "-t", "demo")
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+    assert f"{DONE}0" in capture, capture
+    assert "Traceback" not in capture and "Aborted" not in capture
+    assert "stopped early" in capture and "ledger matches simulator" in capture
+    assert str(tmp_path / "kxbtc-demo.db") in capture
