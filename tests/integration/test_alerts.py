@@ -201,3 +201,25 @@ def test_alerts_config_reads_webhooks_from_toml(tmp_path: Any) -> None:
     assert [h.format for h in config.alerts.webhooks] == ["slack", "telegram"]
     assert config.alerts.disconnect_after_s == 120
     assert Config().alerts == AlertsConfig()
+
+
+async def test_a_real_breaker_trip_in_the_core_reaches_the_webhook(receiver: Receiver, tmp_path: Any) -> None:
+    from kxbtc.alerts.watch import start_alerts
+    from kxbtc.core.trading_core import TradingCore
+    from kxbtc.store.db import SqliteStore
+
+    config = Config(alerts=AlertsConfig(webhooks=(HOOKS["slack"](receiver.url),)))
+    clock = ManualClock(DAY_ONE + 3600 * NS_PER_S)
+    store = SqliteStore(tmp_path / "core.db")
+    core = TradingCore(config, clock=clock, store=store, run_id="t", strategies=[])
+    service = start_alerts(config, core, clock)
+    assert service is not None
+    core.account.anchor = 1_000_000_000  # $1,000 at the day's start
+    core.update_equity()
+    core.account.anchor = 900_000_000  # a $100 loss: past the daily loss limit
+    core.update_equity()
+    await service.close()
+    store.close()
+    [text] = receiver.texts(PATHS["slack"])
+    assert text.startswith("kxbtc: breaker tripped: daily_loss: equity $900.00"), text
+    assert start_alerts(Config(), core, clock) is None  # no webhooks, no alerts

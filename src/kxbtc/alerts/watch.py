@@ -84,7 +84,7 @@ class AlertWatch:
             self.tally.fees += event.amount or 0
 
     def _connection(self, event: FeedEvent) -> None:
-        venue = event.text.split(" stream ")[0]
+        venue = event.venue
         if event.severity == "warning":  # down
             self._down_since.setdefault(venue, event.ts_ns)
             return

@@ -53,6 +53,7 @@ class FeedEvent:
     severity: str = "info"  # info | warning | halt
     #: ``market_settled``: the market's realized P&L net of fees; ``order_filled``: the fill's fee.
     amount: Money | None = None
+    venue: str = ""  # ``connection``: whose stream
 
 
 class FeedSink(Protocol):
@@ -157,7 +158,5 @@ def risk_event(record: RiskEventRecord) -> FeedEvent:
 
 
 def connection(venue: str, connected: bool, now_ns: int) -> FeedEvent:
-    state = "connected" if connected else "disconnected"
-    return FeedEvent(
-        now_ns, "connection", f"{venue} stream {state}", severity="info" if connected else "warning"
-    )
+    state, severity = ("connected", "info") if connected else ("disconnected", "warning")
+    return FeedEvent(now_ns, "connection", f"{venue} stream {state}", severity=severity, venue=venue)
