@@ -97,3 +97,21 @@ def test_a_broken_sink_is_detached_and_trading_goes_on(tmp_path: Path) -> None:
     core.handle(MarketListed(_market(), NOW + 1))
     assert lines.kinds() == ["market_opened"]
     assert core.feed.failures == ["Broken: RuntimeError('terminal gone')"]
+
+
+def test_a_refused_order_names_the_binding_limit_once_per_ten_seconds(tmp_path: Path) -> None:
+    from kxbtc.domain.orders import OrderIntent
+    from kxbtc.strategy.base import Decision
+
+    core, lines = _core(tmp_path)
+    core.account.anchor = 1_000_000_000  # $1,000: no breaker in the way
+    core.handle(MarketListed(_market(), NOW))
+    intent = OrderIntent(TICKER, "bid", Price(4000), Count(1000), "fair_value", "edge")
+    for _ in range(3):  # the same refusal on every book update
+        assert core.act([Decision(intent, {})]) == []
+    rejected = [e for e in lines.events if e.kind == "order_rejected"]
+    assert len(rejected) == 1
+    assert rejected[0].text == (
+        f"order rejected {TICKER} [fair_value]: limit stale_data: {TICKER}: book is stale (resyncing)"
+    )
+    assert core.stats.rejected["stale_data"] == 3  # counted every time, told once
