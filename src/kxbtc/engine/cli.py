@@ -25,6 +25,7 @@ from kxbtc.units import format_usd
 
 if TYPE_CHECKING:
     from kxbtc.core.trading_core import TradingCore
+    from kxbtc.engine.live_view import SessionView
 
 #: The Bitcoin series kxbtc trades: the 15-minute market, the hourly strike ladder, the hourly ranges.
 BTC_SERIES = ("KXBTC15M", "KXBTCD", "KXBTC")
@@ -209,7 +210,6 @@ async def _run_live(
     from kxbtc.alerts.watch import start_alerts
     from kxbtc.clock import SystemClock
     from kxbtc.engine.core import Engine
-    from kxbtc.engine.feed_view import FeedLog, FeedPrinter
     from kxbtc.engine.journal import EngineJournal
     from kxbtc.engine.live import (
         endpoints,
@@ -218,6 +218,7 @@ async def _run_live(
         synced_signer,
         trading_clock,
     )
+    from kxbtc.engine.live_view import SessionView
     from kxbtc.kalshi.rest import KalshiRestClient
     from kxbtc.kalshi.ws import KalshiWsClient
     from kxbtc.store.db import SqliteStore
@@ -249,14 +250,21 @@ async def _run_live(
             simulated=env == "sim",
             journal=journal,
         )
-        engine.core.feed.attach(FeedPrinter())
-        engine.core.feed.attach(FeedLog())
+        # On a terminal: the live panel with the feed under it; elsewhere the feed line by line.
+        view = SessionView(interactive=sys.stderr.isatty(), title=f"kxbtc run --env {env}")
+        for sink in view.sinks():
+            engine.core.feed.attach(sink)
         alerts = start_alerts(cfg, engine.core, trade_clock)
         resync = asyncio.create_task(sync.run())
+        redraw = asyncio.create_task(_redraw(view, engine.core))
         try:
-            await engine.run(stop=stop)  # SIGINT/SIGTERM: cancel resting orders, reconcile, flush
+            with view:
+                # SIGINT/SIGTERM: cancel resting orders, reconcile, flush (Engine.shutdown)
+                await engine.run(stop=stop)
+                view.draw(engine.core, force=True)  # the final state stays on screen
         finally:
             resync.cancel()
+            redraw.cancel()
             if alerts is not None:
                 await alerts.close()
             click.echo(run_summary(engine.core, str(db_path or cfg.store.path)), err=True)
@@ -264,6 +272,15 @@ async def _run_live(
             if journal is not None:
                 journal.close()
     return EXIT_OK
+
+
+async def _redraw(view: SessionView, core: TradingCore) -> None:
+    """The live panel follows the engine four times a second (wall clock: display only)."""
+    if not view.interactive:
+        return
+    while True:
+        await asyncio.sleep(0.25)
+        view.draw(core, force=True)
 
 
 def run_summary(core: TradingCore, db: str) -> str:
