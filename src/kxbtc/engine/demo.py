@@ -193,6 +193,8 @@ async def run_demo(
                     ticker_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await ticker_task
+                if on_tick is not None:  # the final state, for a view that stays on screen
+                    on_tick(engine, time.monotonic() - started)
             audit = compare_with_simulator(store, exchange, sim.user_id(), exchange.config.start_balance)
             summary = _summary(
                 engine,
