@@ -147,6 +147,18 @@ def _render_png(capture: str, tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0 and png.is_file(), run.stderr[-3000:]
+    _shrink(png)
+
+
+def _shrink(png: Path) -> None:
+    """A terminal has few colours: a 64-colour palette keeps the picture and a fraction of the bytes."""
+    try:
+        from PIL import Image  # installed with matplotlib (the test extras); without it the PNG stays
+    except ImportError:
+        return
+    with Image.open(png) as image:
+        small = image.convert("RGB").quantize(colors=64, method=Image.Quantize.FASTOCTREE)
+    small.save(png, optimize=True)
 
 
 def test_ctrl_c_in_the_live_panel_stops_with_the_summary_so_far(tmp_path: Path) -> None:
