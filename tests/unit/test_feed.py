@@ -115,3 +115,23 @@ def test_a_refused_order_names_the_binding_limit_once_per_ten_seconds(tmp_path: 
         f"order rejected {TICKER} [fair_value]: limit stale_data: {TICKER}: book is stale (resyncing)"
     )
     assert core.stats.rejected["stale_data"] == 3  # counted every time, told once
+
+
+def test_an_order_the_exchange_refuses_says_so_with_its_code(tmp_path: Path) -> None:
+    from kxbtc.core.commands import PlaceOrders
+    from kxbtc.domain.events import AckEvent
+    from kxbtc.domain.orders import OrderAck, OrderIntent
+    from kxbtc.risk.limits import ApprovedOrder
+
+    core, lines = _core(tmp_path)
+    core.handle(MarketListed(_market(), NOW))
+    intent = OrderIntent(TICKER, "ask", Price(6000), Count(500), "fair_value", "edge")
+    core.send([ApprovedOrder(intent, Count(500), Money(2_000_000))], NOW)
+    [place] = core.take_commands()
+    assert isinstance(place, PlaceOrders)
+    coid = place.orders[0].client_order_id
+    ack = OrderAck(coid, TICKER, None, "rejected", Count(0), Count(500), "insufficient_balance")
+    core.handle(AckEvent((ack,), NOW + NS_PER_S))
+    assert lines.kinds() == ["market_opened", "order_sent", "order_rejected"]
+    assert lines.events[1].text == f"order sent {TICKER}: sell YES 5 contracts at 0.6000 [fair_value]"
+    assert lines.events[2].text.startswith(f"order rejected {TICKER} by the exchange: insufficient_balance")
