@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kxbtc import __version__
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from kxbtc.logs import LogFormat
 
 __all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
 
@@ -76,8 +80,26 @@ def _import_command(target: str) -> click.Command:
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kxbtc")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-v info, -vv debug).")
+@click.option("-q", "--quiet", count=True, help="Fewer log lines on stderr (errors only).")
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the log here (info and up, the whole event feed included); secrets are masked.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object a line (to --log-file, or to stderr without one).",
+)
+def cli(verbose: int, quiet: int, log_file: Path | None, log_format: LogFormat) -> None:
     """kxbtc: autonomous trading for Kalshi's 15-minute and hourly Bitcoin markets."""
+    from kxbtc.logs import configure_logging
+
+    configure_logging(verbose=verbose, quiet=quiet, log_file=log_file, log_format=log_format)
 
 
 def main() -> None:

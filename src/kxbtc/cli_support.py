@@ -10,6 +10,7 @@ import click
 from kxbtc.config import Config, load_config
 from kxbtc.errors import ConfigError
 from kxbtc.exit_codes import EXIT_USAGE
+from kxbtc.logs import register_config_secrets
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config file."
@@ -19,10 +20,12 @@ config_option = click.option(
 def load_config_or_exit(config_path: Path | None) -> Config:
     """The validated configuration; a bad file or value prints one line naming it and exits 2."""
     try:
-        return load_config(config_path)
+        config = load_config(config_path)
     except ConfigError as exc:
         click.echo(f"kxbtc: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    register_config_secrets(config)  # masked in every log line from here on
+    return config
 
 
 def parse_sim_clock(text: str) -> tuple[float, int, int]:

@@ -261,6 +261,32 @@ class PolymarketConfig(_Section):
     ping_interval_s: float = Field(10.0, gt=0, le=60)
 
 
+class WebhookConfig(_Section):
+    """One alert destination. ``telegram`` posts ``sendMessage`` (``url`` ends in ``/sendMessage``)."""
+
+    url: str = Field(pattern=r"^https?://", description="the webhook URL (a secret: never logged)")
+    format: Literal["slack", "discord", "telegram"] = "slack"
+    chat_id: str = Field("", description="telegram: the chat to post to")
+
+    @model_validator(mode="after")
+    def _telegram_needs_chat(self) -> WebhookConfig:
+        if self.format == "telegram" and not self.chat_id:
+            raise ValueError("a telegram webhook needs chat_id")
+        return self
+
+
+class AlertsConfig(_Section):
+    """``[alerts]``: webhooks told of breaker trips, halts, long disconnections and each day's summary."""
+
+    webhooks: tuple[WebhookConfig, ...] = ()
+    disconnect_after_s: float = Field(60.0, gt=0, le=86_400, description="alert once down this long")
+    daily_summary: bool = True
+    timeout_s: float = Field(5.0, gt=0, le=60)
+    max_retries: int = Field(4, ge=0, le=10, description="retries on network errors, 429 and 5xx")
+    retry_backoff_s: float = Field(2.0, ge=0, le=300)
+    queue_size: int = Field(100, ge=1, le=10_000, description="alerts waiting beyond this drop the oldest")
+
+
 class Config(_Section):
     risk: RiskConfig = RiskConfig()
     #: Each section typed by its strategy's own model (serialized as that model, not as the base).
@@ -273,6 +299,7 @@ class Config(_Section):
     store: StoreConfig = StoreConfig()
     llm: LlmConfig = LlmConfig()
     polymarket: PolymarketConfig = PolymarketConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("strategies", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ On start the portfolio is rebuilt from the store, then reconciled with the excha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from kxbtc.pnl import Ledger
@@ -42,6 +43,9 @@ class Portfolio:
         self.fill_ids: set[str] = set()
         self.settled: set[str] = set()
         self.strategy_by_order: dict[str, str] = {}
+        #: Told of each fill and settlement newly booked (whoever found it: stream, reconciliation),
+        #: after the ledger has applied it; the operator's feed listens here.
+        self.on_booked: Callable[[FillRecord | SettlementRecord], None] | None = None
 
     def load(self) -> None:
         """Rebuild from the store (after a restart): fills in time order, then settlements."""
@@ -71,6 +75,8 @@ class Portfolio:
         self._apply(fill.fill_id, fill.ticker, fill.side, fill.price, fill.count, fill.fee)
         strategy = fill.strategy or self.strategy_by_order.get(fill.order_id, "")
         self.store.record_fill(replace(fill, strategy=strategy))
+        if self.on_booked is not None:
+            self.on_booked(fill)
         return True
 
     def add_settlement(self, record: SettlementRecord) -> bool:
@@ -79,6 +85,8 @@ class Portfolio:
         self.ledger.settle(record.ticker, record.result)
         self.settled.add(record.ticker)
         self.store.record_settlement(record)
+        if self.on_booked is not None:
+            self.on_booked(record)
         return True
 
     def position(self, ticker: str) -> Count:

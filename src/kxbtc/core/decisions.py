@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from kxbtc.clock import NS_PER_S
+from kxbtc.core.feed import order_rejected
 from kxbtc.risk.limits import ApprovedOrder, MarketRisk, Rejection
 from kxbtc.store.db import SqliteStore
 from kxbtc.strategy.base import Decision
@@ -90,6 +91,10 @@ def gate(core: TradingCore, decisions: list[Decision], now: int) -> list[Approve
             stats.rejected[verdict.rule] += 1
             if core.decision_log.should_record_rejection(now, intent.ticker, intent.strategy, verdict.rule):
                 core.decision_log.record(now, d, f"rejected by {verdict.rule}: {verdict.reason}")
+                if core.feed.active:  # throttled like the record: one line per market, rule and 10 s
+                    core.feed.emit(
+                        order_rejected(intent.ticker, intent.strategy, verdict.rule, verdict.reason, now)
+                    )
             continue
         notes = f" ({verdict.notes})" if verdict.notes else ""
         core.decision_log.record(now, d, f"approved {format_contracts(verdict.count)}{notes}")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import Config
+from kxbtc.core import feed as lines
 from kxbtc.core.account import Account
 from kxbtc.core.bookkeeping import (
     fill_record,
@@ -27,6 +28,7 @@ from kxbtc.core.bookkeeping import (
 from kxbtc.core.books import BookSet, BookSource
 from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile
 from kxbtc.core.decisions import DecisionLog, gate, observe
+from kxbtc.core.feed import Feed
 from kxbtc.core.order_tracker import OrderTracker
 from kxbtc.core.quotes import QuoteBook
 from kxbtc.core.skill_guard import SkillGuard
@@ -51,7 +53,7 @@ from kxbtc.oracle.index_state import IndexState
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.risk.limits import ApprovedOrder, RiskEvent, RiskManager
 from kxbtc.store.db import SqliteStore
-from kxbtc.store.records import RiskEventRecord
+from kxbtc.store.records import FillRecord, RiskEventRecord, SettlementRecord
 from kxbtc.strategy import build_strategies
 from kxbtc.strategy.base import Decision, DecisionContext, MarketState, Strategy
 from kxbtc.strategy.signals import with_signals
@@ -97,6 +99,9 @@ class TradingCore:
         from kxbtc.portfolio import Portfolio  # the store-backed ledger
 
         self.portfolio = Portfolio(store)
+        #: The operator's event feed (``kxbtc.core.feed``): the terminal, the log and alerts attach here.
+        self.feed = Feed()
+        self.portfolio.on_booked = self._booked
         self.account = Account(self.portfolio, self.books)
         self.orders = OrderTracker(run_id)
         self.quotes = QuoteBook(st.name for st in self.strategies if st.quoter)
@@ -146,6 +151,8 @@ class TradingCore:
     # -- markets ----------------------------------------------------------------------------------
 
     def list_market(self, instrument: Instrument) -> None:
+        if self.feed.active and instrument.ticker not in self.instruments:
+            self.feed.emit(lines.market_opened(instrument, self.clock.time_ns()))
         self.instruments[instrument.ticker] = instrument
         self.stats.markets_seen.add(instrument.ticker)
         self.index.track(instrument.close_ns)
@@ -278,6 +285,8 @@ class TradingCore:
             out = OutgoingOrder(coid, order, instrument.exchange_index if instrument is not None else None)
             outgoing.append(out)
             self.store.record_order(intended_record(out, now))
+            if self.feed.active:
+                self.feed.emit(lines.order_sent(order, now))
         self.orders.sending(outgoing)
         self.quotes.sent(outgoing)
         self._out.append(PlaceOrders(tuple(outgoing), now))
@@ -297,6 +306,10 @@ class TradingCore:
                     self._guard_fill(out.order.intent.strategy, early)
             self.stats.orders_sent += 1
             self.stats.orders_filled += ack.fill_count > 0
+            if ack.status == "rejected" and self.feed.active:
+                self.feed.emit(
+                    lines.exchange_rejected(ack.ticker, ack.client_order_id, ack.error_code, event.ts_ns)
+                )
             unknown = unknown or ack.status == "unknown"
         if unknown:
             self._out.append(Reconcile("an order's answer was lost"))
@@ -388,6 +401,20 @@ class TradingCore:
         self.stats.risk_events.append(record)
         if record.kind not in _RECONCILER_KINDS:
             self.store.record_risk_event(record)
+        if self.feed.active:
+            self.feed.emit(lines.risk_event(record))
+
+    def _booked(self, record: FillRecord | SettlementRecord) -> None:
+        """The ledger booked a fill or a settlement (from the stream or a repair): the feed's line."""
+        if not self.feed.active:
+            return
+        if isinstance(record, FillRecord):
+            self.feed.emit(lines.order_filled(record))
+        else:
+            pnl = self.portfolio.ledger.market(record.ticker)
+            self.feed.emit(
+                lines.market_settled(record.ticker, record.result, pnl.net_realized, record.settled_ns)
+            )
 
     def snapshot_pnl(self) -> None:
         self.store.record_pnl(pnl_snapshot(self.account, self.clock.time_ns(), self.equity()))

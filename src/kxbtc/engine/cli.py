@@ -12,6 +12,7 @@ import math
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,11 @@ from kxbtc.config import Config
 from kxbtc.errors import ConfigError, KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from kxbtc.timesync import SkewGuard
+from kxbtc.units import format_usd
+
+if TYPE_CHECKING:
+    from kxbtc.core.trading_core import TradingCore
+    from kxbtc.engine.live_view import SessionView
 
 #: The Bitcoin series kxbtc trades: the 15-minute market, the hourly strike ladder, the hourly ranges.
 BTC_SERIES = ("KXBTC15M", "KXBTCD", "KXBTC")
@@ -180,6 +186,9 @@ def run_live(
         code = asyncio.run(
             _run_live(cfg, env, key_id, key_file, db_path, series, urls, no_ntp, anchor, journal_path)
         )
+    except KeyboardInterrupt:  # Ctrl-C before the engine took over the signal: nothing was traded yet
+        click.echo("kxbtc: interrupted before trading started", err=True)
+        sys.exit(EXIT_OK)
     except KxbtcError as exc:
         click.echo(f"kxbtc: {exc}", err=True)
         sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
@@ -198,6 +207,7 @@ async def _run_live(
     sim_anchor: tuple[float, int, int] | None = None,
     journal_path: Path | None = None,
 ) -> int:
+    from kxbtc.alerts.watch import start_alerts
     from kxbtc.clock import SystemClock
     from kxbtc.engine.core import Engine
     from kxbtc.engine.journal import EngineJournal
@@ -208,6 +218,7 @@ async def _run_live(
         synced_signer,
         trading_clock,
     )
+    from kxbtc.engine.live_view import SessionView
     from kxbtc.kalshi.rest import KalshiRestClient
     from kxbtc.kalshi.ws import KalshiWsClient
     from kxbtc.store.db import SqliteStore
@@ -239,15 +250,48 @@ async def _run_live(
             simulated=env == "sim",
             journal=journal,
         )
+        # On a terminal: the live panel with the feed under it; elsewhere the feed line by line.
+        view = SessionView(interactive=sys.stderr.isatty(), title=f"kxbtc run --env {env}")
+        for sink in view.sinks():
+            engine.core.feed.attach(sink)
+        alerts = start_alerts(cfg, engine.core, trade_clock)
         resync = asyncio.create_task(sync.run())
+        redraw = asyncio.create_task(_redraw(view, engine.core))
         try:
-            await engine.run(stop=stop)
+            with view:
+                # SIGINT/SIGTERM: cancel resting orders, reconcile, flush (Engine.shutdown)
+                await engine.run(stop=stop)
+                view.draw(engine.core, force=True)  # the final state stays on screen
         finally:
             resync.cancel()
+            redraw.cancel()
+            if alerts is not None:
+                await alerts.close()
+            click.echo(run_summary(engine.core, str(db_path or cfg.store.path)), err=True)
             store.close()
             if journal is not None:
                 journal.close()
     return EXIT_OK
+
+
+async def _redraw(view: SessionView, core: TradingCore) -> None:
+    """The live panel follows the engine four times a second (wall clock: display only)."""
+    if not view.interactive:
+        return
+    while True:
+        await asyncio.sleep(0.25)
+        view.draw(core, force=True)
+
+
+def run_summary(core: TradingCore, db: str) -> str:
+    """The summary ``kxbtc run`` prints when it stops (Ctrl-C included): the figures so far."""
+    ledger = core.portfolio.ledger
+    return (
+        f"kxbtc run stopped: orders {core.stats.orders_sent}, fills {len(core.portfolio.fill_ids)}, "
+        f"settled markets {len(core.portfolio.settled)}, "
+        f"realized P&L {format_usd(ledger.total_realized() - ledger.total_fees())} "
+        f"(net of {format_usd(ledger.total_fees())} fees); database {db} (kxbtc status --db {db})"
+    )
 
 
 def _clock_error_ms(guard: SkewGuard) -> float:

@@ -27,6 +27,7 @@ from kxbtc.core.commands import (
     Reconcile,
     RefreshMarkets,
 )
+from kxbtc.core.feed import connection
 from kxbtc.core.stand_aside import trading_decision
 from kxbtc.core.stats import CoreStats
 from kxbtc.core.trading_core import HALT_KEY, TimerSource, TradingCore
@@ -203,7 +204,7 @@ class Engine(WsHandler):
         active = [st.name for st in self.core.strategies] + (["cross_venue"] if self.desk is not None else [])
         trade, why = trading_decision(self.config, active=active, simulated=self.simulated)
         self.core.observe_only = not trade
-        log.warning("%s", why)
+        log.info("%s", why)  # the operator sees it in the feed (the note below)
         self.store.set_value(TRADING_MODE_KEY, why)
         self._note_event(RiskEventRecord(self.clock.time_ns(), "trading_mode", "info", why))
         self.portfolio.load()
@@ -396,6 +397,8 @@ class Engine(WsHandler):
         self.index_feed.kalshi.on_value(raw.time, value)
 
     def on_connection(self, connected: bool) -> None:
+        if self.core.feed.active and not self._stopping:  # our own close at shutdown is no outage
+            self.core.feed.emit(connection("Kalshi", connected, self.clock.time_ns()))
         if connected:
             self._reconcile_soon = True  # whatever the stream missed while down
 

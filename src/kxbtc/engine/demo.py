@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kxbtc.clock import NS_PER_S, Clock, LoopClock, ScaledClock
 from kxbtc.config import Config
+from kxbtc.core.feed import FeedSink
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
 from kxbtc.engine.cross_venue_ledger import DeskSummary
 from kxbtc.engine.paper import paper_engine
+from kxbtc.session.demo import demo_db
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.poly_config import PolySimConfig
@@ -149,6 +150,7 @@ async def run_demo(
     poly_config: PolySimConfig | None = None,
     start_ns: int | None = None,
     virtual: bool = False,
+    feed: Sequence[FeedSink] = (),
 ) -> DemoSummary:
     """Run the demo for ``minutes`` of real time; the simulated clock runs ``speed`` times faster.
 
@@ -163,50 +165,47 @@ async def run_demo(
     exchange = Exchange(clock, seed=seed, config=sim_config)
     if cross_venue and poly_config is None:
         poly_config = PolySimConfig(mispricing=exchange.config.mispricing)
-    tmp = None
-    if db_path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="kxbtc-demo-")
-        db_path = Path(tmp.name) / "kxbtc.db"
-    try:
-        async with SimHarness(
-            exchange,
-            step_interval_s=0.02,
-            polymarket=cross_venue,
-            poly_config=poly_config,
-            real_clock=clock if virtual else None,
-        ) as sim:
-            store = SqliteStore(db_path)
-            engine_config = with_cross_venue(config, sim) if cross_venue else config
-            housekeeping = clock if virtual else None
-            async with paper_engine(
-                engine_config, sim, store, clock, series=series, housekeeping_clock=housekeeping
-            ) as engine:
-                until = clock.time_ns() + int(minutes * 60 * speed * NS_PER_S)
-                started = time.monotonic()
-                ticker_task = None
-                if on_tick is not None:
-                    ticker_task = asyncio.create_task(_ticks(engine, on_tick, started))
-                try:
-                    await engine.run(until_ns=until)
-                finally:
-                    if ticker_task is not None:
-                        ticker_task.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await ticker_task
-                audit = compare_with_simulator(store, exchange, sim.user_id(), exchange.config.start_balance)
-                summary = _summary(
-                    engine,
-                    exchange,
-                    audit,
-                    seed=seed,
-                    speed=speed,
-                    minutes=minutes,
-                    db_path="" if tmp else str(db_path),
-                )
-            store.close()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    db_path = demo_db(db_path)
+    async with SimHarness(
+        exchange,
+        step_interval_s=0.02,
+        polymarket=cross_venue,
+        poly_config=poly_config,
+        real_clock=clock if virtual else None,
+    ) as sim:
+        store = SqliteStore(db_path)
+        engine_config = with_cross_venue(config, sim) if cross_venue else config
+        housekeeping = clock if virtual else None
+        async with paper_engine(
+            engine_config, sim, store, clock, series=series, housekeeping_clock=housekeeping
+        ) as engine:
+            for sink in feed:
+                engine.core.feed.attach(sink)
+            until = clock.time_ns() + int(minutes * 60 * speed * NS_PER_S)
+            started = time.monotonic()
+            ticker_task = None
+            if on_tick is not None:
+                ticker_task = asyncio.create_task(_ticks(engine, on_tick, started))
+            try:
+                await engine.run(until_ns=until)
+            finally:
+                if ticker_task is not None:
+                    ticker_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await ticker_task
+                if on_tick is not None:  # the final state, for a view that stays on screen
+                    on_tick(engine, time.monotonic() - started)
+            audit = compare_with_simulator(store, exchange, sim.user_id(), exchange.config.start_balance)
+            summary = _summary(
+                engine,
+                exchange,
+                audit,
+                seed=seed,
+                speed=speed,
+                minutes=minutes,
+                db_path=str(db_path),
+            )
+        store.close()
     return summary
 
 

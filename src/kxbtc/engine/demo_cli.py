@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from kxbtc.config import Config
 from kxbtc.engine.cli import BTC_SERIES
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
 from kxbtc.session.runner import DEFAULT_START_NS
-from kxbtc.units import format_usd
 from kxbtc.virtual_loop import run_virtual
 
 
@@ -94,7 +92,8 @@ from kxbtc.virtual_loop import run_virtual
     "db_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep the demo's database here (default: a temporary file).",
+    help="The demo's database (default: kxbtc-demo.db in the current directory, replaced by each run); "
+    "the summary names it, for `kxbtc status --db` and `kxbtc report` afterwards.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option(
@@ -155,6 +154,7 @@ def demo(
             cross_venue=cross_venue,
             virtual=not wall_clock,
             start_ns=None if wall_clock else DEFAULT_START_NS,
+            feed=view.sinks(),
         )
         summary = asyncio.run(run) if wall_clock else run_virtual(run)
     if as_json:
@@ -180,7 +180,7 @@ def _session_demo(
 ) -> None:
     from rich.console import Console
 
-    from kxbtc.engine.view import print_session_summary
+    from kxbtc.engine.view import SessionView, print_session_summary
     from kxbtc.session.demo import run_session_demo
     from kxbtc.session.network import NetworkConfig
     from kxbtc.session.runner import SimSession
@@ -191,25 +191,31 @@ def _session_demo(
         f"kxbtc demo: simulator + trading core on one simulated clock, {hours:g} h, seed {seed}, "
         f"latency {latency_ms:g} ms + jitter {jitter_ms:g} ms"
     )
+    view = SessionView(interactive=err.is_terminal, console=err)
+
+    def draw(s: SimSession) -> None:
+        view.draw(s.core)
 
     def progress(s: SimSession) -> None:
-        stats = s.core.stats
-        err.print(
-            f"  {time.strftime('%H:%M', time.gmtime(s.clock.time_ns() // 1_000_000_000))} UTC"
-            f"  equity {format_usd(s.core.equity())}  orders {s.counts.orders_sent}"
-            f"  fills {stats.fills_ws}  settled {stats.settlements}"
-        )
+        view.progress(s.core, s.counts.orders_sent)
 
-    summary, timing = run_session_demo(
-        cfg,
-        hours=hours,
-        seed=seed,
-        series=series,
-        network=NetworkConfig(latency_ms=latency_ms, jitter_ms=jitter_ms, loss=loss),
-        sim_config=SimConfig(mispricing=mispricing),
-        db_path=db_path,
-        on_progress=progress,
-    )
+    last: list[SimSession] = []
+    with view:
+        summary, timing = run_session_demo(
+            cfg,
+            hours=hours,
+            seed=seed,
+            series=series,
+            network=NetworkConfig(latency_ms=latency_ms, jitter_ms=jitter_ms, loss=loss),
+            sim_config=SimConfig(mispricing=mispricing),
+            db_path=db_path,
+            on_progress=progress,
+            on_second=draw if view.interactive else None,
+            on_finish=last.append,
+            feed=view.sinks(),
+        )
+        if last:
+            view.draw(last[0].core, force=True)  # the final state stays on screen above the summary
     err.print(
         f"ran {hours:g} simulated hours in {timing.wall_s:.1f} s on this machine: "
         f"{timing.market_events:,} market-data events, {timing.events_per_s:,.0f} per second"

@@ -1,7 +1,8 @@
-"""The demo's terminal view: a live panel on stderr while it runs, a summary table at the end.
+"""The demo's terminal view: a live panel on stderr with the event feed under it, a summary at the end.
 
-On a terminal the panel redraws four times a second; elsewhere (CI, pipes) a progress line is printed
-every ten seconds instead, so logs stay readable.
+On a terminal the panel redraws a few times a second and stays on screen when the run ends; elsewhere
+(CI, pipes) each feed line is printed as it happens, with a progress line now and then, so logs stay
+readable.
 """
 
 from __future__ import annotations
@@ -15,22 +16,33 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from kxbtc.clock import NS_PER_S
+from kxbtc.core.feed import FeedSink
 from kxbtc.engine.core import Engine
 from kxbtc.engine.demo import DemoSummary
+from kxbtc.engine.feed_view import FeedLog, FeedPrinter, FeedTail
+from kxbtc.engine.live_view import FEED_LINES, SessionView, core_panel
 from kxbtc.session.demo import SessionSummary
-from kxbtc.units import format_price, format_usd
+from kxbtc.units import format_usd
+
+__all__ = ["DemoView", "SessionView", "print_session_summary"]
 
 
 class DemoView:
+    """The ``--socket`` demo's view: the engine's panel and the event feed under it."""
+
     def __init__(self, *, minutes: float, speed: float, interactive: bool) -> None:
         self.minutes = minutes
         self.speed = speed
         self.interactive = interactive
         self.err = Console(stderr=True)
         self.out = Console()
+        self.tail = FeedTail(FEED_LINES)
         self._live: Live | None = None
         self._last_line = 0.0
+
+    def sinks(self) -> list[FeedSink]:
+        """What to attach to the core's feed: the tail under the panel, or a printer without one."""
+        return [self.tail if self.interactive else FeedPrinter(self.err), FeedLog()]
 
     def __enter__(self) -> DemoView:
         self.err.print(
@@ -38,7 +50,7 @@ class DemoView:
             f"({self.minutes * self.speed:g} simulated minutes)"
         )
         if self.interactive:
-            self._live = Live(Panel("starting..."), console=self.err, refresh_per_second=4, transient=True)
+            self._live = Live(Panel("starting..."), console=self.err, refresh_per_second=4, transient=False)
             self._live.__enter__()
         return self
 
@@ -50,7 +62,9 @@ class DemoView:
 
     def update(self, engine: Engine, elapsed_s: float) -> None:
         if self._live is not None:
-            self._live.update(self._panel(engine, elapsed_s))
+            elapsed = f"{elapsed_s:.0f}s / {self.minutes * 60:.0f}s"
+            panel = core_panel(engine.core, "kxbtc demo (paper, simulator)", elapsed)
+            self._live.update(Group(panel, self.tail.render()))
         elif time.monotonic() - self._last_line >= 10.0:
             self._last_line = time.monotonic()
             s = engine.stats
@@ -60,46 +74,10 @@ class DemoView:
                 f"settled {len(engine.portfolio.settled)}"
             )
 
-    def _panel(self, engine: Engine, elapsed_s: float) -> Panel:
-        s = engine.stats
-        ledger = engine.portfolio.ledger
-        head = Table.grid(padding=(0, 2))
-        sim_time = time.strftime("%H:%M:%S", time.gmtime(engine.clock.time_ns() / NS_PER_S))
-        head.add_row("sim time", f"{sim_time} UTC", "elapsed", f"{elapsed_s:.0f}s / {self.minutes * 60:.0f}s")
-        head.add_row(
-            "BTC index",
-            f"${engine.index.spot:,.2f}" if engine.index.spot else "-",
-            "equity",
-            format_usd(engine.equity()),
-        )
-        head.add_row(
-            "realized",
-            format_usd(ledger.total_realized() - ledger.total_fees()),
-            "fees",
-            format_usd(ledger.total_fees()),
-        )
-        head.add_row("orders", str(s.orders_sent), "fills", str(len(engine.portfolio.fill_ids)))
-        head.add_row(
-            "settled", str(len(engine.portfolio.settled)), "halted", engine.risk.state.halted or "no"
-        )
-        markets = Table("market", "closes in", "YES bid", "YES ask", "position", box=None)
-        now = engine.clock.time_ns()
-        for ticker, spec in sorted(engine.markets.items(), key=lambda kv: kv[1].close_time_ns)[:6]:
-            book = engine.ws.books.get(ticker)
-            bid = book.best_yes_bid() if book is not None else None
-            ask = book.yes_ask() if book is not None else None
-            markets.add_row(
-                ticker,
-                f"{max(0, (spec.close_time_ns - now) // NS_PER_S)}s",
-                format_price(bid) if bid is not None else "-",
-                format_price(ask) if ask is not None else "-",
-                f"{engine.portfolio.position(ticker) / 100:g}",
-            )
-        return Panel(Group(head, markets), title="kxbtc demo (paper, simulator)")
-
     def print_summary(self, summary: DemoSummary) -> None:
         simulated = f"{summary.sim_minutes:g} min at {summary.speed:g}x, seed {summary.seed}"
-        self.out.print(_summary_table([("simulated", simulated), *_outcome_rows(summary)]))
+        rows = [("simulated", simulated), *_outcome_rows(summary), ("database", summary.db_path)]
+        self.out.print(_summary_table(rows))
 
 
 class RunOutcome(Protocol):
@@ -147,7 +125,13 @@ def print_session_summary(summary: SessionSummary) -> None:
     rows = [
         ("simulated", f"{summary.sim_hours:g} h, seed {summary.seed}, {', '.join(summary.series)}"),
         ("network", network),
+        *(
+            [("stopped early", "yes (Ctrl-C): the figures are those of the run so far")]
+            if summary.interrupted
+            else []
+        ),
         *_outcome_rows(summary),
+        ("database", summary.db_path),
         ("note", summary.note),
     ]
     Console().print(_summary_table(rows))

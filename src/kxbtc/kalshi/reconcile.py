@@ -98,7 +98,7 @@ class Reconciler:
     def _event(self, kind: str, severity: str, detail: str) -> None:
         record = RiskEventRecord(self.clock.time_ns(), kind, severity, detail)
         self.store.record_risk_event(record)
-        log.warning("reconcile: %s: %s", kind, detail)
+        log.info("reconcile: %s: %s", kind, detail)  # the operator sees it in the feed (on_risk_event)
         if self._on_risk_event is not None:
             self._on_risk_event(record)
 

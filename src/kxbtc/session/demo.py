@@ -8,21 +8,25 @@ the machinery, not an edge (see docs/RESEARCH.md for results on real markets).
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kxbtc.clock import NS_PER_S
 from kxbtc.config import Config
+from kxbtc.core.feed import FeedSink
 from kxbtc.engine.audit import compare_with_simulator
 from kxbtc.session.network import NetworkConfig
 from kxbtc.session.runner import DEFAULT_START_NS, SimSession
 from kxbtc.sim.exchange import SimConfig
 from kxbtc.store.db import SqliteStore
 from kxbtc.units import format_money
+
+#: Where a demo keeps its database unless told otherwise (in the current directory, replaced by each
+#: run), so ``kxbtc status --db kxbtc-demo.db`` and ``kxbtc report`` can read it right after.
+DEFAULT_DEMO_DB = Path("kxbtc-demo.db")
 
 SIMULATOR_CAVEAT = (
     "profit or loss against the simulator's makers is a test of the machinery, not evidence of an edge"
@@ -82,14 +86,14 @@ def run_session_demo(
     start_ns: int = DEFAULT_START_NS,
     on_progress: Callable[[SimSession], None] | None = None,
     progress_every_s: int = 900,
+    on_second: Callable[[SimSession], None] | None = None,
+    feed: Sequence[FeedSink] = (),
+    on_finish: Callable[[SimSession], None] | None = None,
 ) -> tuple[SessionSummary, RunTiming]:
+    """Run the demo; ``feed`` sinks get its event feed, ``on_second`` is called each simulated second
+    (a live view) and ``on_progress`` every ``progress_every_s`` simulated seconds."""
     network = network or NetworkConfig()
-    tmp = None
-    if db_path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="kxbtc-demo-")
-        path = Path(tmp.name) / "kxbtc.db"
-    else:
-        path = db_path
+    path = demo_db(db_path)
     store = SqliteStore(path)
     try:
         session = SimSession(
@@ -102,8 +106,12 @@ def run_session_demo(
             start_ns=start_ns,
             run_id=f"demo-{seed}",
         )
+        for sink in feed:
+            session.core.feed.attach(sink)
 
         def tick(s: SimSession) -> None:
+            if on_second is not None:
+                on_second(s)
             if on_progress is not None and (s.clock.time_ns() // NS_PER_S) % progress_every_s == 0:
                 on_progress(s)
 
@@ -114,15 +122,25 @@ def run_session_demo(
         except KeyboardInterrupt:  # Ctrl-C: stop cleanly (cancel, land what is in flight) and report
             interrupted = True
         session.finish()
+        if on_finish is not None:
+            on_finish(session)
         wall = time.perf_counter() - started
         summary = summarize(session, hours=hours, series=series, network=network, seed=seed)
-        summary.db_path = "" if tmp is not None else str(path)
+        summary.db_path = str(path)
         summary.interrupted = interrupted
     finally:
         store.close()
-        if tmp is not None:
-            tmp.cleanup()
     return summary, RunTiming(wall, summary.market_events)
+
+
+def demo_db(db_path: Path | None) -> Path:
+    """The database a demo writes: ``db_path``, else ``DEFAULT_DEMO_DB`` emptied of an earlier demo's
+    rows (its files removed) so each run's summary and ledger audit start from nothing."""
+    if db_path is not None:
+        return db_path
+    for suffix in ("", "-wal", "-shm"):
+        DEFAULT_DEMO_DB.with_name(DEFAULT_DEMO_DB.name + suffix).unlink(missing_ok=True)
+    return DEFAULT_DEMO_DB.absolute()
 
 
 def summarize(

@@ -1,0 +1,1 @@
+"""Alerts for the operator: webhooks (Slack, Discord, Telegram-compatible) told of what needs a person."""
