@@ -47,6 +47,11 @@ class RiskConfig(_Section):
     )
     stale_data_s: float = Field(5.0, gt=0, le=600, description="halt a market whose data is older than this")
     max_clock_skew_ms: float = Field(2_000.0, gt=0, le=60_000)
+    #: What the daily-loss and drawdown breakers measure (``kxbtc.risk.limits``). ``marked``: realized
+    #: P&L plus open positions at the price they could be sold at now; each new order may lose at most
+    #: what is left. ``worst_case``: every open position counts as already lost (far stricter: open
+    #: exposure can never exceed the daily-loss budget).
+    loss_basis: Literal["marked", "worst_case"] = "marked"
     # The skill guard (kxbtc.core.skill_guard): a one-sided CUSUM of each strategy's settled P&L per
     # contract against its expected edge.
     skill_guard: bool = True
