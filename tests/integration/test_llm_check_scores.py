@@ -40,6 +40,9 @@ def test_check_calls_each_provider_once_and_reports_latency_validity_and_cost(tm
         # The Anthropic endpoint now answers outside the schema: the check says so and exits 1.
         stub.scripts["news-model"].clear()
         stub.script("news-model", Reply(text='{"probability": 2}'))
+        # ... and an evidence source that cannot be reached is a FAIL line too.
+        feed = '[llm.sources.wire]\nkind = "rss"\nurl = "http://127.0.0.1:9/feed.rss"\ntimeout_s = 2\n'
+        config.write_text(config.read_text() + feed)
         bad = CliRunner().invoke(llm, ["check", "--config", str(config)], env={KEY_ENV: stub.key})
 
     assert result.exit_code == 0, result.output
@@ -57,6 +60,7 @@ def test_check_calls_each_provider_once_and_reports_latency_validity_and_cost(tm
     assert lead["valid"] and lead["cost_usd"] == "0.004000" and lead["latency_ms"] >= 0
     assert bad.exit_code == 1
     assert "FAIL claude (anthropic, news-model)" in bad.output and "probability" in bad.output
+    assert "FAIL source wire (rss): 0 items: wire: fetch failed: ConnectError" in bad.output
     assert stub.key not in result.output + bad.output
 
 
