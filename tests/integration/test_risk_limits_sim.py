@@ -462,3 +462,22 @@ async def test_e_orders_adopted_at_start_count_against_the_per_strike_cap(tmp_pa
         # ... and it counted: the position, every resting order and this order all fit under the cap.
         assert o.position_cost + o.resting_worst_here + worst <= cap, (o, cap)
     assert run.engine.stats.rejected["per_strike"] > 0
+
+
+@on_virtual_time
+async def test_f_with_default_settings_a_losing_streak_trips_the_daily_loss_breaker(tmp_path: Path) -> None:
+    # The default 5 % daily limit, losses measured as realized plus marked (exit prices after fees).
+    run = await run_engine(tmp_path, RiskConfig(), [Churn(contracts=500)], sim_seconds=240)
+    start = run.exchange.config.start_balance
+    floor = start - start * 500 // 10_000
+    for o in run.audit.orders:
+        if opens(o):  # every opening order could be lost whole without passing the floor
+            assert o.cash - _opening_cost(o) - _fee(run.exchange, o) >= floor, o
+    with contextlib.closing(sqlite3.connect(tmp_path / "kxbtc.db")) as db:
+        trips = db.execute("SELECT ts_ns FROM risk_events WHERE kind = 'daily_loss'").fetchall()
+    assert trips, "the daily-loss breaker never tripped"
+    assert run.engine.core.risk.halted
+    late = [o for o in run.audit.orders if o.ts_ns > trips[0][0] + 5_000_000_000 and opens(o)]
+    assert not late, late
+    final_cash = run.exchange.accounts.cash_of(run.user_id, 0, CRYPTO_SHARD)
+    assert floor - start // 1_000 < final_cash < floor + start // 100  # stopped near the 5 % line
