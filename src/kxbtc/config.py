@@ -47,6 +47,11 @@ class RiskConfig(_Section):
     )
     stale_data_s: float = Field(5.0, gt=0, le=600, description="halt a market whose data is older than this")
     max_clock_skew_ms: float = Field(2_000.0, gt=0, le=60_000)
+    #: What the daily-loss and drawdown breakers measure (``kxbtc.risk.limits``). ``marked``: realized
+    #: P&L plus open positions at the price they could be sold at now; each new order may lose at most
+    #: what is left. ``worst_case``: every open position counts as already lost (far stricter: open
+    #: exposure can never exceed the daily-loss budget).
+    loss_basis: Literal["marked", "worst_case"] = "marked"
     # The skill guard (kxbtc.core.skill_guard): a one-sided CUSUM of each strategy's settled P&L per
     # contract against its expected edge.
     skill_guard: bool = True
@@ -174,6 +179,44 @@ class LlmPrice(_Section):
     output_usd_per_mtok: Decimal = Field(ge=0, decimal_places=6)
 
 
+class LlmSourceConfig(_Section):
+    """One text source shown to some roles as untrusted evidence (``kxbtc.llm.evidence``).
+
+    ``rss``: an RSS or Atom feed at ``url``. ``json``: a JSON document at ``url`` whose list of items is at
+    ``items_path`` (dot-separated keys, "" for a top-level list). ``calendar``: macro releases, a JSON list of
+    ``{"time": ISO-8601, "event": ..., "importance": ...}`` from ``path`` or ``url``. ``x``: X's recent
+    search for ``query``, used only when the bearer token in ``api_key_env`` is set.
+    """
+
+    kind: Literal["rss", "json", "calendar", "x"]
+    url: str = ""
+    path: Path | None = None
+    #: Roles that see this source; empty: every role.
+    roles: tuple[str, ...] = ()
+    ttl_s: float = Field(300.0, gt=0, le=86_400, description="refetch at most this often")
+    timeout_s: float = Field(10.0, gt=0, le=120)
+    max_items: int = Field(8, ge=1, le=100)
+    max_item_chars: int = Field(400, ge=40, le=4_000, description="each item's text is cut to this")
+    items_path: str = ""
+    title_field: str = "title"
+    text_field: str = "summary"
+    time_field: str = "published"
+    query: str = "bitcoin -is:retweet lang:en"
+    api_key_env: str = Field("", pattern=r"^([A-Z_][A-Z0-9_]*)?$")
+    #: Calendar: show releases this many hours ahead (and an hour back).
+    horizon_h: float = Field(24.0, gt=0, le=720)
+
+    @model_validator(mode="after")
+    def _has_location(self) -> LlmSourceConfig:
+        if self.kind == "calendar" and not (self.url or self.path):
+            raise ValueError("a calendar source needs url or path")
+        if self.kind in ("rss", "json") and not self.url:
+            raise ValueError(f"a {self.kind} source needs url")
+        if self.kind == "x" and not self.api_key_env:
+            raise ValueError("an x source needs api_key_env (the bearer token's variable)")
+        return self
+
+
 def _over_defaults(value: Any, defaults: dict[str, dict[str, Any]]) -> Any:
     """Entries given in the file or environment are laid over the defaults, key by key."""
     if not isinstance(value, dict):
@@ -207,6 +250,11 @@ class LlmConfig(_Section):
         Decimal(10), ge=0, le=100_000, decimal_places=6, description="LLM spend per UTC day (priced models)"
     )
     max_calls_per_day: int = Field(5_000, ge=0, le=1_000_000, description="LLM calls per UTC day, all roles")
+    #: Text sources (news, calendar, social) by name; none by default.
+    sources: dict[str, LlmSourceConfig] = Field(default_factory=dict)
+    evidence_max_chars: int = Field(
+        4_000, ge=0, le=100_000, description="per role: evidence text beyond this is cut (newest kept)"
+    )
 
     @field_validator("providers", mode="before")
     @classmethod
@@ -226,6 +274,15 @@ class LlmConfig(_Section):
             raise ValueError(f"unknown role {', '.join(unknown)}; known: {', '.join(LLM_ROLES)}")
         if sum(role.weight for role in value.values() if role.enabled) <= 0:
             raise ValueError("the enabled roles' weights must sum to more than 0")
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_name_roles(cls, value: dict[str, LlmSourceConfig]) -> dict[str, LlmSourceConfig]:
+        for name, source in value.items():
+            unknown = sorted(set(source.roles) - set(LLM_ROLES))
+            if unknown:
+                raise ValueError(f"sources.{name}.roles: unknown role {', '.join(unknown)}")
         return value
 
     @model_validator(mode="after")

@@ -126,3 +126,13 @@ class LlmAuthError(LlmRejectedError):
 
 class LlmOutputError(LlmError):
     """The model answered, but not with the forecast JSON the schema demands."""
+
+
+class EvidenceError(KxbtcError):
+    """A text source for the LLM roles (feed, calendar, X search) could not be fetched or parsed."""
+
+    def __init__(self, message: str, *, source: str = "", status: int = 0) -> None:
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{status} {message}" if status else f"{where}{message}")
+        self.source = source
+        self.status = status

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -129,21 +131,97 @@ def test_no_approved_order_can_breach_a_limit(
         assert cost + order_cost(side, price, decision.count) <= max(now_equity * 2000 // 10_000, cost)
 
 
-def test_open_positions_count_against_the_daily_loss_budget() -> None:
+def test_open_positions_count_at_their_marks_and_unfilled_orders_at_their_worst_case() -> None:
     rm, clock = _manager()
-    # $1,000 equity, floor $950; $40 already riding on other markets leaves $10 for a new order.
-    market = MarketRisk(
-        "KXBTC15M-X", clock.time_ns() + 600 * NS_PER_S, Count(0), Money(0), 0.1, open_value=Money(40 * DOLLAR)
-    )
-    decision = rm.check(_buy_yes(5000, 1000), market)
-    assert isinstance(decision, ApprovedOrder)
-    assert decision.count % 100 == 0
+    close = clock.time_ns() + 600 * NS_PER_S
+    # Marked basis (default): $40 of positions on other markets are already in equity at their exit
+    # marks; they do not shrink the room for a new order, which may lose the whole $50 daily budget.
+    held = MarketRisk("KXBTC15M-X", close, Count(0), Money(0), 0.1, open_value=Money(40 * DOLLAR))
+    wide = rm.check(_buy_yes(5000, 90), held)
+    assert isinstance(wide, ApprovedOrder) and wide.count == 9000
+    # $40 of orders not yet filled (in flight or resting) can still be lost whole: $10 is left.
+    pending = MarketRisk("KXBTC15M-X", close, Count(0), Money(0), 0.1, pending_risk=Money(40 * DOLLAR))
+    decision = rm.check(_buy_yes(5000, 1000), pending)
+    assert isinstance(decision, ApprovedOrder) and decision.count % 100 == 0
     assert 40 * DOLLAR + decision.worst_case_loss <= 50 * DOLLAR
     assert decision.count >= 1800  # 18 contracts at $0.5 + fees fit in $10
-    full = MarketRisk(
-        "KXBTC15M-X", clock.time_ns() + 600 * NS_PER_S, Count(0), Money(0), 0.1, open_value=Money(50 * DOLLAR)
-    )
+    full = MarketRisk("KXBTC15M-X", close, Count(0), Money(0), 0.1, pending_risk=Money(50 * DOLLAR))
+    refused = rm.check(_buy_yes(5000, 1), full)
+    assert isinstance(refused, Rejection) and refused.rule == "daily_loss_room"
+
+
+def test_the_worst_case_basis_counts_open_positions_as_lost() -> None:
+    clock = ManualClock()
+    rm = RiskManager(RiskConfig(loss_basis="worst_case"), clock)
+    rm.update_equity(Money(1000 * DOLLAR))
+    close = clock.time_ns() + 600 * NS_PER_S
+    # $1,000 equity, floor $950; $40 already riding on other markets leaves $10 for a new order.
+    market = MarketRisk("KXBTC15M-X", close, Count(0), Money(0), 0.1, open_value=Money(40 * DOLLAR))
+    decision = rm.check(_buy_yes(5000, 1000), market)
+    assert isinstance(decision, ApprovedOrder)
+    assert 40 * DOLLAR + decision.worst_case_loss <= 50 * DOLLAR
+    full = MarketRisk("KXBTC15M-X", close, Count(0), Money(0), 0.1, open_value=Money(50 * DOLLAR))
     assert isinstance(rm.check(_buy_yes(5000, 1), full), Rejection)
+
+
+# -- the defaults bind (RiskConfig(): 5 % daily loss, 10 % drawdown, 20 % per strike) ------------
+
+
+def _fill(market: MarketRisk, order: ApprovedOrder) -> MarketRisk:
+    """The market after ``order`` filled in full (YES bought at its limit price)."""
+    cost = order_cost(order.intent.side, order.intent.price, order.count)
+    return replace(
+        market,
+        position=Count(market.position + order.count),
+        position_cost=Money(market.position_cost + cost),
+    )
+
+
+def test_defaults_the_per_strike_cap_binds_before_the_breakers() -> None:
+    rm, clock = _manager()
+    market = _market(clock)
+    equity = 1000 * DOLLAR
+    sent = 0
+    for _ in range(20):
+        decision = rm.check(_buy_yes(5000, 100), market)
+        if isinstance(decision, Rejection):
+            break
+        sent += 1
+        market = _fill(market, decision)
+        # Each fill is marked at the bid a cent under the price paid, after the exit fee: equity dips.
+        equity -= decision.count * 100 + kalshi_taker_fee(5000, decision.count) * 2
+        assert rm.update_equity(Money(equity)) == []
+    assert isinstance(decision, Rejection) and decision.rule == "per_strike"
+    # $200 at stake on one strike (20 % of equity): four times the $50 daily-loss budget.
+    assert market.position_cost > 190 * DOLLAR and sent >= 4
+    assert market.position_cost <= equity * 2000 // 10_000
+    assert not rm.halted
+
+
+def test_defaults_the_daily_loss_room_binds_then_the_breaker_trips() -> None:
+    rm, clock = _manager()
+    rm.update_equity(Money(955 * DOLLAR))  # $45 lost today (realized plus marked)
+    decision = rm.check(_buy_yes(5000, 100), _market(clock))
+    assert isinstance(decision, ApprovedOrder)
+    assert decision.worst_case_loss <= 5 * DOLLAR and decision.count == 900  # 9 at $0.50 + fees
+    assert "daily_loss room" in decision.notes
+    [event] = rm.update_equity(Money(950 * DOLLAR + 900_000))  # less than one contract left
+    assert event.kind == "daily_loss" and event.severity == "halt" and rm.halted
+    refused = rm.check(_buy_yes(5000, 1), _market(clock))
+    assert isinstance(refused, Rejection) and refused.rule == "halted"
+
+
+def test_defaults_the_drawdown_room_binds_then_the_breaker_trips() -> None:
+    rm, clock = _manager()  # day start $1,000
+    rm.update_equity(Money(1100 * DOLLAR))  # new peak; the drawdown floor is $990
+    rm.update_equity(Money(1010 * DOLLAR))  # up 1 % on the day, but $90 off the peak
+    decision = rm.check(_buy_yes(5000, 100), _market(clock))
+    assert isinstance(decision, ApprovedOrder) and decision.worst_case_loss <= 20 * DOLLAR
+    assert "max_drawdown room" in decision.notes
+    empty = rm.check(_buy_yes(5000, 100), replace(_market(clock), pending_risk=Money(20 * DOLLAR)))
+    assert isinstance(empty, Rejection) and empty.rule == "max_drawdown_room"
+    [event] = rm.update_equity(Money(990 * DOLLAR + 500_000))
+    assert event.kind == "max_drawdown" and rm.halted
 
 
 def test_resting_orders_count_against_the_per_strike_cap() -> None:

@@ -85,6 +85,13 @@ if TYPE_CHECKING:
     help="With --replay: observe before this UTC time (books, index and basis warm up), trade and "
     "report only markets opening from it on (e.g. 2026-05-13T15:00:00Z).",
 )
+@click.option(
+    "--llm-answers",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="With --replay: a database recorded by a live run; the LLM answers recorded there become the "
+    "strategies' priors, each from when the live engine had it. A backtest never calls a model.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def backtest(
     config_path: Path | None,
@@ -96,6 +103,7 @@ def backtest(
     latency_ms: float,
     index: str,
     trade_from: str | None,
+    llm_answers: Path | None,
     as_json: bool,
 ) -> None:
     """Run strategies against the simulator second by second (no network), or on a recording with
@@ -109,7 +117,7 @@ def backtest(
 
         cfg = with_strategies(cfg, strategies)
     if replay_paths:
-        _replay(cfg, replay_paths, latency_ms, index, _iso_ns(trade_from), as_json)
+        _replay(cfg, replay_paths, latency_ms, index, _iso_ns(trade_from), llm_answers, as_json)
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("backtest: markets settled", total=markets)
@@ -141,18 +149,27 @@ def _iso_ns(text: str | None) -> int:
 
 
 def _replay(
-    cfg: Config, paths: tuple[Path, ...], latency_ms: float, index: str, trade_from_ns: int, as_json: bool
+    cfg: Config,
+    paths: tuple[Path, ...],
+    latency_ms: float,
+    index: str,
+    trade_from_ns: int,
+    llm_answers: Path | None,
+    as_json: bool,
 ) -> None:
     from kxbtc.backtest.recording import RecordingError
     from kxbtc.recordings.open import UnknownRecordingError
     from kxbtc.recordings.shared_folder import SharedFormatError
     from kxbtc.replay.api import replay
     from kxbtc.replay.runner import ReplaySettings
+    from kxbtc.store.connection import StoreError
 
     try:
-        settings = ReplaySettings(latency_ms=latency_ms, index=index, trade_from_ns=trade_from_ns)
+        settings = ReplaySettings(
+            latency_ms=latency_ms, index=index, trade_from_ns=trade_from_ns, llm_answers=llm_answers
+        )
         report = replay(cfg, paths, settings)
-    except (RecordingError, UnknownRecordingError, SharedFormatError) as exc:
+    except (RecordingError, UnknownRecordingError, SharedFormatError, StoreError) as exc:
         click.echo(f"kxbtc: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.render())

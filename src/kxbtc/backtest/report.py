@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kxbtc.backtest.sim_loop import RunResult
+from kxbtc.llm.recorded import NO_LLM_NOTE
 from kxbtc.units import COUNT_SCALE, MONEY_SCALE, format_money
 
 
@@ -39,6 +40,8 @@ class BacktestReport:
     halts: list[str]
     rejections: dict[str, int]
     exchange_refusals: dict[str, int]
+    #: The simulator's backtest runs no LLM ensemble: no model is ever asked about a backtest market.
+    llm: str = NO_LLM_NOTE
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +58,7 @@ class BacktestReport:
             f"${self.stderr_per_market_usd:.4f}  t = {self.t_stat:.2f}",
             f"  ledger == exchange cash: {'yes' if self.ledger_matches_exchange else 'NO'}",
             f"  risk rejections  {self.rejections or 'none'}",
+            f"  llm              {self.llm}",
         ]
         if self.exchange_refusals:
             lines.append(f"  exchange refused {self.exchange_refusals}")

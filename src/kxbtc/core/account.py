@@ -4,26 +4,42 @@ them, and equity.
 Equity = anchor + realized P&L net of fees + open positions marked to mid. The anchor is taken from the
 venue's balance at start; fills carry exact prices and fees, so equity tracks the venue's cash to the
 micro-dollar, and each quiet reconciliation checks that (``anchor_gap``).
+
+Exit equity (``exit_equity``) is what the risk breakers measure: every open position valued at what
+selling it now would fetch, after the taker fee on that sale. A long with no bid on its side is worth
+nothing (conservative: nobody would buy it now).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from kxbtc.core.books import BookSource
 from kxbtc.domain.instrument import Instrument
 from kxbtc.pnl import Ledger
 from kxbtc.portfolio import Portfolio
+from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.units import PRICE_SCALE, Count, Money
 
 
+def _default_fees(_ticker: str) -> FeeSchedule:
+    return BTC_DEFAULT_FEES
+
+
 class Account:
-    def __init__(self, portfolio: Portfolio, books: BookSource) -> None:
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        books: BookSource,
+        fees: Callable[[str], FeeSchedule] = _default_fees,
+    ) -> None:
         self.portfolio = portfolio
         self.books = books
+        self.fees = fees
         self.anchor = 0
         self.results: dict[str, str] = {}  # determined results, which mark closed positions
         self._marks: dict[str, int] = {}  # last two-sided YES mid per market
+        self._liquidation_marks: dict[tuple[str, bool], int] = {}  # last exit price per (market, long YES)
 
     @property
     def ledger(self) -> Ledger:
@@ -87,6 +103,37 @@ class Account:
             return self._marks.get(ticker)
         # Long YES sells at the YES bid; long NO sells at the NO bid = 1 - YES ask.
         return book.best_yes_bid() if position > 0 else book.yes_ask()
+
+    def liquidation_mark(self, ticker: str, position: int) -> int:
+        """The YES price a position could be sold at now: the YES bid for a long YES, the YES ask (NO bid
+        = 1 - YES ask) for a long NO. An empty side values the long at zero; a stale book keeps the last
+        price seen (the book is resyncing, not gone)."""
+        settled = self.settled_mark(ticker)
+        if settled is not None:
+            return settled
+        long_yes = position > 0
+        worthless = 0 if long_yes else PRICE_SCALE
+        book = self.books.get(ticker)
+        if book is None or book.stale:
+            return self._liquidation_marks.get((ticker, long_yes), worthless)
+        price = book.best_yes_bid() if long_yes else book.yes_ask()
+        mark = worthless if price is None else price
+        self._liquidation_marks[(ticker, long_yes)] = mark
+        return mark
+
+    def exit_equity(self) -> Money:
+        """Equity with every open position marked at its liquidation price, after the exit's taker fee:
+        what the breakers measure under ``[risk] loss_basis = "marked"``."""
+        ledger = self.portfolio.ledger
+        unrealized = 0
+        for ticker, m in ledger.markets.items():
+            if not m.position:
+                continue
+            mark = self.liquidation_mark(ticker, m.position)
+            unrealized += m.unrealized(mark)
+            if self.settled_mark(ticker) is None:
+                unrealized -= self.fees(ticker).fee(mark, abs(m.position), True)
+        return Money(self.anchor + ledger.total_realized() - ledger.total_fees() + unrealized)
 
     def equity(self) -> Money:
         ledger = self.portfolio.ledger

@@ -1,8 +1,9 @@
 """Decisions through the risk gate, and the record of each one.
 
-Everything that could still be lost counts against the loss budgets when an order is sized: open
-positions at their marks, orders in flight, resting orders, and orders approved earlier in the same
-batch (two strategies deciding on one market in one tick must not double its cap).
+Every order not yet filled counts at its worst case against the loss budgets when an order is sized:
+orders in flight, resting orders, and orders approved earlier in the same batch (two strategies deciding
+on one market in one tick must not double its cap). Open positions count at their marks too, but only
+under ``[risk] loss_basis = "worst_case"`` (``kxbtc.risk.limits``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def gate(core: TradingCore, decisions: list[Decision], now: int) -> list[Approve
     """The approved orders among ``decisions``; every verdict counted, and recorded (rejections
     throttled by ``DecisionLog``)."""
     stats, orders, account = core.stats, core.orders, core.account
-    open_value = account.open_value() + orders.pending_risk + orders.resting.worst_case()
+    open_value = account.open_value()
+    pending = orders.pending_risk + orders.resting.worst_case()
     batch_cost: dict[str, int] = {}  # per market: worst case approved earlier in this batch
     approved: list[ApprovedOrder] = []
     index_age = core.index.age_s(now)
@@ -83,7 +85,8 @@ def gate(core: TradingCore, decisions: list[Decision], now: int) -> list[Approve
             index_age,
             book_stale=not core.books.is_tradeable(intent.ticker),
             fees=instrument.fees,
-            open_value=Money(open_value),
+            open_value=open_value,
+            pending_risk=Money(pending),
             resting_cost=Money(orders.resting.worst_case(intent.ticker) + batch_cost.get(intent.ticker, 0)),
         )
         verdict = core.risk.check(intent, view)
@@ -99,7 +102,7 @@ def gate(core: TradingCore, decisions: list[Decision], now: int) -> list[Approve
         notes = f" ({verdict.notes})" if verdict.notes else ""
         core.decision_log.record(now, d, f"approved {format_contracts(verdict.count)}{notes}")
         stats.approved += 1
-        open_value += verdict.worst_case_loss
+        pending += verdict.worst_case_loss
         batch_cost[intent.ticker] = batch_cost.get(intent.ticker, 0) + verdict.worst_case_loss
         approved.append(verdict)
     return approved

@@ -102,7 +102,7 @@ class TradingCore:
         #: The operator's event feed (``kxbtc.core.feed``): the terminal, the log and alerts attach here.
         self.feed = Feed()
         self.portfolio.on_booked = self._booked
-        self.account = Account(self.portfolio, self.books)
+        self.account = Account(self.portfolio, self.books, self.fees_for)
         self.orders = OrderTracker(run_id)
         self.quotes = QuoteBook(st.name for st in self.strategies if st.quoter)
         self.risk = RiskManager(config.risk, clock)
@@ -371,8 +371,12 @@ class TradingCore:
     def open_value(self) -> Money:
         return self.account.open_value()
 
+    def risk_equity(self) -> Money:
+        """Equity on the basis the breakers measure (``[risk] loss_basis``)."""
+        return self.account.exit_equity() if self.risk.marked else self.equity()
+
     def update_equity(self) -> None:
-        for event in self.risk.update_equity(self.equity()):
+        for event in self.risk.update_equity(self.risk_equity()):
             self._on_breaker(event)
         self._saved_baseline = save_risk_baseline(self.store, self.risk, self._saved_baseline)
 

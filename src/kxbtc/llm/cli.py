@@ -1,7 +1,12 @@
-"""``kxbtc llm forecast``: run the configured ensemble once on a market described on the command line.
+"""``kxbtc llm``: the ensemble from the command line. All three run whether or not ``llm.enabled`` is set
+(that switch is for the engine's slow loop).
 
-Runs whether or not ``llm.enabled`` is set (that switch is for the engine's slow loop). Exit codes:
-0 a blended prior; 1 too little weight answered (no prior); 2 a bad option or configuration.
+- ``forecast``: run the configured ensemble once on a market described on the command line. Exit 0 a
+  blended prior; 1 too little weight answered (no prior); 2 a bad option or configuration.
+- ``check``: call each configured provider once (latency, a schema-valid answer, cost) and fetch each
+  evidence source once. Exit 0 all valid; 1 a provider or source failed; 2 bad configuration.
+- ``scores``: each role's Brier score and log loss on settled markets, from a database. Exit 0; 2 when
+  the database cannot be read.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import click
 from kxbtc.cli_support import load_config_or_exit
 from kxbtc.clock import SystemClock
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from kxbtc.llm.check import ProviderCheck, SourceCheck, check_providers, check_sources
 from kxbtc.llm.ensemble import Ensemble, EnsembleResult
 from kxbtc.llm.providers import build_providers
 from kxbtc.llm.schemas import ForecastRequest, StrikeType
-from kxbtc.units import format_fixed
+from kxbtc.llm.scores import role_scores
+from kxbtc.units import format_fixed, format_usd
 
 MONEY_DECIMALS = 6  # Money is micro-dollars
 _STRIKE_TYPES: tuple[StrikeType, ...] = ("greater", "greater_or_equal", "less", "less_or_equal", "between")
@@ -94,7 +101,7 @@ def forecast(
 
 
 def _dollars(micro: int) -> str:
-    return "$" + format_fixed(micro, MONEY_DECIMALS)
+    return _cost(micro)
 
 
 def result_json(result: EnsembleResult) -> dict[str, Any]:
@@ -149,3 +156,99 @@ def _print_text(result: EnsembleResult, min_weight: float) -> None:
         f"blend: P(YES)={b.probability:.4f} confidence={b.confidence:.3f} agreement={b.agreement:.3f}"
         f" spread={b.spread:.4f} weight answered={b.surviving_weight:.0%}"
     )
+
+
+@llm.command("check")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="TOML config.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check(config_path: Path | None, as_json: bool) -> None:
+    """Call each configured provider once and fetch each evidence source once."""
+    config = load_config_or_exit(config_path)
+    clock = SystemClock()
+
+    async def run() -> tuple[list[ProviderCheck], list[SourceCheck]]:
+        return await check_providers(config.llm, clock), await check_sources(config.llm, clock)
+
+    providers, sources = asyncio.run(run())
+    failed = [p for p in providers if not p.valid] + [s for s in sources if s.error]
+    if as_json:
+        payload = {
+            "providers": [
+                {
+                    "provider": p.provider,
+                    "kind": p.kind,
+                    "model": p.model,
+                    "role": p.role,
+                    "latency_ms": p.latency_ms,
+                    "valid": p.valid,
+                    "cost_usd": format_fixed(p.cost, MONEY_DECIMALS),
+                    "error": p.error,
+                }
+                for p in providers
+            ],
+            "sources": [
+                {"source": s.source, "kind": s.kind, "items": s.items, "error": s.error} for s in sources
+            ],
+            "ok": not failed,
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        for p in providers:
+            verdict = "OK  " if p.valid else "FAIL"
+            line = f"{verdict} {p.provider} ({p.kind}, {p.model}): {p.latency_ms} ms, cost {_cost(p.cost)}"
+            click.echo(line + (f": {p.error}" if p.error else ", valid forecast"))
+        for src in sources:
+            verdict = "FAIL" if src.error else "OK  "
+            click.echo(
+                f"{verdict} source {src.source} ({src.kind}): {src.items} items"
+                + (f": {src.error}" if src.error else "")
+            )
+        if not providers:
+            click.echo("no provider is used by an enabled role")
+    sys.exit(EXIT_FAILURE if failed else EXIT_OK)
+
+
+def _cost(micros: int) -> str:
+    """A call's cost for people: most cost under a cent, which would round to $0.00."""
+    return "under $0.01" if 0 < micros < 5_000 else format_usd(micros)
+
+
+@llm.command("scores")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(path_type=Path),
+    envvar="KXBTC_STORE__PATH",
+    default=Path("kxbtc.db"),
+    show_default=True,
+    help="The store's SQLite file (env KXBTC_STORE__PATH).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def scores(db: Path, as_json: bool) -> None:
+    """Each role's Brier score and log loss on settled markets, beside the quant model's."""
+    from contextlib import closing
+
+    from kxbtc.ops.queries import DatabaseUnusable, open_readonly
+
+    try:
+        with closing(open_readonly(db)) as conn:
+            rows = role_scores(conn)
+    except DatabaseUnusable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if as_json:
+        click.echo(json.dumps({"db": str(db), "scores": [r.as_json() for r in rows]}, indent=2))
+        return
+    click.echo(f"{'role':<6} {'answers':>7} {'markets':>7} {'Brier':>7} {'log loss':>8}")
+    for r in rows:
+        click.echo(f"{r.role:<6} {r.answers:>7} {r.markets:>7} {_num(r.brier):>7} {_num(r.log_loss):>8}")
+    if all(r.answers == 0 for r in rows):
+        click.echo("no rows: no valid LLM answer about a settled market in this database")
+    else:
+        click.echo(
+            "lower is better; 'model': the quantitative model on the same rounds (always 0.5: 0.2500, 0.6931)"
+        )
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

@@ -165,10 +165,14 @@ class Ensemble:
         self.roles = build_roles(config)
         self.total_weight = sum(role.weight for role in self.roles)
 
-    async def forecast(self, request: ForecastRequest) -> EnsembleResult:
+    async def forecast(
+        self, request: ForecastRequest, evidence: Mapping[str, str] | None = None
+    ) -> EnsembleResult:
+        """``evidence``: role -> its delimited evidence block (``kxbtc.llm.evidence``), appended to that
+        role's user message only."""
         started_ns = self.clock.time_ns()
-        user = user_message(request)
-        tasks = {role.name: asyncio.create_task(self._ask(role, user)) for role in self.roles}
+        users = {role.name: user_message(request, (evidence or {}).get(role.name, "")) for role in self.roles}
+        tasks = {role.name: asyncio.create_task(self._ask(role, users[role.name])) for role in self.roles}
         await self._wait(list(tasks.values()))
         results = []
         for role in self.roles:
@@ -180,7 +184,7 @@ class Ensemble:
                 attempt = _Attempt(
                     "", None, f"deadline of {limit} s passed", int(self.config.deadline_s * 1000)
                 )
-            results.append(self._settle(role, user, attempt, started_ns))
+            results.append(self._settle(role, users[role.name], attempt, started_ns))
         return EnsembleResult(
             request.ticker,
             started_ns,

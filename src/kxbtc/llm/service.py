@@ -21,6 +21,7 @@ from typing import get_args
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import LlmConfig, to_money
 from kxbtc.llm.ensemble import CallRecorder, Ensemble, EnsembleResult
+from kxbtc.llm.evidence import EvidenceBook
 from kxbtc.llm.providers import build_providers
 from kxbtc.llm.schemas import ForecastRequest, StrikeType
 from kxbtc.pricing.volatility import SECONDS_PER_YEAR
@@ -82,8 +83,11 @@ class PriorService:
         max_markets: int = 3,
         daily_budget: Money | None = None,
         max_calls_per_day: int | None = None,
+        evidence: EvidenceBook | None = None,
     ) -> None:
         self.clock = clock
+        #: Text sources for the roles, refreshed at the start of each round (``kxbtc.llm.evidence``).
+        self.evidence = evidence
         self.ensemble = ensemble
         self.every_s = every_s
         self.requests = requests
@@ -113,7 +117,14 @@ class PriorService:
                 log.warning("LLM ensemble paused until 00:00 UTC: %s", over)
             return
         chosen = pick_markets(self.requests(), self.max_markets)
-        tasks = [asyncio.create_task(self._forecast(request)) for request in chosen]
+        if not chosen:
+            self.rounds += 1
+            return
+        texts: dict[str, str] = {}
+        if self.evidence is not None:
+            await self.evidence.refresh()
+            texts = self.evidence.texts()
+        tasks = [asyncio.create_task(self._forecast(request, texts)) for request in chosen]
         try:
             await asyncio.gather(*tasks)  # the first error propagates as itself, not in a group
         finally:
@@ -122,8 +133,8 @@ class PriorService:
             await asyncio.gather(*tasks, return_exceptions=True)
         self.rounds += 1
 
-    async def _forecast(self, request: ForecastRequest) -> None:
-        result = await self.ensemble.forecast(request)
+    async def _forecast(self, request: ForecastRequest, evidence: Mapping[str, str]) -> None:
+        result = await self.ensemble.forecast(request, evidence)
         self.spend.add(self.clock.time_ns(), sum(r.cost for r in result.roles), len(result.roles))
         self.latest[request.ticker] = result
         if result.probability is None:
@@ -143,6 +154,8 @@ class PriorService:
 
     async def aclose(self) -> None:
         await self.ensemble.aclose()
+        if self.evidence is not None:
+            await self.evidence.aclose()
 
 
 def pick_markets(requests: Sequence[ForecastRequest], limit: int) -> list[ForecastRequest]:
@@ -197,6 +210,7 @@ def build_prior_service(
 ) -> PriorService:
     """The configured ensemble behind a ``PriorService`` (API keys read from ``environ``/the process)."""
     ensemble = Ensemble(config, build_providers(config, clock, environ), clock, record)
+    evidence = EvidenceBook(config, clock, environ) if config.sources else None
     return PriorService(
         clock,
         ensemble,
@@ -207,4 +221,5 @@ def build_prior_service(
         max_markets=config.max_markets,
         daily_budget=to_money(config.daily_budget_usd),
         max_calls_per_day=config.max_calls_per_day,
+        evidence=evidence,
     )

@@ -47,6 +47,8 @@ def replay(
                         for sub, n in value.items():
                             counts[f"{f.name}.{sub}"] += n
                 indexes.add("spot+basis" if runner.use_spot else "kalshi")
+                if runner.recorded_priors is not None and settings.llm_answers is not None:
+                    report.llm = runner.recorded_priors.note(settings.llm_answers.name)
             finally:
                 store.close()
     report.rejections = dict(sorted(rejections.items()))

@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from kxbtc.llm.recorded import NO_LLM_NOTE
 from kxbtc.replay.runner import ReplayRunner
 from kxbtc.units import MONEY_SCALE, format_money, format_usd
 
@@ -51,6 +52,8 @@ class ReplayReport:
     counts: dict[str, Any] = field(default_factory=dict)
     halts: list[str] = field(default_factory=list)
     rejections: dict[str, int] = field(default_factory=dict)
+    #: Where the strategies' LLM priors came from: never fresh calls (``kxbtc.llm.recorded``).
+    llm: str = NO_LLM_NOTE
 
     @property
     def net(self) -> int:
@@ -92,6 +95,7 @@ class ReplayReport:
             "money_exact": {"fees_usd": format_money(self.fees), "net_pnl_usd": format_money(self.net)},
             "halts": self.halts,
             "rejections": self.rejections,
+            "llm": self.llm,
             "counts": self.counts,
             "by_market": [
                 {
@@ -122,6 +126,7 @@ class ReplayReport:
             f"(95% interval over markets {_usd(low)} .. {_usd(high)})",
             f"  risk rejections   {', '.join(f'{k} {v:,}' for k, v in self.rejections.items()) or 'none'}",
         ]
+        lines.append(f"  llm               {self.llm}")
         lines += [f"  HALT: {h}" for h in self.halts]
         lines += [f"  limitation: {text}" for text in LIMITATIONS]
         return "\n".join(lines)

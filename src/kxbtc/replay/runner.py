@@ -20,11 +20,13 @@ recorded result; a market without a recorded result stays open and is valued at 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from kxbtc.clock import NS_PER_MS, NS_PER_S, ManualClock
 from kxbtc.config import Config
@@ -47,6 +49,7 @@ from kxbtc.domain.orders import Fill, OrderAck
 from kxbtc.errors import ProtocolError
 from kxbtc.kalshi.stream import KalshiStream
 from kxbtc.kalshi.ws_messages import decode_frame
+from kxbtc.llm.recorded import RecordedPriors, load_rounds
 from kxbtc.oracle.index_source import KALSHI, SPOT_BASIS, KalshiPrints, RecordedSpotTicks
 from kxbtc.oracle.spot_basis import BasisEstimator
 from kxbtc.recordings.gaps import known_gaps
@@ -54,6 +57,7 @@ from kxbtc.recordings.source import ConnectionChange, MarketInfo, MarketRecordin
 from kxbtc.replay.fills import GOOD_TILL_CANCELED, take
 from kxbtc.replay.resting import RestingOrders
 from kxbtc.replay.settle import settlement_of
+from kxbtc.store.connection import open_connection
 from kxbtc.store.db import SqliteStore
 from kxbtc.strategy.base import Strategy
 from kxbtc.units import Count, Money
@@ -76,6 +80,10 @@ class ReplaySettings:
     #: Events older than this before ``trade_from_ns`` are skipped: long enough for the books (each
     #: recorded stream starts with a snapshot), the volatility and the basis to warm up.
     warm_up_s: float = 3 * 3600.0
+    #: A database recorded by a live run: its ``llm_calls`` become the priors the strategies see, each
+    #: from when the live engine had it (``kxbtc.llm.recorded``). None: no LLM priors. A replay never
+    #: calls a model.
+    llm_answers: Path | None = None
 
 
 @dataclass(slots=True)
@@ -93,6 +101,14 @@ class ReplayCounts:
     resting_canceled: Counter[str] = field(default_factory=Counter)  # by reason
 
 
+def _recorded_priors(config: Config, path: Path | None, clock: ManualClock) -> RecordedPriors | None:
+    if path is None:
+        return None
+    with contextlib.closing(open_connection(path, readonly=True)) as conn:
+        rounds = load_rounds(conn, config.llm)
+    return RecordedPriors(rounds, clock, config.llm.max_age_s)
+
+
 class ReplayRunner:
     def __init__(
         self,
@@ -106,8 +122,15 @@ class ReplayRunner:
         self.recording = recording
         self.settings = settings
         self.clock = ManualClock(0)
+        self.recorded_priors = _recorded_priors(config, settings.llm_answers, self.clock)
         self.core = TradingCore(
-            config, clock=self.clock, store=store, run_id="replay", books=BookSet(), strategies=strategies
+            config,
+            clock=self.clock,
+            store=store,
+            run_id="replay",
+            books=BookSet(),
+            strategies=strategies,
+            priors=self.recorded_priors.priors if self.recorded_priors is not None else None,
         )
         self.core.account.anchor = settings.start_cash
         self.latency_ns = int(settings.latency_ms * NS_PER_MS)

@@ -5,14 +5,32 @@
 
 - daily loss: trading halts once equity falls ``daily_loss_pct`` below the day's starting equity (UTC);
 - drawdown: trading halts once equity falls ``max_drawdown_pct`` below its peak;
-- per strike: the money at risk on one market (cost of the position plus this order) stays within
-  ``per_strike_pct`` of equity and within Kalshi's $25,000 position accountability level;
+- per strike: the money at risk on one market (cost of the position, our orders resting there and this
+  order) stays within ``per_strike_pct`` of equity and within Kalshi's $25,000 position accountability
+  level;
 - final-minute freeze: nothing that opens or grows a position within ``final_freeze_s`` of close;
 - order size cap, stale market data, clock skew, and a manual kill switch.
 
-An order is also shrunk so that losing all of it cannot carry the loss past either breaker from where
-equity stands now. Orders that only reduce a position are allowed through the freeze and the
-per-strike cap (they lower risk), but not while trading is halted.
+What "equity" means for the two breakers is ``[risk] loss_basis``:
+
+- ``marked`` (default): realized P&L net of fees plus every open position marked at the price it could
+  be sold at now, after the exit fee (``Account.exit_equity``: a long YES at the YES bid, a long NO at
+  the NO bid; an empty side values the long at zero). The loss so far is therefore realized plus marked
+  loss. **Sizing rule**: a new order may lose at most the room left under both floors, after the worst
+  case of every order not yet filled (in flight, resting, approved earlier in the same batch). In words:
+  if this order and every unfilled order went to zero while open positions stayed at their exit marks,
+  equity would still sit at or above both floors. Open positions count at their marks, so exposure can
+  build up across orders; the per-strike cap is what bounds it on one market.
+- ``worst_case``: equity is marked to mid and every open position counts as if already lost, so the
+  sum of all open positions and this order's worst case stays inside the breaker room. Far stricter:
+  open exposure can never exceed the daily-loss budget (about 5 % of equity by default).
+
+A breaker counts as tripped once the room left cannot fund one more contract (the gate never lets
+an order pass a floor, so equity only creeps towards it). Orders that only reduce a position are
+allowed through the freeze and the per-strike cap (they lower risk), but not while trading is halted.
+An order refused because the breaker room is used up is a sizing refusal (rule ``daily_loss_room`` /
+``max_drawdown_room``), not a breaker trip: trips are ``RiskEvent``s of kind ``daily_loss`` /
+``max_drawdown`` and halt everything.
 """
 
 from __future__ import annotations
@@ -53,10 +71,12 @@ class MarketRisk:
     data_age_s: float
     book_stale: bool = False
     fees: FeeSchedule = BTC_DEFAULT_FEES
-    #: What every open position in the portfolio is worth now (marked to mid), plus the worst case of
-    #: every resting order and order in flight: all of it can still be lost, so it counts against the
-    #: daily-loss and drawdown budgets.
+    #: What every open position in the portfolio is worth now (marked to mid): counted as lost only under
+    #: ``loss_basis = "worst_case"``.
     open_value: Money = NO_MONEY
+    #: Worst case of every order not yet filled, on all markets (in flight, resting, approved earlier in
+    #: this batch): it can still fill and be lost, so it always counts against the breaker room.
+    pending_risk: Money = NO_MONEY
     #: Worst case of our orders resting on this market: they may fill at any moment, so they count
     #: against the per-strike cap as if already filled.
     resting_cost: Money = NO_MONEY
@@ -122,11 +142,13 @@ class RiskManager:
         self._daily_bps = _bps(config.daily_loss_pct)
         self._drawdown_bps = _bps(config.max_drawdown_pct)
         self._per_strike_bps = _bps(config.per_strike_pct)
+        self.marked = config.loss_basis == "marked"
 
     # -- equity and breakers ------------------------------------------------------------------
 
     def update_equity(self, equity: Money) -> list[RiskEvent]:
-        """Feed the current marked equity; rolls the day at 00:00 UTC and trips breakers."""
+        """Feed the current equity on the configured basis (exit-marked for ``marked``, mid-marked for
+        ``worst_case``); rolls the day at 00:00 UTC and trips breakers."""
         now = self.clock.time_ns()
         st = self.state
         day = _utc_day(now)
@@ -137,6 +159,7 @@ class RiskManager:
         st.equity = equity
         st.peak_equity = max(st.peak_equity, equity)
         fired: list[RiskEvent] = []
+        basis = "equity at exit prices" if self.marked else "equity"
         if not st.halted:
             daily_floor = st.day_start_equity - _pct_of(st.day_start_equity, self._daily_bps)
             dd_floor = st.peak_equity - _pct_of(st.peak_equity, self._drawdown_bps)
@@ -147,7 +170,7 @@ class RiskManager:
                     self._halt(
                         now,
                         "daily_loss",
-                        f"equity {format_usd(equity)} within one contract of the floor "
+                        f"{basis} {format_usd(equity)} within one contract of the floor "
                         f"{format_usd(daily_floor)} (day start {format_usd(st.day_start_equity)}, limit "
                         f"{self.config.daily_loss_pct}%)",
                     )
@@ -157,7 +180,7 @@ class RiskManager:
                     self._halt(
                         now,
                         "max_drawdown",
-                        f"equity {format_usd(equity)} within one contract of the floor "
+                        f"{basis} {format_usd(equity)} within one contract of the floor "
                         f"{format_usd(dd_floor)} (peak {format_usd(st.peak_equity)}, limit "
                         f"{self.config.max_drawdown_pct}%)",
                     )
@@ -237,7 +260,7 @@ class RiskManager:
         self, intent: OrderIntent, market: MarketRisk, count: int, opening: int, notes: list[str]
     ) -> tuple[Count, str]:
         """Largest count whose opening part fits every money limit (integer Money throughout), and the
-        limit that binds (per_strike, daily_loss or max_drawdown)."""
+        limit that binds (per_strike, daily_loss_room or max_drawdown_room)."""
         st = self.state
         closing = count - opening
         strike_cap = min(_pct_of(st.equity, self._per_strike_bps), self._accountability)
@@ -246,13 +269,13 @@ class RiskManager:
         strike_room = (
             strike_cap - market.position_cost if grows_same_side else strike_cap
         ) - market.resting_cost
-        # Breakers are hard limits: if every open position and this whole order went to zero, equity
-        # would still sit at or above both floors.
-        worst_equity = st.equity - market.open_value
+        # Breakers are hard limits: if this whole order and every unfilled order went to zero (and, on
+        # the worst-case basis, every open position too), equity would still sit at or above both floors.
+        worst_equity = st.equity - market.pending_risk - (0 if self.marked else market.open_value)
         daily_room = worst_equity - (st.day_start_equity - _pct_of(st.day_start_equity, self._daily_bps))
         dd_room = worst_equity - (st.peak_equity - _pct_of(st.peak_equity, self._drawdown_bps))
         budget, binding = min(
-            (strike_room, "per_strike"), (daily_room, "daily_loss"), (dd_room, "max_drawdown")
+            (strike_room, "per_strike"), (daily_room, "daily_loss_room"), (dd_room, "max_drawdown_room")
         )
         unit = order_cost(intent.side, intent.price, WHOLE_CONTRACT) + _MAX_FEE_PER_COUNT * WHOLE_CONTRACT
         # Whole contracts only: a fractional count at a sub-penny price has no exact cash value at $0.0001.
@@ -264,10 +287,8 @@ class RiskManager:
         ):
             allowed -= WHOLE_CONTRACT
         if allowed < opening:
-            room = format_usd(budget)
-            notes.append(
-                f"opening size capped at {format_contracts(allowed)} by the {binding} room of {room}"
-            )
+            room, limit = format_usd(budget), binding.removesuffix("_room")
+            notes.append(f"opening size capped at {format_contracts(allowed)} by the {limit} room of {room}")
         return Count(closing + allowed), binding
 
 
