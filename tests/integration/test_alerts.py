@@ -221,5 +221,5 @@ async def test_a_real_breaker_trip_in_the_core_reaches_the_webhook(receiver: Rec
     await service.close()
     store.close()
     [text] = receiver.texts(PATHS["slack"])
-    assert text.startswith("kxbtc: breaker tripped: daily_loss: equity $900.00"), text
+    assert text.startswith("kxbtc: breaker tripped: daily_loss: equity at exit prices $900.00"), text
     assert start_alerts(Config(), core, clock) is None  # no webhooks, no alerts
