@@ -19,7 +19,7 @@ from kxbtc.clock import NS_PER_S
 from kxbtc.engine.core import Engine
 from kxbtc.engine.demo import DemoSummary
 from kxbtc.session.demo import SessionSummary
-from kxbtc.units import format_price, format_usd
+from kxbtc.units import format_price_usd, format_qty, format_usd, parse_money
 
 
 class DemoView:
@@ -91,9 +91,9 @@ class DemoView:
             markets.add_row(
                 ticker,
                 f"{max(0, (spec.close_time_ns - now) // NS_PER_S)}s",
-                format_price(bid) if bid is not None else "-",
-                format_price(ask) if ask is not None else "-",
-                f"{engine.portfolio.position(ticker) / 100:g}",
+                format_price_usd(bid) if bid is not None else "-",
+                format_price_usd(ask) if ask is not None else "-",
+                format_qty(engine.portfolio.position(ticker)),
             )
         return Panel(Group(head, markets), title="kxbtc demo (paper, simulator)")
 
@@ -123,10 +123,10 @@ def _outcome_rows(summary: RunOutcome) -> list[tuple[str, str]]:
         ("markets traded", str(summary.markets_traded)),
         ("orders", str(summary.orders)),
         ("fills", str(summary.fills)),
-        ("fees", f"${summary.fees_usd}"),
-        ("realized P&L (net of fees)", f"${summary.realized_pnl_usd}"),
+        ("fees", format_usd(parse_money(summary.fees_usd))),
+        ("realized P&L (net of fees)", format_usd(parse_money(summary.realized_pnl_usd))),
         ("risk events", ", ".join(e["kind"] for e in summary.risk_events) or "none"),
-        ("risk rejections", ", ".join(f"{k} {v}" for k, v in summary.rejections.items()) or "none"),
+        ("risk rejections", ", ".join(f"{k} {v:,}" for k, v in summary.rejections.items()) or "none"),
         (
             "ledger matches simulator",
             "yes" if summary.ledger_matches else "NO: " + "; ".join(summary.mismatches[:5]),

@@ -188,7 +188,8 @@ def _add_row(table: Table, *cells: str | Text, style: str | None = None) -> None
     table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), style=style)
 
 
-def _table(title: str, *columns: str, numeric: Sequence[str] = ()) -> Table:
+def compact_table(title: str, *columns: str, numeric: Sequence[str] = ()) -> Table:
+    """A compact table for terminal output: numeric columns right-aligned and never wrapped."""
     # No side borders and one space between columns: the narrow tables then fit 80 columns.
     table = Table(
         title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
@@ -287,7 +288,7 @@ class StatusView:
         )
         _add_row(facts, "index", "no record yet" if self.index is None else index_text(self.index))
         parts: list[RenderableType] = [facts]
-        events = _table("last risk events", "time", "kind", "severity", "detail")
+        events = compact_table("last risk events", "time", "kind", "severity", "detail")
         events.columns[-1].max_width = None if wide else 40
         for e in self.risk_events:
             _add_row(events, short_time(e.ts_ns), e.kind, e.severity, e.detail)
@@ -314,7 +315,7 @@ def positions_table(rows: Sequence[OpenPosition], wide: bool = False) -> Rendera
     if not rows:
         return no_rows("open positions")
     numeric = ("position", "avg price", "cost", "realized", "fees", "exchange")
-    table = _table("open positions (from fills)", "ticker", *numeric, numeric=numeric)
+    table = compact_table("open positions (from fills)", "ticker", *numeric, numeric=numeric)
     for r in rows:
         exchange = Text("-" if r.exchange_position is None else position_text(r.exchange_position))
         if r.exchange_position is not None and r.exchange_position != r.position:
@@ -345,7 +346,7 @@ def orders_table(orders: Sequence[OrderRecord], wide: bool = False) -> Renderabl
     ids = ("client id", "order id") if wide else ("id",)
     extra = ("strategy",) if wide else ()
     columns = ("created" if wide else "UTC", *ids, "ticker", "side", *numeric, "status", *extra)
-    table = _table("orders (newest first)", *columns, numeric=numeric)
+    table = compact_table("orders (newest first)", *columns, numeric=numeric)
     day = ""
     for o in orders:
         if not wide and _day(o.created_ns) != day:
@@ -370,7 +371,7 @@ def fills_table(fills: Sequence[FillRecord], wide: bool = False) -> RenderableTy
     numeric = ("price", "count", "fee")
     ids = ("fill id", "order id") if wide else ("id",)
     extra = ("strategy",) if wide else ()
-    table = _table(
+    table = compact_table(
         "fills (newest first)", "time" if wide else "UTC", *ids, "ticker", "side", *numeric, "taker", *extra,
         numeric=numeric,
     )  # fmt: skip
@@ -395,7 +396,7 @@ def pnl_table(by: str, lines: Sequence[PnlLine], whole: PnlLine, wide: bool = Fa
     if not lines:
         return no_rows("fills or settlements: no realized P&L yet")
     numeric = ("before fees", "fees", "net", "contracts", "fills")
-    table = _table(f"realized P&L by {by}", by, *numeric, numeric=numeric)
+    table = compact_table(f"realized P&L by {by}", by, *numeric, numeric=numeric)
     for line in [*lines, whole]:
         style = "bold" if line is whole else None
         _add_row(

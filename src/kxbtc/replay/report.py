@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kxbtc.replay.runner import ReplayRunner
-from kxbtc.units import MONEY_SCALE, format_money, format_usd
+from kxbtc.units import MONEY_SCALE, format_money, format_usd, format_usd_float
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20260513
@@ -65,18 +65,20 @@ class ReplayReport:
         return sum(m.fills for m in self.markets)
 
     def net_interval(self) -> tuple[float, float]:
-        """95% percentile interval of the total net P&L (dollars), resampling whole markets."""
-        nets = [m.net / MONEY_SCALE for m in self.markets]
+        """95% percentile interval of the total net P&L (dollars), resampling whole markets. Summed in
+        exact micro-dollars and divided once, so the ends carry no float residue (-13.055759999999998)."""
+        nets = [m.net for m in self.markets]
         if not nets:
             return (0.0, 0.0)
         rng = random.Random(BOOTSTRAP_SEED)
         totals = sorted(sum(rng.choices(nets, k=len(nets))) for _ in range(BOOTSTRAP_RESAMPLES))
-        return totals[int(0.025 * len(totals))], totals[int(0.975 * len(totals)) - 1]
+        low, high = totals[int(0.025 * len(totals))], totals[int(0.975 * len(totals)) - 1]
+        return low / MONEY_SCALE, high / MONEY_SCALE
 
     def to_json(self) -> dict[str, Any]:
         low, high = self.net_interval()
         traded = [m for m in self.markets if m.fills]
-        contracts = sum(m.contracts for m in self.markets)
+        contracts = round(sum(m.contracts for m in self.markets), 2)
         return {
             "recordings": self.recordings,
             "latency_ms": self.latency_ms,
@@ -88,7 +90,7 @@ class ReplayReport:
             "fees": self.fees / MONEY_SCALE,
             "net_pnl": self.net / MONEY_SCALE,
             "net_pnl_interval_95": [low, high],
-            "net_per_contract": (self.net / MONEY_SCALE / contracts) if contracts else 0.0,
+            "net_per_contract": round(self.net / MONEY_SCALE / contracts, 6) if contracts else 0.0,
             "money_exact": {"fees_usd": format_money(self.fees), "net_pnl_usd": format_money(self.net)},
             "halts": self.halts,
             "rejections": self.rejections,
@@ -99,7 +101,7 @@ class ReplayReport:
                     "result": m.result,
                     "orders": m.orders,
                     "fills": m.fills,
-                    "contracts": m.contracts,
+                    "contracts": round(m.contracts, 2),
                     "net_usd": format_money(m.net),
                     "fees_usd": format_money(m.fees),
                     "settled": m.settled,
@@ -129,7 +131,7 @@ class ReplayReport:
 
 def _usd(dollars: float) -> str:
     """A dollar figure (the bootstrap's) for people, through the one money formatter."""
-    return format_usd(round(dollars * MONEY_SCALE))
+    return format_usd_float(dollars)
 
 
 def outcomes(runner: ReplayRunner) -> list[MarketOutcome]:
