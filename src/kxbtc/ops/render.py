@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -25,6 +24,7 @@ from kxbtc.ops.index_status import index_text
 from kxbtc.ops.pnl_report import OpenPosition, PnlLine
 from kxbtc.ops.queries import BalanceSnapshot
 from kxbtc.store.records import FillRecord, OrderRecord, PnlSnapshot, RiskEventRecord
+from kxbtc.tables import compact_table, no_rows
 from kxbtc.units import (
     format_count,
     format_money,
@@ -186,23 +186,6 @@ def pnl_line_json(line: PnlLine) -> JsonObject:
 def _add_row(table: Table, *cells: str | Text, style: str | None = None) -> None:
     # Plain Text, never console markup: a reason or ticker containing "[...]" must print as typed.
     table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), style=style)
-
-
-def compact_table(title: str, *columns: str, numeric: Sequence[str] = ()) -> Table:
-    """A compact table for terminal output: numeric columns right-aligned and never wrapped."""
-    # No side borders and one space between columns: the narrow tables then fit 80 columns.
-    table = Table(
-        title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-        pad_edge=False, padding=(0, 0), collapse_padding=True,
-    )  # fmt: skip
-    for name in columns:
-        table.add_column(name, justify="right" if name in numeric else "left", no_wrap=name in numeric)
-    return table
-
-
-def no_rows(what: str) -> Text:
-    """The line an empty table prints instead of an empty grid: ``no orders``."""
-    return Text(f"no {what}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kxbtc.exit_codes import EXIT_USAGE
-from kxbtc.ops.render import compact_table
 from kxbtc.pricing.calibrate import BASELINE, DEFAULT_HORIZONS, MODELS, calibrate
 from kxbtc.pricing.calibration_scores import CalibrationReport, iso_minute, wilson_interval
 from kxbtc.pricing.candle_file import CandleFileError, load_candles
@@ -27,6 +26,7 @@ from kxbtc.pricing.fair_value import (
     fair_value_lognormal,
 )
 from kxbtc.pricing.volatility import SECONDS_PER_YEAR, annualise, per_second_vol
+from kxbtc.tables import compact_table
 
 #: Files with at least this many rows get a progress bar (on a terminal only).
 PROGRESS_MIN_ROWS = 20_000

@@ -14,9 +14,9 @@ from rich.table import Table
 from kxbtc.cli_support import config_option, load_config_or_exit
 from kxbtc.clock import parse_utc_ns
 from kxbtc.exit_codes import EXIT_OK
-from kxbtc.ops.render import compact_table
 from kxbtc.research.score import DEFAULT_SPLIT
 from kxbtc.strategy import KNOWN_STRATEGIES
+from kxbtc.tables import compact_table
 from kxbtc.units import PRICE_SCALE, format_price_usd, format_usd_float
 
 
