@@ -63,7 +63,7 @@ def _score_table(part: dict[str, Any], title: str) -> Table:
 def _bucket_tables(part: dict[str, Any]) -> list[Table]:
     """Brier by minutes to close, then each forecast's difference to the market with its interval: two
     tables so that each fits 80 columns."""
-    heads = ("min to close", "n", "markets", *FORECASTS)
+    heads: tuple[str, ...] = ("min to close", "n", "markets", *FORECASTS)
     scores = compact_table("Brier score by minutes to close", *heads, numeric=heads)
     differences = ("model_minus_market", "blend_minus_market")
     heads = ("min to close", *(f"{d.replace('_minus_', ' - ')} [95 %]" for d in differences))
