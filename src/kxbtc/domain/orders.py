@@ -28,7 +28,7 @@ class OrderIntent:
 OPEN_STATUSES = frozenset({"resting"})
 DONE_STATUSES = frozenset({"executed", "canceled", "rejected"})
 #: Every status an order can be stored with (``kxbtc orders --status`` accepts exactly these).
-ORDER_STATUSES = ("canceled", "executed", "rejected", "resting", "unknown")
+ORDER_STATUSES = ("canceled", "executed", "intended", "rejected", "resting", "unknown")
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,7 +233,8 @@ class StatusView:
     def as_table(self, wide: bool = False) -> RenderableType:
         facts = Table.grid(padding=(0, 2))
         facts.add_column(style="bold")
-        facts.add_column()
+        # Narrow: long values (the index line, a long path) wrap inside 80 columns.
+        facts.add_column(max_width=None if wide else 56, overflow="fold")
         _add_row(facts, "database", self.db)
         _add_row(facts, "schema version", str(self.schema_version))
         if self.halt_reason:
@@ -246,21 +247,14 @@ class StatusView:
             _add_row(facts, "balance", "no snapshot yet")
         else:
             b = self.balance
-            _add_row(
-                facts,
-                "balance",
-                f"{dollars(b.balance)} (portfolio value {dollars(b.portfolio_value)}, {b.source},"
-                f" {short_time(b.ts_ns)})",
-            )
+            _add_row(facts, "balance", f"{dollars(b.balance)} ({b.source}, {short_time(b.ts_ns)})")
+            _add_row(facts, "portfolio value", dollars(b.portfolio_value))
         if self.equity is None:
             _add_row(facts, "equity", "no snapshot yet")
         else:
             s = self.equity
-            _add_row(
-                facts,
-                "equity",
-                f"{dollars(s.equity)} (unrealized at mid {dollars(s.unrealized_mid)}, {short_time(s.ts_ns)})",
-            )
+            _add_row(facts, "equity", f"{dollars(s.equity)} ({short_time(s.ts_ns)})")
+            _add_row(facts, "unrealized at mid", dollars(s.unrealized_mid))
         _add_row(facts, "open positions", str(self.open_positions))
         _add_row(facts, "resting orders", str(self.resting_orders))
         t = self.today

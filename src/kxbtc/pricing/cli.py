@@ -156,7 +156,7 @@ def fairvalue(
         f"spot                {spot:,.2f}   {seconds_to_close:g} s to close, "
         f"{observed_count} of 60 samples seen",
         f"volatility          {annualise(log_vol**2):.1%} annualised log = ${dollar:.4f}/√s"
-        f" (year = {SECONDS_PER_YEAR} s)",
+        f" (year = {SECONDS_PER_YEAR:,} s)",
         f"drift               ${drift:g}/s",
     ]
     click.echo("\n".join(lines))
