@@ -150,6 +150,15 @@ def format_usd(micros: int) -> str:
     return f"{sign}${whole:,}.{frac:02d}"
 
 
+def format_usd_exact(micros: int) -> str:
+    """Money to the micro-dollar for people, where a difference below a cent matters (a ledger against the
+    exchange): cents as ``format_usd`` does, more places only when they are not zero (``-$0.000001``)."""
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), MONEY_SCALE)
+    digits = f"{frac:06d}".rstrip("0").ljust(2, "0")
+    return f"{sign}${whole:,}.{digits}"
+
+
 def format_usd_float(dollars: float) -> str:
     """A statistic in dollars (a mean, an interval end) for people, through ``format_usd``."""
     return format_usd(round(dollars * MONEY_SCALE))
