@@ -291,7 +291,8 @@ def position_json(p: OpenPosition) -> JsonObject:
 def positions_table(rows: Sequence[OpenPosition], wide: bool = False) -> RenderableType:
     if not rows:
         return no_rows("open positions")
-    numeric = ("position", "avg price", "cost", "realized", "fees", "exchange")
+    # "before fees" beside "fees": realized P&L is net of fees wherever a single figure is shown.
+    numeric = ("position", "avg price", "cost", "before fees", "fees", "exchange")
     table = compact_table("open positions (from fills)", "ticker", *numeric, numeric=numeric)
     for r in rows:
         exchange = Text("-" if r.exchange_position is None else position_text(r.exchange_position))
