@@ -389,3 +389,26 @@ def test_an_order_shows_the_fees_its_fills_paid(outputs: dict[str, tuple[str, Kn
     narrow = next(t for n, (t, _) in outputs.items() if n.startswith("distinct: orders --db"))
     [row] = [line for line in narrow.splitlines() if "c0ffee01" in line]
     assert "$1.46" in row and "87/87" in row
+
+
+def _floats(value: object) -> Iterator[float]:
+    if isinstance(value, float):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _floats(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _floats(item)
+
+
+def test_backtest_json_carries_no_float_residue(tmp_path: Path) -> None:
+    import json
+
+    rec = two_markets().write(tmp_path / "rec")
+    for args in (["backtest", "--markets", "2", "--seed", "3", "--json"],
+                 ["backtest", "--replay", str(rec), "--strategy", "fair_value", "--json"]):  # fmt: skip
+        report = json.loads(invoke(*args).stdout)
+        residue = [x for x in _floats(report) if len(repr(x).split(".")[-1]) > 6 and "e" not in repr(x)]
+        assert residue == [], (args, residue)
+    assert isinstance(report["net_pnl"], float)  # the replay's interface: a number in dollars

@@ -245,7 +245,7 @@ def _plot(report: CalibrationReport, baseline: CalibrationReport | None, path: P
     type=click.Choice(sorted(MODELS)),
     default="default",
     show_default=True,
-    help="baseline = the README's reference model; default = the improved model.",
+    help="baseline = the data set protocol's reference model; default = the improved model.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option(
