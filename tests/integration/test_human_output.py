@@ -370,7 +370,11 @@ def test_a_bogus_choice_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_USAGE
     assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, result.output
     assert "'bogus' is not one of" in result.stderr and "resting" in result.stderr
-    for args in (["bogus-command"], ["pnl", "--by", "week"], ["fairvalue"], ["--nope"]):
+    usage = (
+        ["bogus-command"], ["pnl", "--by", "week"], ["fairvalue"], ["--nope"], ["config", "nope"],
+        ["backtest", "--trade-from", "2026-05-13T15:00:00Z"], ["fills", "--limit", "0"],
+    )  # fmt: skip
+    for args in usage:
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == EXIT_USAGE, args
         assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
