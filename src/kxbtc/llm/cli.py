@@ -21,7 +21,7 @@ from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from kxbtc.llm.ensemble import Ensemble, EnsembleResult
 from kxbtc.llm.providers import build_providers
 from kxbtc.llm.schemas import ForecastRequest, StrikeType
-from kxbtc.units import format_fixed
+from kxbtc.units import format_fixed, format_usd_exact
 
 MONEY_DECIMALS = 6  # Money is micro-dollars
 _STRIKE_TYPES: tuple[StrikeType, ...] = ("greater", "greater_or_equal", "less", "less_or_equal", "between")
@@ -94,7 +94,8 @@ def forecast(
 
 
 def _dollars(micro: int) -> str:
-    return "$" + format_fixed(micro, MONEY_DECIMALS)
+    """A call's cost: cents, more places only when it is a fraction of a cent (``$0.0031``)."""
+    return format_usd_exact(micro)
 
 
 def result_json(result: EnsembleResult) -> dict[str, Any]:
