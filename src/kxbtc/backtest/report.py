@@ -46,7 +46,8 @@ class BacktestReport:
 
     def render(self) -> str:
         lines = [
-            f"backtest: {self.markets} KXBTC15M markets, seeds {self.seeds}, mispricing {self.mispricing}",
+            f"backtest: {self.markets:,} KXBTC15M markets, seeds {', '.join(map(str, self.seeds))},"
+            f" mispricing {self.mispricing}",
             f"  traded markets   {self.traded_markets} (hit rate {self.hit_rate:.1%} with net P&L > 0)",
             f"  orders / fills   {self.orders:,} / {self.fills:,} ({self.contracts:,.0f} contracts)",
             f"  P&L before fees  {_usd(self.gross_pnl_usd)}",
