@@ -56,7 +56,7 @@ class BacktestReport:
             f"  per market       mean {format_usd_float(self.mean_per_market_usd)}  standard error "
             f"{format_usd_float(self.stderr_per_market_usd)}  t = {self.t_stat:.2f}",
             f"  ledger == exchange cash: {'yes' if self.ledger_matches_exchange else 'NO'}",
-            f"  risk rejections  {_counts(self.rejections)} (sizing decisions capped or refused)",
+            f"  capped by risk   {_counts(self.rejections)}",  # decisions sized down or refused, not trips
         ]
         if self.exchange_refusals:
             lines.append(f"  exchange refused {_counts(self.exchange_refusals)}")

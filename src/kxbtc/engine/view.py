@@ -126,7 +126,10 @@ def _outcome_rows(summary: RunOutcome) -> list[tuple[str, str]]:
         ("fees", format_usd(parse_money(summary.fees_usd))),
         ("realized P&L (net of fees)", format_usd(parse_money(summary.realized_pnl_usd))),
         ("risk events", ", ".join(e["kind"] for e in summary.risk_events) or "none"),
-        ("risk rejections", ", ".join(f"{k} {v:,}" for k, v in summary.rejections.items()) or "none"),
+        (
+            "decisions capped by risk",
+            ", ".join(f"{k} {v:,}" for k, v in summary.rejections.items()) or "none",
+        ),
         (
             "ledger matches simulator",
             "yes" if summary.ledger_matches else "NO: " + "; ".join(summary.mismatches[:5]),

@@ -122,7 +122,7 @@ class ReplayReport:
             f"  fees              {format_usd(self.fees)}",
             f"  net P&L           {format_usd(self.net)}  "
             f"(95% interval over markets {_usd(low)} .. {_usd(high)})",
-            f"  risk rejections   {', '.join(f'{k} {v:,}' for k, v in self.rejections.items()) or 'none'}",
+            f"  capped by risk    {', '.join(f'{k} {v:,}' for k, v in self.rejections.items()) or 'none'}",
         ]
         lines += [f"  HALT: {h}" for h in self.halts]
         lines += [f"  limitation: {text}" for text in LIMITATIONS]
