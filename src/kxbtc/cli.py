@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -53,12 +53,41 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line on stderr (exit 2): the command, what is wrong, where help is.
+
+    Click's own form is three lines (usage, hint, error); a script's log or a trader skimming a terminal
+    wants the one that matters."""
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(original.format_message(), original.ctx)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        path = self.ctx.command_path if self.ctx is not None else "kxbtc"
+        click.echo(f"{path}: {self.format_message()} (see '{path} --help')", file=file, err=file is None)
+
+
 class LazyGroup(click.Group):
-    """A click group whose subcommands, named in ``lazy_commands``, are imported on first use."""
+    """A click group whose subcommands, named in ``lazy_commands``, are imported on first use; every usage
+    error below it prints as one line (``OneLineUsageError``)."""
 
     def __init__(self, *args: Any, lazy_commands: Mapping[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy_commands = lazy_commands
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
@@ -67,6 +96,10 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in self.lazy_commands:
             self.add_command(_import_command(self.lazy_commands[cmd_name]), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    return exc if isinstance(exc, OneLineUsageError) else OneLineUsageError(exc)
 
 
 def _import_command(target: str) -> click.Command:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import NewType
 
 Price = NewType("Price", int)
@@ -149,13 +150,62 @@ def format_usd(micros: int) -> str:
     return f"{sign}${whole:,}.{frac:02d}"
 
 
-def format_contracts(count: int) -> str:
-    """A Count (1e-2 contracts) for people: ``8600`` -> ``86 contracts``, ``50`` -> ``0.50 contracts``."""
+def format_usd_exact(micros: int) -> str:
+    """Money to the micro-dollar for people, where a difference below a cent matters (a ledger against the
+    exchange): cents as ``format_usd`` does, more places only when they are not zero (``-$0.000001``)."""
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), MONEY_SCALE)
+    digits = f"{frac:06d}".rstrip("0").ljust(2, "0")
+    return f"{sign}${whole:,}.{digits}"
+
+
+def format_usd_float(dollars: float) -> str:
+    """A statistic in dollars (a mean, an interval end) for people, through ``format_usd``."""
+    return format_usd(round(dollars * MONEY_SCALE))
+
+
+def format_price_usd(price: int) -> str:
+    """A Price (1e-4 $) for people: cents when it is a whole cent (``5600`` -> ``$0.56``), all four places
+    when the grid is finer (``150`` -> ``$0.0150`` on a sub-penny band; an average ``4918`` -> ``$0.4918``).
+    """
+    sign = "-" if price < 0 else ""
+    whole, frac = divmod(abs(price), PRICE_SCALE)
+    if frac % 100 == 0:
+        return f"{sign}${whole:,}.{frac // 100:02d}"
+    return f"{sign}${whole:,}.{frac:04d}"
+
+
+def format_qty(count: int) -> str:
+    """A Count (1e-2 contracts) as a bare number for table columns: ``8600`` -> ``86``, ``50`` -> ``0.50``,
+    ``109700`` -> ``1,097``. The column header names the unit."""
     whole, frac = divmod(abs(count), COUNT_SCALE)
     sign = "-" if count < 0 else ""
-    number = f"{whole:,}" if frac == 0 else f"{whole:,}.{frac:02d}"
+    return f"{sign}{whole:,}" if frac == 0 else f"{sign}{whole:,}.{frac:02d}"
+
+
+def format_contracts(count: int) -> str:
+    """A Count (1e-2 contracts) for people: ``8600`` -> ``86 contracts``, ``50`` -> ``0.50 contracts``."""
     unit = "contract" if count == COUNT_SCALE else "contracts"
-    return f"{sign}{number} {unit}"
+    return f"{format_qty(count)} {unit}"
+
+
+#: The one way a moment is shown to people: UTC, which is the market's clock (Kalshi's BTC markets close
+#: on UTC quarter hours), to the second.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def format_time(ts_ns: int) -> str:
+    """``2026-05-13 12:28:51Z``: UTC to the second (the ``Z`` says the zone)."""
+    return _utc(ts_ns).strftime(TIME_FORMAT) + "Z"
+
+
+def format_clock(ts_ns: int) -> str:
+    """``12:28:51Z``: the time of day of ``format_time``, for live lines whose date is obvious."""
+    return _utc(ts_ns).strftime("%H:%M:%S") + "Z"
+
+
+def _utc(ts_ns: int) -> datetime:
+    return datetime.fromtimestamp(ts_ns // 1_000_000_000, UTC)
 
 
 _MICROS_PER_CENT = MONEY_SCALE // 100

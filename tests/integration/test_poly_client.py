@@ -267,6 +267,8 @@ async def test_cli_book_and_errors(stub: PolyStub) -> None:
         "ask_size": "12.00",
         "timestamp_ms": None,
     }
+    human = await asyncio.to_thread(CliRunner().invoke, poly, ["book", DOWN, "--clob-url", stub.http_url])
+    assert f"{DOWN}  bid $0.47 x 55.50  ask $0.50 x 12" in human.output  # people's units; JSON stays exact
     missing = await asyncio.to_thread(CliRunner().invoke, poly, ["book", "123", "--clob-url", stub.http_url])
     assert missing.exit_code == 1 and "NotFoundError" in missing.output
     bad = await asyncio.to_thread(CliRunner().invoke, poly, ["watch", "--window-start", "yesterday"])

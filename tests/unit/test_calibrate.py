@@ -175,3 +175,33 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     code, _, _ = _run(str(_write(tmp_path, _rows(_closes()))), "--plot", str(png))
     assert code == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_into_a_missing_folder_creates_it_and_a_bad_path_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    csv = str(_write(tmp_path, _rows(_closes())))
+    png = tmp_path / "not" / "yet" / "reliability.png"
+    code, _, _ = _run(csv, "--plot", str(png))
+    assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = _run(csv, "--plot", str(blocker / "x.png"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_plot_title_puts_the_baseline_beside_the_model(tmp_path: Path) -> None:
+    from kxbtc.pricing.calibrate import BASELINE, DEFAULT, calibrate
+    from kxbtc.pricing.calibration_plot import title
+    from kxbtc.pricing.candle_file import load_candles
+
+    candles = load_candles(_write(tmp_path, _rows(_closes())))
+    model, baseline = calibrate(candles, (10, 2), DEFAULT), calibrate(candles, (10, 2), BASELINE)
+    text = title(model, baseline)
+    assert f"model default: Brier {model.brier:.4f}" in text
+    assert f"baseline: Brier {baseline.brier:.4f}" in text
+
+
+def test_help_names_no_file_outside_the_repository() -> None:
+    result = CliRunner().invoke(cli, ["calibrate", "--help"])
+    assert result.exit_code == 0
+    assert "shared/data/README" not in result.output and "/work" not in result.output

@@ -185,9 +185,9 @@ def test_pnl_by_market_and_the_table_shows_the_same_numbers(db: Path) -> None:
     table = run("pnl", "--db", str(db), "--by", "strategy")
     assert table.exit_code == EXIT_OK, table.output
     fair_value = row_with(table.stdout, "fair_value")
-    assert "4.440000" in fair_value and "0.270000" in fair_value and "4.170000" in fair_value
+    assert "$4.44" in fair_value and "$0.27" in fair_value and "$4.17" in fair_value
     total = row_with(table.stdout, "total")
-    assert "6.950000" in total and "0.390000" in total and "6.560000" in total
+    assert "$6.95" in total and "$0.39" in total and "$6.56" in total
 
 
 # -- status -----------------------------------------------------------------------------------------
@@ -216,8 +216,8 @@ def test_status_reports_balance_equity_counts_today_and_last_five_risk_events(db
     table = run("status", "--db", str(db))
     assert table.exit_code == EXIT_OK, table.output
     assert "running" in table.stdout
-    assert "123.450000" in table.stdout and "124.485000" in table.stdout
-    assert "-0.010000" in row_with(table.stdout, "today")
+    assert "$123.45" in table.stdout and "$124.49" in table.stdout  # half away from zero to the cent
+    assert "net -$0.01" in row_with(table.stdout, "today")
     assert "position_mismatch" in table.stdout and "oldest" not in table.stdout
 
 
@@ -284,7 +284,7 @@ def test_fills_filter_by_ticker_with_exact_fees(db: Path) -> None:
 
     assert [f["fill_id"] for f in run_json("fills", "--db", str(db), "--limit", "1")["fills"]] == ["f6"]
     table = run("fills", "--db", str(db), "--ticker", B)
-    assert "0.3300" in row_with(table.stdout, "f6") and "0.010000" in row_with(table.stdout, "f6")
+    assert "$0.33" in row_with(table.stdout, "f6") and "$0.01" in row_with(table.stdout, "f6")
 
 
 # -- halt / resume ----------------------------------------------------------------------------------
@@ -436,4 +436,4 @@ def test_a_settlements_fee_total_is_a_cross_check_not_a_second_charge(tmp_path: 
     assert report["total"]["fees"] == money(340_000)  # each fill's fee once
     assert report["total"]["realized"] == money(12_000_000)
     [warning] = report["warnings"]
-    assert B in warning and "999999" in warning and "170000" in warning
+    assert B in warning and "reports fees $1.00" in warning and "paid $0.17" in warning

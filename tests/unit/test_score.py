@@ -23,9 +23,9 @@ import pytest
 from click.testing import CliRunner
 
 from kxbtc.cli import cli
+from kxbtc.pricing.calibration_scores import wilson_interval
 from kxbtc.research.blend import FALLBACK, fit_blend
 from kxbtc.research.bootstrap import MarketBootstrap
-from kxbtc.research.metrics import wilson_interval
 from kxbtc.research.moments import Moment
 from kxbtc.research.score import ScoreOptions, collect_moments, score_paths
 

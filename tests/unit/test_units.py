@@ -103,3 +103,30 @@ def test_fee_is_the_exact_formula_rounded_up_to_a_hundredth_of_a_cent(
     dollars = rate * Fraction(count, 100) * Fraction(price, 10_000) * Fraction(10_000 - price, 10_000)
     ticks = math.ceil(dollars * 10_000)  # $0.0001 steps
     assert schedule.fee(price, count, is_taker) == ticks * 100
+
+
+def test_people_read_money_prices_counts_and_times_one_way() -> None:
+    from kxbtc.units import (
+        format_clock,
+        format_contracts,
+        format_price_usd,
+        format_qty,
+        format_time,
+        format_usd,
+        format_usd_exact,
+        format_usd_float,
+    )
+
+    assert format_usd(-14_700_000) == "-$14.70"  # the sign before the symbol
+    assert format_usd(8_599_300) == "$8.60" and format_usd(1_056_127_400) == "$1,056.13"
+    assert format_usd(-4_999) == "$0.00"  # rounds to no cents: no "-$0.00"
+    assert format_usd_float(-13.055759999999998) == "-$13.06"
+    assert format_usd_exact(8_599_300) == "$8.5993" and format_usd_exact(-1) == "-$0.000001"
+    assert format_usd_exact(1_500_000) == "$1.50"
+    assert format_price_usd(5_600) == "$0.56"  # a whole cent: cents
+    assert format_price_usd(150) == "$0.0150"  # the sub-penny grid needs the places
+    assert format_price_usd(4_918) == "$0.4918"
+    assert format_qty(8_600) == "86" and format_qty(50) == "0.50" and format_qty(109_700) == "1,097"
+    assert format_contracts(100) == "1 contract" and format_contracts(-250) == "-2.50 contracts"
+    stamp = 1_778_675_331 * 1_000_000_000 + 999_999_999  # 2026-05-13 12:28:51.999... UTC
+    assert format_time(stamp) == "2026-05-13 12:28:51Z" and format_clock(stamp) == "12:28:51Z"

@@ -118,6 +118,9 @@ def backtest(
         cfg = with_strategies(cfg, strategies)
     if replay_paths:
         _replay(cfg, replay_paths, latency_ms, index, _iso_ns(trade_from), llm_answers, as_json)
+    if trade_from:
+        # Silently running the simulator instead would look like an out-of-sample result.
+        raise click.UsageError("--trade-from applies only with --replay")
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("backtest: markets settled", total=markets)

@@ -25,7 +25,15 @@ from collections.abc import Iterable
 from typing import NoReturn, Protocol
 
 from kxbtc.errors import BookError
-from kxbtc.units import PRICE_SCALE, PriceGrid, UnitError, parse_count, parse_price
+from kxbtc.units import (
+    PRICE_SCALE,
+    PriceGrid,
+    UnitError,
+    format_count,
+    format_price,
+    parse_count,
+    parse_price,
+)
 
 __all__ = ["OrderBook"]
 
@@ -245,16 +253,22 @@ class OrderBook:
         else:
             self._fail(f"unknown side {side!r}")
         if price not in valid:
-            self._fail(f"{side} price {price} is outside (0, 1) or off the grid")
+            self._fail(f"{side} price {format_price(price)} is outside (0, 1) or off the grid")
         if not delta:
-            self._fail(f"zero delta at {side} {price}")
+            self._fail(f"zero delta at {side} {format_price(price)}")
         old = sizes.get(price, 0)
         new = old + delta
         if new < 0:
-            self._fail(f"{side} level {price} would go negative: {old} + {delta}")
+            self._fail(
+                f"{side} level {format_price(price)} would go negative:"
+                f" {format_count(old)} + {format_count(delta)}"
+            )
         # Only an added size can cross, and only at this price: test before mutating.
         if delta > 0 and other and price + other[-1] >= _ONE and not self.tolerate_cross:
-            self._fail(f"{side} bid {price} crosses the other side's best bid {other[-1]}")
+            self._fail(
+                f"{side} bid {format_price(price)} crosses the other side's best bid"
+                f" {format_price(other[-1])}"
+            )
         if new == 0:
             del sizes[price]
             del levels[bisect_left(levels, price)]
@@ -388,11 +402,11 @@ class OrderBook:
         sizes: dict[int, int] = {}
         for price, size in levels:
             if price not in valid:
-                self._fail(f"snapshot {side} price {price} is off the grid")
+                self._fail(f"snapshot {side} price {format_price(price)} is off the grid")
             if size <= 0:
-                self._fail(f"snapshot {side} level {price} has size {size}")
+                self._fail(f"snapshot {side} level {format_price(price)} has size {format_count(size)}")
             if price in sizes:
-                self._fail(f"snapshot repeats {side} level {price}")
+                self._fail(f"snapshot repeats {side} level {format_price(price)}")
             sizes[price] = size
         return sizes
 

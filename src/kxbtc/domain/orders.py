@@ -27,6 +27,8 @@ class OrderIntent:
 #: ``rejected`` (refused by the venue).
 OPEN_STATUSES = frozenset({"resting"})
 DONE_STATUSES = frozenset({"executed", "canceled", "rejected"})
+#: Every status an order can be stored with (``kxbtc orders --status`` accepts exactly these).
+ORDER_STATUSES = ("canceled", "executed", "intended", "rejected", "resting", "unknown")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from kxbtc.pnl import Ledger
 from kxbtc.sim.exchange import Exchange
 from kxbtc.store.db import SqliteStore
+from kxbtc.units import format_contracts, format_usd_exact
 
 
 @dataclass(slots=True)
@@ -59,7 +60,9 @@ def compare_with_simulator(
     out.fees_exchange = sum(f.fee for f in theirs.values())
     out.fees_local = sum(f.fee for f in ours.values())
     if out.fees_exchange != out.fees_local:
-        out.mismatches.append(f"fees: local {out.fees_local}, exchange {out.fees_exchange}")
+        out.mismatches.append(
+            f"fees: local {format_usd_exact(out.fees_local)}, exchange {format_usd_exact(out.fees_exchange)}"
+        )
 
     ledger = Ledger()
     for rec in sorted(ours.values(), key=lambda r: (r.ts_ns, r.fill_id)):
@@ -74,19 +77,24 @@ def compare_with_simulator(
             continue
         if (mine_s.result, mine_s.revenue) != (s.market_result, s.revenue):
             out.mismatches.append(
-                f"settlement of {ticker}: local {mine_s.result}/{mine_s.revenue}, exchange "
-                f"{s.market_result}/{s.revenue}"
+                f"settlement of {ticker}: local {mine_s.result}/{format_usd_exact(mine_s.revenue)}, exchange "
+                f"{s.market_result}/{format_usd_exact(s.revenue)}"
             )
         ledger.settle(ticker, s.market_result)
     for ticker, m in ledger.markets.items():
         state = exchange.accounts.peek_position(user_id, 0, ticker)
         exchange_position = state.position if state is not None and ticker not in their_settlements else 0
         if m.position != exchange_position:
-            out.mismatches.append(f"position {ticker}: local {m.position}, exchange {exchange_position}")
+            out.mismatches.append(
+                f"position {ticker}: local {format_contracts(m.position)},"
+                f" exchange {format_contracts(exchange_position)}"
+            )
     open_cost = sum(m.cost for m in ledger.markets.values())
     out.realized_local = ledger.total_realized() - ledger.total_fees()
     out.cash_local = start_balance + out.realized_local - open_cost
     out.cash_exchange = sum(c for (u, _sub, _shard), c in exchange.accounts.cash.items() if u == user_id)
     if out.cash_local != out.cash_exchange:
-        out.mismatches.append(f"cash: local {out.cash_local}, exchange {out.cash_exchange}")
+        out.mismatches.append(
+            f"cash: local {format_usd_exact(out.cash_local)}, exchange {format_usd_exact(out.cash_exchange)}"
+        )
     return out

@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,13 @@ def config_group() -> None:
     """Configuration commands."""
 
 
+def _value(value: object) -> str:
+    """A setting as it would be written in the TOML file, big integers grouped (``25_000``) for reading."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool) and value == int(value):
+        return f"{int(value):_}"
+    return str(value)
+
+
 @config_group.command("check")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the effective configuration as JSON.")
@@ -48,7 +56,8 @@ def config_check(config_path: Path | None, as_json: bool) -> None:
         click.echo(f"configuration OK ({config_path or 'defaults'})")
         for section in ("risk", "kalshi", "clock", "store", "engine"):
             click.echo(
-                f"[{section}] " + ", ".join(f"{k}={v}" for k, v in getattr(cfg, section).model_dump().items())
+                f"[{section}] "
+                + ", ".join(f"{k}={_value(v)}" for k, v in getattr(cfg, section).model_dump().items())
             )
         enabled = [name for name, s in cfg.strategies.items() if s.enabled]
         click.echo(f"strategies: {', '.join(enabled) or 'none'}")
@@ -58,7 +67,8 @@ def config_check(config_path: Path | None, as_json: bool) -> None:
         )
         click.echo(
             f"[llm] enabled={llm.enabled}, interval_s={llm.interval_s}, blend_weight={llm.blend_weight},"
-            f" daily_budget_usd={llm.daily_budget_usd}, max_calls_per_day={llm.max_calls_per_day};"
+            f" daily_budget_usd={_value(llm.daily_budget_usd)},"
+            f" max_calls_per_day={_value(llm.max_calls_per_day)};"
             f" roles: {roles}"
         )
         poly = cfg.polymarket

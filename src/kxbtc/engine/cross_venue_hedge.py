@@ -12,7 +12,7 @@ from kxbtc.errors import KxbtcError
 from kxbtc.execution.router import SubmitResult
 from kxbtc.polymarket.venue import FILLED, PolyOrderResult
 from kxbtc.risk.limits import ApprovedOrder, OrderIntent
-from kxbtc.units import Count, Money, format_count, format_price
+from kxbtc.units import Count, Money, format_contracts, format_price_usd, format_usd
 
 # The records keep the logger name they had when this code lived in ``kxbtc.engine.cross_venue``.
 log = logging.getLogger("kxbtc.engine.cross_venue")
@@ -66,7 +66,8 @@ class DeskHedging(DeskLedger):
         minimum = pair.market.min_order_size
         if minimum is not None and filled < minimum:
             reason = (
-                f"Kalshi filled {format_count(filled)}, below Polymarket's minimum {format_count(minimum)}"
+                f"Kalshi filled {format_contracts(filled)}, below Polymarket's minimum"
+                f" {format_contracts(minimum)}"
             )
             self._unhedged(pair, result, None, reason)
             return
@@ -111,13 +112,14 @@ class DeskHedging(DeskLedger):
         leg = "YES" if pair.quote.kalshi_side == "bid" else "NO"
         sent = self._counters.sent.get(pair.pair_id, pair.quote.size)
         return (
-            f"Kalshi {leg} {pair.ticker} FOK {format_count(sent)} @ "
-            f"{format_price(pair.quote.kalshi_price)} {result.status}, "
-            f"filled {format_count(result.fill_count)} (order {result.order_id})"
+            f"Kalshi {leg} {pair.ticker} FOK {format_contracts(sent)} @ "
+            f"{format_price_usd(pair.quote.kalshi_price)} {result.status}, "
+            f"filled {format_contracts(result.fill_count)} (order {result.order_id})"
         )
 
     def _poly_text(self, pair: ProposedPair, poly: PolyOrderResult) -> str:
         return (
-            f"Polymarket BUY {pair.poly.outcome} {pair.market.slug} FOK {format_count(poly.size)} @ "
-            f"{format_price(poly.limit_price)} {poly.status} (cost {poly.notional}, fee {poly.fee} micro-$)"
+            f"Polymarket BUY {pair.poly.outcome} {pair.market.slug} FOK {format_contracts(poly.size)} @ "
+            f"{format_price_usd(poly.limit_price)} {poly.status} (cost {format_usd(poly.notional)}, "
+            f"fee {format_usd(poly.fee)})"
         )

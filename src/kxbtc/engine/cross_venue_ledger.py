@@ -23,7 +23,7 @@ from kxbtc.polymarket.ws_handlers import PolyWsHandler
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
 from kxbtc.strategy.cross_venue import CrossVenueArb, PairQuote, PolymarketIntent
-from kxbtc.units import PRICE_SCALE, Count, Money, Price, format_count, notional
+from kxbtc.units import PRICE_SCALE, Count, Money, Price, format_count, format_usd, notional
 
 STRATEGY = CrossVenueArb.name
 
@@ -218,7 +218,7 @@ class DeskLedger(PolyWsHandler):
                     "poly_leg_settled",
                     "info",
                     f"Polymarket {position.slug} {position.outcome}: {'won' if position.won else 'lost'}; "
-                    f"{format_count(position.shares)} shares, paper P&L {pnl} micro-$",
+                    f"{format_count(position.shares)} shares, paper P&L {format_usd(pnl)}",
                 )
 
     # -- reporting --------------------------------------------------------------------------------

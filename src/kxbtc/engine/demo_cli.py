@@ -20,6 +20,7 @@ from kxbtc.config import Config
 from kxbtc.engine.cli import BTC_SERIES
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
 from kxbtc.session.runner import DEFAULT_START_NS
+from kxbtc.units import format_usd, parse_money
 from kxbtc.virtual_loop import run_virtual
 
 
@@ -238,10 +239,10 @@ def _print_cross_venue(cross_venue: dict[str, Any]) -> None:
         ("Kalshi legs filled", str(cross_venue["kalshi_legs_filled"])),
         ("Polymarket legs filled", f"{cross_venue['filled']} of {cross_venue['poly_legs']}"),
         ("unhedged", str(cross_venue["unhedged"])),
-        ("Polymarket cost (incl. fees)", f"${cross_venue['cost_usd']}"),
-        ("Polymarket fees", f"${cross_venue['fees_usd']}"),
-        ("Polymarket P&L, resolved", f"${cross_venue['settled_pnl_usd']}"),
-        ("Polymarket cost, unresolved", f"${cross_venue['open_cost_usd']}"),
+        ("Polymarket cost (incl. fees)", format_usd(parse_money(cross_venue["cost_usd"]))),
+        ("Polymarket fees", format_usd(parse_money(cross_venue["fees_usd"]))),
+        ("Polymarket P&L, resolved", format_usd(parse_money(cross_venue["settled_pnl_usd"]))),
+        ("Polymarket cost, unresolved", format_usd(parse_money(cross_venue["open_cost_usd"]))),
     ]
     for key, value in rows:
         table.add_row(key, value)

@@ -14,6 +14,7 @@ from kxbtc.config import Config
 from kxbtc.errors import KxbtcError, NetworkError
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.timesync import ClockSync, SkewGuard
+from kxbtc.units import format_usd
 
 #: BTC markets live on exchange shard 2 since 2026-08-24: collateral must be allocated there.
 CRYPTO_SHARD = 2
@@ -96,7 +97,7 @@ async def run_checks(
         except KxbtcError as exc:
             checks.append(Check("auth", False, str(exc)))
             return checks
-        checks.append(Check("auth", True, f"balance ${balance.money / 1e6:,.4f}"))
+        checks.append(Check("auth", True, f"balance {format_usd(balance.money)}"))
         shard = balance.shard_money(CRYPTO_SHARD)
         if shard is None or shard <= 0:
             checks.append(
@@ -108,7 +109,7 @@ async def run_checks(
                 )
             )
         else:
-            checks.append(Check("shard balance", True, f"${shard / 1e6:,.4f} on shard {CRYPTO_SHARD}"))
+            checks.append(Check("shard balance", True, f"{format_usd(shard)} on shard {CRYPTO_SHARD}"))
     return checks
 
 

@@ -12,7 +12,7 @@ from kxbtc.execution.router import ExecutionRouter
 from kxbtc.kalshi.reconcile import Reconciler
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.store.records import RiskEventRecord
-from kxbtc.units import Money, parse_count, parse_price
+from kxbtc.units import Money, format_usd, parse_count, parse_price
 
 #: A gap between the ledger and the exchange's balance under this (one cent) is rounding, not a fault.
 ANCHOR_TOLERANCE = 10_000
@@ -88,7 +88,7 @@ class ExchangeSync:
                     self.clock.time_ns(),
                     "balance_mismatch",
                     "warning",
-                    f"the exchange balance differs from the ledger by ${gap / 1_000_000:,.2f}",
+                    f"the exchange balance differs from the ledger by {format_usd(gap)}",
                 )
             )
         self._last_anchor_gap = gap

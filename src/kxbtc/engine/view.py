@@ -22,7 +22,7 @@ from kxbtc.engine.demo import DemoSummary
 from kxbtc.engine.feed_view import FeedLog, FeedPrinter, FeedTail
 from kxbtc.engine.live_view import FEED_LINES, SessionView, core_panel
 from kxbtc.session.demo import SessionSummary
-from kxbtc.units import format_usd
+from kxbtc.units import format_usd, parse_money
 
 __all__ = ["DemoView", "SessionView", "print_session_summary"]
 
@@ -101,10 +101,13 @@ def _outcome_rows(summary: RunOutcome) -> list[tuple[str, str]]:
         ("markets traded", str(summary.markets_traded)),
         ("orders", str(summary.orders)),
         ("fills", str(summary.fills)),
-        ("fees", f"${summary.fees_usd}"),
-        ("realized P&L (net of fees)", f"${summary.realized_pnl_usd}"),
+        ("fees", format_usd(parse_money(summary.fees_usd))),
+        ("realized P&L (net of fees)", format_usd(parse_money(summary.realized_pnl_usd))),
         ("risk events", ", ".join(e["kind"] for e in summary.risk_events) or "none"),
-        ("risk rejections", ", ".join(f"{k} {v}" for k, v in summary.rejections.items()) or "none"),
+        (
+            "decisions capped by risk",
+            ", ".join(f"{k} {v:,}" for k, v in summary.rejections.items()) or "none",
+        ),
         (
             "ledger matches simulator",
             "yes" if summary.ledger_matches else "NO: " + "; ".join(summary.mismatches[:5]),

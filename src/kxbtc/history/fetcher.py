@@ -67,9 +67,9 @@ class FetchSummary:
 
     def line(self) -> str:
         return (
-            f"{self.markets} markets, {self.candles} candles, {self.trades} trades, "
-            f"{self.spot_candles} spot candles; {self.pages} pages, {self.retries} retries "
-            f"({self.rate_limited} rate limited)"
+            f"{self.markets:,} markets, {self.candles:,} candles, {self.trades:,} trades, "
+            f"{self.spot_candles:,} spot candles; {self.pages:,} pages, {self.retries:,} retries "
+            f"({self.rate_limited:,} rate limited)"
         )
 
 

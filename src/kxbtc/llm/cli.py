@@ -28,7 +28,7 @@ from kxbtc.llm.ensemble import Ensemble, EnsembleResult
 from kxbtc.llm.providers import build_providers
 from kxbtc.llm.schemas import ForecastRequest, StrikeType
 from kxbtc.llm.scores import role_scores
-from kxbtc.units import format_fixed, format_usd
+from kxbtc.units import format_fixed, format_usd_exact
 
 MONEY_DECIMALS = 6  # Money is micro-dollars
 _STRIKE_TYPES: tuple[StrikeType, ...] = ("greater", "greater_or_equal", "less", "less_or_equal", "between")
@@ -101,7 +101,8 @@ def forecast(
 
 
 def _dollars(micro: int) -> str:
-    return _cost(micro)
+    """A call's cost: cents, more places only when it is a fraction of a cent (``$0.0031``)."""
+    return format_usd_exact(micro)
 
 
 def result_json(result: EnsembleResult) -> dict[str, Any]:
@@ -209,8 +210,8 @@ def check(config_path: Path | None, as_json: bool) -> None:
 
 
 def _cost(micros: int) -> str:
-    """A call's cost for people: most cost under a cent, which would round to $0.00."""
-    return "under $0.01" if 0 < micros < 5_000 else format_usd(micros)
+    """A call's cost for people: most cost under a cent, so sub-cent places stay (``$0.0031``)."""
+    return format_usd_exact(micros)
 
 
 @llm.command("scores")

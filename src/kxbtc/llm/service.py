@@ -26,7 +26,7 @@ from kxbtc.llm.providers import build_providers
 from kxbtc.llm.schemas import ForecastRequest, StrikeType
 from kxbtc.pricing.volatility import SECONDS_PER_YEAR
 from kxbtc.strategy.base import ContractView, OracleView, model_probability
-from kxbtc.units import Money, format_money
+from kxbtc.units import Money, format_usd, format_usd_exact
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class DailySpend:
         """Why no more calls may be made today, or "" while within both limits."""
         self._roll(now_ns)
         if budget is not None and self.cost >= budget:
-            return f"spent {format_money(self.cost)} of the {format_money(budget)} daily budget"
+            return f"spent {format_usd_exact(self.cost)} of the {format_usd(budget)} daily budget"
         if max_calls is not None and self.calls >= max_calls:
             return f"{self.calls} calls made, the daily limit is {max_calls}"
         return ""

@@ -20,6 +20,7 @@ import click
 from rich.console import Console, RenderableType
 
 from kxbtc.clock import Clock, SystemClock
+from kxbtc.domain.orders import ORDER_STATUSES
 from kxbtc.errors import KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_USAGE
 from kxbtc.ops import kill_switch, queries, reports
@@ -80,13 +81,21 @@ def _clock() -> Clock:
     return clock if clock is not None else SystemClock()
 
 
-def _emit(as_json: bool, payload: dict[str, Any], table: Callable[[], RenderableType]) -> None:
+def _wide_option(func: F) -> F:
+    return click.option(
+        "--wide", is_flag=True, help="Full ids and times and every column (the default fits 80 columns)."
+    )(func)
+
+
+def _emit(
+    as_json: bool, payload: dict[str, Any], table: Callable[[bool], RenderableType], wide: bool
+) -> None:
     if as_json:
         click.echo(json.dumps(payload, indent=2))
         return
-    # Wide when piped, so numbers are never cut to fit an imaginary 80-column terminal.
+    # The narrow tables fit 80 columns by design; when piped, a wide console never cuts a --wide table.
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
-    console.print(table())
+    console.print(table(wide))
 
 
 # -- read commands ----------------------------------------------------------------------------------
@@ -95,52 +104,63 @@ def _emit(as_json: bool, payload: dict[str, Any], table: Callable[[], Renderable
 @click.command("status")
 @_db_option
 @_json_option
-def status(db: Path, as_json: bool) -> None:
+@_wide_option
+def status(db: Path, as_json: bool, wide: bool) -> None:
     """Balance, equity, open positions, resting orders, today's P&L, halt state, last risk events."""
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
         view = reports.status_view(conn, db, _clock().time_ns())
-        _emit(as_json, view.as_json(), view.as_table)
+        _emit(as_json, view.as_json(), view.as_table, wide)
 
 
 @click.command("positions")
 @_db_option
 @_json_option
-def positions(db: Path, as_json: bool) -> None:
+@_wide_option
+def positions(db: Path, as_json: bool, wide: bool) -> None:
     """Open positions rebuilt from the recorded fills, beside what the exchange last reported."""
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
         report = reports.positions_report(conn, db)
-        _emit(as_json, report.as_json(), report.as_table)
+        _emit(as_json, report.as_json(), report.as_table, wide)
 
 
 @click.command("orders")
 @_db_option
 @_json_option
-@click.option("--status", "order_status", default=None, help="Only orders in this state (e.g. resting).")
+@_wide_option
+@click.option(
+    "--status",
+    "order_status",
+    type=click.Choice(ORDER_STATUSES),
+    default=None,
+    help="Only orders in this state.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest N orders.")
-def orders(db: Path, as_json: bool, order_status: str | None, limit: int) -> None:
+def orders(db: Path, as_json: bool, wide: bool, order_status: str | None, limit: int) -> None:
     """The newest orders, newest first."""
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
         report = reports.orders_report(conn, db, order_status, limit)
-        _emit(as_json, report.as_json(), report.as_table)
+        _emit(as_json, report.as_json(), report.as_table, wide)
 
 
 @click.command("fills")
 @_db_option
 @_json_option
+@_wide_option
 @click.option("--ticker", default=None, help="Only fills in this market.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest N fills.")
-def fills(db: Path, as_json: bool, ticker: str | None, limit: int) -> None:
+def fills(db: Path, as_json: bool, wide: bool, ticker: str | None, limit: int) -> None:
     """The newest fills, newest first."""
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
         report = reports.fills_report(conn, db, ticker, limit)
-        _emit(as_json, report.as_json(), report.as_table)
+        _emit(as_json, report.as_json(), report.as_table, wide)
 
 
 @click.command("pnl")
 @_db_option
 @_json_option
+@_wide_option
 @click.option("--by", type=click.Choice(GROUPINGS), default="strategy", show_default=True)
-def pnl(db: Path, as_json: bool, by: GroupBy) -> None:
+def pnl(db: Path, as_json: bool, wide: bool, by: GroupBy) -> None:
     """Realized P&L from fills and settlements (replayed in time order), fees and net.
 
     Days are UTC days of the fill or settlement. By strategy, each strategy's fills are replayed as
@@ -148,7 +168,7 @@ def pnl(db: Path, as_json: bool, by: GroupBy) -> None:
     """
     with _guarded(db), closing(queries.open_readonly(db)) as conn:
         report = reports.pnl_report_by(conn, db, by)
-        _emit(as_json, report.as_json(), report.as_table)
+        _emit(as_json, report.as_json(), report.as_table, wide)
 
 
 # -- the manual kill switch -------------------------------------------------------------------------

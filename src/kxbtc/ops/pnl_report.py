@@ -21,6 +21,7 @@ from typing import Literal
 from kxbtc.errors import KxbtcError
 from kxbtc.pnl import Ledger
 from kxbtc.store.records import FillRecord, PositionRecord, SettlementRecord
+from kxbtc.units import format_usd
 
 GroupBy = Literal["strategy", "market", "day"]
 GROUPINGS: tuple[GroupBy, ...] = ("strategy", "market", "day")
@@ -118,8 +119,8 @@ def _apply_settlement(out: Replay, settlement: SettlementRecord) -> None:
     # cross-check instead.
     if settlement.fee and settlement.fee != market.fees:
         out.warnings.append(
-            f"settlement of {settlement.ticker} reports fees {settlement.fee} micro-$, the recorded fills"
-            f" paid {market.fees}"
+            f"settlement of {settlement.ticker} reports fees {format_usd(settlement.fee)}, the recorded"
+            f" fills paid {format_usd(market.fees)}"
         )
     market.settle(settlement.result)
     for own in out.by_strategy.values():

@@ -121,11 +121,17 @@ def count_orders(conn: sqlite3.Connection, status: str) -> int:
     return int(conn.execute("SELECT count(*) FROM orders WHERE status = ?", (status,)).fetchone()[0])
 
 
+#: An order's fees are what its fills paid: the order row's own ``fees`` is only the venue's answer to
+#: the order (0 for a maker order filled later, or a taker fill reported on the fill stream).
+_ORDER_FEES = "COALESCE((SELECT sum(f.fee) FROM fills f WHERE f.order_id = orders.order_id), orders.fees)"
+
+
 def recent_orders(conn: sqlite3.Connection, status: str | None, limit: int) -> list[OrderRecord]:
-    """The newest ``limit`` orders (by creation), newest first."""
+    """The newest ``limit`` orders (by creation), newest first; fees summed from their fills."""
     where, args = _where("status", status)
+    columns = _ORDER_COLUMNS.replace(" fees,", f" {_ORDER_FEES},")
     rows = conn.execute(
-        f"SELECT {_ORDER_COLUMNS} FROM orders{where} ORDER BY created_ns DESC, client_order_id DESC LIMIT ?",
+        f"SELECT {columns} FROM orders{where} ORDER BY created_ns DESC, client_order_id DESC LIMIT ?",
         (*args, limit),
     ).fetchall()
     return [OrderRecord(*row) for row in rows]

@@ -1,8 +1,12 @@
 """How the operator commands show things: rich tables for people, one JSON object for machines.
 
+People see money, prices, counts and times only through ``kxbtc.units`` (``-$14.70``, ``$0.56``, ``97``,
+``2026-05-13 12:28:51Z``). Tables fit 80 columns: ids are cut to their first 8 characters and the less
+used columns left out, unless ``wide`` (``--wide``) asks for everything in full.
+
 JSON never carries money as a float: every Money field is ``{"micros": int, "dollars": "d.dddddd"}``.
 Prices and counts are the wire's exact decimal strings ("0.5600", "10.00"); times are integer
-nanoseconds plus an ISO-8601 UTC string.
+nanoseconds plus an ISO-8601 UTC string (README "JSON output").
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ from kxbtc.ops.index_status import index_text
 from kxbtc.ops.pnl_report import OpenPosition, PnlLine
 from kxbtc.ops.queries import BalanceSnapshot
 from kxbtc.store.records import FillRecord, OrderRecord, PnlSnapshot, RiskEventRecord
-from kxbtc.units import format_count, format_money, format_price
+from kxbtc.tables import compact_table, no_rows
+from kxbtc.units import (
+    format_count,
+    format_money,
+    format_price,
+    format_price_usd,
+    format_qty,
+    format_time,
+    format_usd,
+)
 
 _NS_PER_S = 1_000_000_000
 
@@ -35,7 +48,18 @@ def money_json(value: int) -> JsonObject:
 
 
 def dollars(value: int) -> str:
-    return format_money(value)
+    """Money for people (``-$14.70``): ``kxbtc.units.format_usd``."""
+    return format_usd(value)
+
+
+#: How many leading characters of an id a narrow table shows: enough to tell a day's orders apart.
+SHORT_ID = 8
+
+
+def short_id(value: str | None, wide: bool = False) -> str:
+    if not value:
+        return "-"
+    return value if wide else value[:SHORT_ID]
 
 
 def iso_time(ts_ns: int) -> str:
@@ -45,22 +69,30 @@ def iso_time(ts_ns: int) -> str:
 
 
 def short_time(ts_ns: int) -> str:
-    return datetime.fromtimestamp(ts_ns // _NS_PER_S, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    """``2026-05-13 12:28:51Z`` (``kxbtc.units.format_time``)."""
+    return format_time(ts_ns)
+
+
+def _average_units(cost: int, count: int) -> int:
+    # Money / Count is in units of 1e-4 $: exactly the Price grid; rounded half up.
+    return (2 * cost + count) // (2 * count)
 
 
 def average_price(cost: int, count: int) -> str:
-    """Average cost per contract as a price string, rounded half up to the wire's 4 places."""
-    if count == 0:
-        return "-"
-    # Money / Count is in units of 1e-4 $: exactly the Price grid.
-    return format_price((2 * cost + count) // (2 * count))
+    """Average cost per contract as the wire's exact price string (JSON), rounded half up to 4 places."""
+    return "-" if count == 0 else format_price(_average_units(cost, count))
+
+
+def average_price_usd(cost: int, count: int) -> str:
+    """Average cost per contract for people: ``$0.4918``."""
+    return "-" if count == 0 else format_price_usd(_average_units(cost, count))
 
 
 def position_text(position: int) -> str:
-    """``+1000`` -> ``YES 10.00``; ``-250`` -> ``NO 2.50``."""
+    """``+1000`` -> ``YES 10``; ``-250`` -> ``NO 2.50`` (contracts)."""
     if position == 0:
         return "flat"
-    return f"{'YES' if position > 0 else 'NO'} {format_count(abs(position))}"
+    return f"{'YES' if position > 0 else 'NO'} {format_qty(abs(position))}"
 
 
 # -- records as JSON --------------------------------------------------------------------------------
@@ -156,13 +188,6 @@ def _add_row(table: Table, *cells: str | Text, style: str | None = None) -> None
     table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), style=style)
 
 
-def _table(title: str, *columns: str, numeric: Sequence[str] = ()) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for name in columns:
-        table.add_column(name, justify="right" if name in numeric else "left", no_wrap=name in numeric)
-    return table
-
-
 @dataclass(frozen=True, slots=True)
 class StatusView:
     db: str
@@ -205,10 +230,11 @@ class StatusView:
             "paused_strategies": self.paused_strategies or {},
         }
 
-    def as_table(self) -> RenderableType:
+    def as_table(self, wide: bool = False) -> RenderableType:
         facts = Table.grid(padding=(0, 2))
         facts.add_column(style="bold")
-        facts.add_column()
+        # Narrow: long values (the index line, a long path) wrap inside 80 columns.
+        facts.add_column(max_width=None if wide else 56, overflow="fold")
         _add_row(facts, "database", self.db)
         _add_row(facts, "schema version", str(self.schema_version))
         if self.halt_reason:
@@ -221,32 +247,26 @@ class StatusView:
             _add_row(facts, "balance", "no snapshot yet")
         else:
             b = self.balance
-            _add_row(
-                facts,
-                "balance",
-                f"{dollars(b.balance)} (portfolio value {dollars(b.portfolio_value)}, {b.source},"
-                f" {short_time(b.ts_ns)})",
-            )
+            _add_row(facts, "balance", f"{dollars(b.balance)} ({b.source}, {short_time(b.ts_ns)})")
+            _add_row(facts, "portfolio value", dollars(b.portfolio_value))
         if self.equity is None:
             _add_row(facts, "equity", "no snapshot yet")
         else:
             s = self.equity
-            _add_row(
-                facts,
-                "equity",
-                f"{dollars(s.equity)} (unrealized at mid {dollars(s.unrealized_mid)}, {short_time(s.ts_ns)})",
-            )
+            _add_row(facts, "equity", f"{dollars(s.equity)} ({short_time(s.ts_ns)})")
+            _add_row(facts, "unrealized at mid", dollars(s.unrealized_mid))
         _add_row(facts, "open positions", str(self.open_positions))
         _add_row(facts, "resting orders", str(self.resting_orders))
         t = self.today
         _add_row(
             facts,
             f"today ({t.key} UTC)",
-            f"realized {dollars(t.realized)}, fees {dollars(t.fees)}, net {dollars(t.net)}",
+            f"net {dollars(t.net)} (before fees {dollars(t.realized)}, fees {dollars(t.fees)})",
         )
         _add_row(facts, "index", "no record yet" if self.index is None else index_text(self.index))
         parts: list[RenderableType] = [facts]
-        events = _table("last risk events", "time", "kind", "severity", "detail")
+        events = compact_table("last risk events", "time", "kind", "severity", "detail")
+        events.columns[-1].max_width = None if wide else 40
         for e in self.risk_events:
             _add_row(events, short_time(e.ts_ns), e.kind, e.severity, e.detail)
         parts.append(events if self.risk_events else Text("no risk events"))
@@ -268,9 +288,12 @@ def position_json(p: OpenPosition) -> JsonObject:
     }
 
 
-def positions_table(rows: Sequence[OpenPosition]) -> Table:
-    numeric = ("position", "avg price", "cost", "realized", "fees", "exchange")
-    table = _table("open positions (from fills)", "ticker", *numeric, numeric=numeric)
+def positions_table(rows: Sequence[OpenPosition], wide: bool = False) -> RenderableType:
+    if not rows:
+        return no_rows("open positions")
+    # "before fees" beside "fees": realized P&L is net of fees wherever a single figure is shown.
+    numeric = ("position", "avg price", "cost", "before fees", "fees", "exchange")
+    table = compact_table("open positions (from fills)", "ticker", *numeric, numeric=numeric)
     for r in rows:
         exchange = Text("-" if r.exchange_position is None else position_text(r.exchange_position))
         if r.exchange_position is not None and r.exchange_position != r.position:
@@ -279,7 +302,7 @@ def positions_table(rows: Sequence[OpenPosition]) -> Table:
             table,
             r.ticker,
             position_text(r.position),
-            average_price(r.cost, abs(r.position)),
+            average_price_usd(r.cost, abs(r.position)),
             dollars(r.cost),
             dollars(r.realized),
             dollars(r.fees),
@@ -288,41 +311,74 @@ def positions_table(rows: Sequence[OpenPosition]) -> Table:
     return table
 
 
-def orders_table(orders: Sequence[OrderRecord]) -> Table:
-    numeric = ("price", "count", "filled", "fees")
-    table = _table(
-        "orders (newest first)", "created", "client id", "ticker", "side", *numeric, "status", "strategy",
-        numeric=numeric,
-    )  # fmt: skip
+def _day(ts_ns: int) -> str:
+    return short_time(ts_ns)[:10]
+
+
+def orders_table(orders: Sequence[OrderRecord], wide: bool = False) -> RenderableType:
+    """Narrow: time, short client id, ticker, side, price, filled/count, fees, status; ``wide`` adds the
+    exchange's order id and the strategy and shows ids and times in full."""
+    if not orders:
+        return no_rows("orders")
+    numeric = ("price", "filled", "fees")
+    ids = ("client id", "order id") if wide else ("id",)
+    extra = ("strategy",) if wide else ()
+    columns = ("created" if wide else "UTC", *ids, "ticker", "side", *numeric, "status", *extra)
+    table = compact_table("orders (newest first)", *columns, numeric=numeric)
+    day = ""
     for o in orders:
-        _add_row(
-            table, short_time(o.created_ns), o.client_order_id, o.ticker, o.side, format_price(o.price),
-            format_count(o.count), format_count(o.fill_count), dollars(o.fees), o.status, o.strategy,
-        )  # fmt: skip
+        if not wide and _day(o.created_ns) != day:
+            day = _day(o.created_ns)
+            _add_row(table, Text(day, style="dim"))
+        cells: list[str | Text] = [short_time(o.created_ns) if wide else short_time(o.created_ns)[11:19]]
+        cells += [o.client_order_id, o.order_id or "-"] if wide else [short_id(o.client_order_id)]
+        cells += [
+            o.ticker, o.side, format_price_usd(o.price), f"{format_qty(o.fill_count)}/{format_qty(o.count)}",
+            dollars(o.fees), o.status,
+        ]  # fmt: skip
+        cells += [o.strategy] if wide else []
+        _add_row(table, *cells)
     return table
 
 
-def fills_table(fills: Sequence[FillRecord]) -> Table:
+def fills_table(fills: Sequence[FillRecord], wide: bool = False) -> RenderableType:
+    """Narrow: time, short fill id, ticker, side, price, count, fee, taker; ``wide`` adds the order id and
+    the strategy and shows ids and times in full."""
+    if not fills:
+        return no_rows("fills")
     numeric = ("price", "count", "fee")
-    table = _table(
-        "fills (newest first)", "time", "fill id", "ticker", "side", *numeric, "taker", "strategy",
+    ids = ("fill id", "order id") if wide else ("id",)
+    extra = ("strategy",) if wide else ()
+    table = compact_table(
+        "fills (newest first)", "time" if wide else "UTC", *ids, "ticker", "side", *numeric, "taker", *extra,
         numeric=numeric,
     )  # fmt: skip
+    day = ""
     for f in fills:
-        _add_row(
-            table, short_time(f.ts_ns), f.fill_id, f.ticker, f.side, format_price(f.price),
-            format_count(f.count), dollars(f.fee), "yes" if f.is_taker else "no", f.strategy,
-        )  # fmt: skip
+        if not wide and _day(f.ts_ns) != day:
+            day = _day(f.ts_ns)
+            _add_row(table, Text(day, style="dim"))
+        cells: list[str | Text] = [short_time(f.ts_ns) if wide else short_time(f.ts_ns)[11:19]]
+        cells += [f.fill_id, f.order_id] if wide else [short_id(f.fill_id)]
+        cells += [
+            f.ticker, f.side, format_price_usd(f.price), format_qty(f.count), dollars(f.fee),
+            "yes" if f.is_taker else "no",
+        ]  # fmt: skip
+        cells += [f.strategy] if wide else []
+        _add_row(table, *cells)
     return table
 
 
-def pnl_table(by: str, lines: Sequence[PnlLine], whole: PnlLine) -> Table:
-    numeric = ("realized", "fees", "net", "volume", "fills")
-    table = _table(f"realized P&L by {by}", by, *numeric, numeric=numeric)
+def pnl_table(by: str, lines: Sequence[PnlLine], whole: PnlLine, wide: bool = False) -> RenderableType:
+    """Realized P&L net of fees beside its parts (``realized`` is before fees, ``net`` after)."""
+    if not lines:
+        return no_rows("fills or settlements: no realized P&L yet")
+    numeric = ("before fees", "fees", "net", "contracts", "fills")
+    table = compact_table(f"realized P&L by {by}", by, *numeric, numeric=numeric)
     for line in [*lines, whole]:
         style = "bold" if line is whole else None
         _add_row(
             table, line.key, dollars(line.realized), dollars(line.fees), dollars(line.net),
-            format_count(line.volume), str(line.fills), style=style,
+            format_qty(line.volume), str(line.fills), style=style,
         )  # fmt: skip
     return table

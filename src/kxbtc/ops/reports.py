@@ -73,8 +73,8 @@ class PositionsReport:
             "warnings": self.warnings,
         }
 
-    def as_table(self) -> RenderableType:
-        return render.positions_table(self.rows)
+    def as_table(self, wide: bool = False) -> RenderableType:
+        return render.positions_table(self.rows, wide)
 
 
 def positions_report(conn: sqlite3.Connection, db: Path) -> PositionsReport:
@@ -92,8 +92,8 @@ class OrdersReport:
     def as_json(self) -> JsonObject:
         return {"db": self.db, "orders": [render.order_json(o) for o in self.orders]}
 
-    def as_table(self) -> RenderableType:
-        return render.orders_table(self.orders)
+    def as_table(self, wide: bool = False) -> RenderableType:
+        return render.orders_table(self.orders, wide)
 
 
 def orders_report(conn: sqlite3.Connection, db: Path, status: str | None, limit: int) -> OrdersReport:
@@ -109,8 +109,8 @@ class FillsReport:
     def as_json(self) -> JsonObject:
         return {"db": self.db, "fills": [render.fill_json(f) for f in self.fills]}
 
-    def as_table(self) -> RenderableType:
-        return render.fills_table(self.fills)
+    def as_table(self, wide: bool = False) -> RenderableType:
+        return render.fills_table(self.fills, wide)
 
 
 def fills_report(conn: sqlite3.Connection, db: Path, ticker: str | None, limit: int) -> FillsReport:
@@ -135,8 +135,8 @@ class PnlReport:
             "warnings": self.warnings,
         }
 
-    def as_table(self) -> RenderableType:
-        return render.pnl_table(self.by, self.lines, self.total)
+    def as_table(self, wide: bool = False) -> RenderableType:
+        return render.pnl_table(self.by, self.lines, self.total, wide)
 
 
 def pnl_report_by(conn: sqlite3.Connection, db: Path, by: GroupBy) -> PnlReport:

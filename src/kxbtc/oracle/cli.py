@@ -44,7 +44,11 @@ def tick_record(status: OracleStatus, estimate: BrtiEstimate | None) -> dict[str
 
 
 def _line(rec: dict[str, Any]) -> str:
-    est = "  no estimate" if rec["estimate"] is None else f"{rec['estimate']:>12.2f} {rec['method']}"
+    est = (
+        "  no estimate"
+        if rec["estimate"] is None
+        else f"{'$' + format(rec['estimate'], ',.2f'):>12} {rec['method']}"
+    )
     feeds = "  ".join(f"{v}:{f['state']}/{f['messages']}m/{f['errors']}e" for v, f in rec["feeds"].items())
     return f"{est}  {feeds}"
 

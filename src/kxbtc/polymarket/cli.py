@@ -28,7 +28,7 @@ from kxbtc.polymarket.gamma import GammaClient, UpDownMarket, parse_window_start
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.polymarket.ws import PolymarketWsClient
 from kxbtc.polymarket.ws_handlers import PolyQueueHandler
-from kxbtc.units import format_count, format_price
+from kxbtc.units import format_count, format_price, format_price_usd, format_qty, parse_count, parse_price
 
 __all__ = ["poly"]
 
@@ -59,9 +59,16 @@ def watch_record(market: UpDownMarket, up: PolyBook, down: PolyBook, now_ms: int
     }
 
 
+def _quote(price: str | None, size: str) -> str:
+    """``$0.56 x 10`` from the record's exact strings (the JSON keeps them as they are)."""
+    if price is None:
+        return "-"
+    return f"{format_price_usd(parse_price(price))} x {format_qty(parse_count(size))}"
+
+
 def _side_text(name: str, rec: dict[str, Any]) -> str:
     state = "" if rec["live"] else " (stale)"
-    return f"{name} {rec['bid']} x {rec['bid_size']} / {rec['ask']} x {rec['ask_size']}{state}"
+    return f"{name} {_quote(rec['bid'], rec['bid_size'])} / {_quote(rec['ask'], rec['ask_size'])}{state}"
 
 
 def _watch_line(rec: dict[str, Any]) -> str:
@@ -209,4 +216,6 @@ def book(token: str, clob_url: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rec))
     else:
-        click.echo(f"{token}  bid {rec['bid']} x {rec['bid_size']}  ask {rec['ask']} x {rec['ask_size']}")
+        click.echo(
+            f"{token}  bid {_quote(rec['bid'], rec['bid_size'])}  ask {_quote(rec['ask'], rec['ask_size'])}"
+        )

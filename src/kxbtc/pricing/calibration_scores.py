@@ -3,6 +3,7 @@ the report that carries them (with the windows left out and why)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,6 +13,8 @@ from kxbtc.pricing.candle_file import FloatArray, IntArray
 
 PROBABILITY_CLIP = 1e-4
 RELIABILITY_BUCKETS = 10
+#: The two-sided 95 % normal quantile.
+Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,8 @@ class CalibrationReport:
     per_horizon: dict[int, HorizonScore]
     reliability: list[ReliabilityBucket]
     skipped: list[SkippedWindow] = field(default_factory=list)
+    #: Every scored forecast (for plots); not part of the JSON.
+    predictions: Predictions | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -81,6 +86,16 @@ class Predictions:
     probability: FloatArray
     outcome: FloatArray
     horizon: IntArray
+
+
+def wilson_interval(successes: float, n: int) -> tuple[float, float] | None:
+    """95 % Wilson score interval of a binomial proportion (sane at 0 and n, unlike the normal one)."""
+    if n == 0:
+        return None
+    p = successes / n
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def brier_score(p: FloatArray, y: FloatArray) -> float:
@@ -130,4 +145,5 @@ def score(predictions: Predictions, model: str, skipped: list[SkippedWindow]) ->
         per_horizon,
         reliability_table(p, y),
         skipped,
+        predictions,
     )

@@ -13,11 +13,10 @@ from typing import NoReturn
 import click
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from kxbtc.exit_codes import EXIT_USAGE
-from kxbtc.pricing.calibrate import DEFAULT_HORIZONS, MODELS, calibrate
-from kxbtc.pricing.calibration_scores import CalibrationReport, iso_minute
+from kxbtc.pricing.calibrate import BASELINE, DEFAULT_HORIZONS, MODELS, calibrate
+from kxbtc.pricing.calibration_scores import CalibrationReport, iso_minute, wilson_interval
 from kxbtc.pricing.candle_file import CandleFileError, load_candles
 from kxbtc.pricing.fair_value import (
     STRIKE_TYPES,
@@ -27,6 +26,7 @@ from kxbtc.pricing.fair_value import (
     fair_value_lognormal,
 )
 from kxbtc.pricing.volatility import SECONDS_PER_YEAR, annualise, per_second_vol
+from kxbtc.tables import compact_table
 
 #: Files with at least this many rows get a progress bar (on a terminal only).
 PROGRESS_MIN_ROWS = 20_000
@@ -156,7 +156,7 @@ def fairvalue(
         f"spot                {spot:,.2f}   {seconds_to_close:g} s to close, "
         f"{observed_count} of 60 samples seen",
         f"volatility          {annualise(log_vol**2):.1%} annualised log = ${dollar:.4f}/√s"
-        f" (year = {SECONDS_PER_YEAR} s)",
+        f" (year = {SECONDS_PER_YEAR:,} s)",
         f"drift               ${drift:g}/s",
     ]
     click.echo("\n".join(lines))
@@ -179,23 +179,23 @@ def _parse_horizons(text: str) -> tuple[int, ...]:
 def _print_report(report: CalibrationReport, console: Console) -> None:
     console.print(
         f"model {report.model}: Brier {report.brier:.4f}   log loss {report.log_loss:.4f}   "
-        f"n {report.n} ({report.windows} windows)"
+        f"n {report.n:,} ({report.windows:,} windows)"
     )
-    per = Table(title="per horizon")
-    for col in ("minutes before close", "Brier", "log loss", "n"):
-        per.add_column(col, justify="right")
+    columns = ("minutes before close", "Brier", "log loss", "n")
+    per = compact_table("per horizon", *columns, numeric=columns)
     for h, s in report.per_horizon.items():
-        per.add_row(str(h), f"{s.brier:.4f}", f"{s.log_loss:.4f}", str(s.n))
+        per.add_row(str(h), f"{s.brier:.4f}", f"{s.log_loss:.4f}", f"{s.n:,}")
     console.print(per)
-    rel = Table(title="reliability")
-    for col in ("bucket", "n", "mean predicted", "observed"):
-        rel.add_column(col, justify="right")
+    buckets = ("bucket", "n", "mean predicted", "observed", "95% interval")
+    rel = compact_table("reliability", *buckets, numeric=buckets)
     for b in report.reliability:
+        interval = wilson_interval((b.observed or 0.0) * b.n, b.n)
         rel.add_row(
             f"{b.lower:.1f}-{b.upper:.1f}",
-            str(b.n),
+            f"{b.n:,}",
             "-" if b.mean_predicted is None else f"{b.mean_predicted:.3f}",
             "-" if b.observed is None else f"{b.observed:.3f}",
+            "-" if interval is None else f"{interval[0]:.3f}-{interval[1]:.3f}",
         )
     console.print(rel)
 
@@ -215,36 +215,19 @@ def _report_skipped(report: CalibrationReport, console: Console, limit: int = 10
         console.print(f"  {count} window(s): {reason}")
 
 
-def _plot(report: CalibrationReport, path: Path) -> None:
+def _plot(report: CalibrationReport, baseline: CalibrationReport | None, path: Path) -> None:
+    """The reliability figure (``calibration_plot``); the folder is created, a failure is one line."""
     try:
-        matplotlib = importlib.import_module("matplotlib")
+        importlib.import_module("matplotlib")
     except ImportError:
         _usage_error("--plot needs matplotlib: pip install 'kxbtc[plot]' (or pip install 'matplotlib>=3.8')")
-    matplotlib.use("Agg")  # files only; never open a window
-    plt = importlib.import_module("matplotlib.pyplot")
-    filled = [b for b in report.reliability if b.n]
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
-    xs = [b.mean_predicted for b in filled]
-    ys = [b.observed for b in filled]
-    ax.plot(xs, ys, marker="o", label=f"model {report.model}")
-    for b in filled:
-        ax.annotate(
-            str(b.n),
-            (b.mean_predicted or 0.0, b.observed or 0.0),
-            fontsize=7,
-            textcoords="offset points",
-            xytext=(4, -10),
-        )
-    ax.set_xlabel("predicted P(YES)")
-    ax.set_ylabel("observed frequency of YES")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Reliability: Brier {report.brier:.4f}, log loss {report.log_loss:.4f}, n {report.n}")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    from kxbtc.pricing.calibration_plot import write_plot
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_plot(report, baseline, path)
+    except OSError as exc:
+        _usage_error(f"--plot {path}: {exc.strerror or exc}")
 
 
 @click.command("calibrate")
@@ -262,17 +245,21 @@ def _plot(report: CalibrationReport, path: Path) -> None:
     type=click.Choice(sorted(MODELS)),
     default="default",
     show_default=True,
-    help="baseline = the README's reference model; default = the improved model.",
+    help="baseline = the data set protocol's reference model; default = the improved model.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write a reliability diagram PNG here (needs matplotlib).",
+    help="Write a reliability diagram PNG here, per horizon with intervals, a forecast histogram and the"
+    " baseline's scores (needs matplotlib; the folder is created).",
 )
 def calibrate_command(candles_csv: Path, at: str, model_name: str, as_json: bool, plot: Path | None) -> None:
-    """Score the fair-value model on one-minute candles (shared/data/README.md protocol)."""
+    """Score the fair-value model on one-minute BTC/USD candles.
+
+    CSV rows open_time,open,high,low,close,volume, one a minute; e.g. the shared data set under
+    ../shared/data/ (README "Calibration")."""
     horizons = _parse_horizons(at)
     err = Console(stderr=True)
     out = Console(highlight=False)
@@ -295,7 +282,10 @@ def calibrate_command(candles_csv: Path, at: str, model_name: str, as_json: bool
     except CandleFileError as exc:
         _usage_error(str(exc))
     if plot is not None:
-        _plot(report, plot)
+        baseline = report
+        if model_name != BASELINE.name:
+            baseline = calibrate(candles, horizons, BASELINE)
+        _plot(report, baseline, plot)
     if as_json:
         payload = report.to_json()
         click.echo(

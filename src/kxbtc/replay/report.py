@@ -10,7 +10,7 @@ from typing import Any
 
 from kxbtc.llm.recorded import NO_LLM_NOTE
 from kxbtc.replay.runner import ReplayRunner
-from kxbtc.units import MONEY_SCALE, format_money, format_usd
+from kxbtc.units import MONEY_SCALE, format_money, format_usd, format_usd_float
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20260513
@@ -68,18 +68,20 @@ class ReplayReport:
         return sum(m.fills for m in self.markets)
 
     def net_interval(self) -> tuple[float, float]:
-        """95% percentile interval of the total net P&L (dollars), resampling whole markets."""
-        nets = [m.net / MONEY_SCALE for m in self.markets]
+        """95% percentile interval of the total net P&L (dollars), resampling whole markets. Summed in
+        exact micro-dollars and divided once, so the ends carry no float residue (-13.055759999999998)."""
+        nets = [m.net for m in self.markets]
         if not nets:
             return (0.0, 0.0)
         rng = random.Random(BOOTSTRAP_SEED)
         totals = sorted(sum(rng.choices(nets, k=len(nets))) for _ in range(BOOTSTRAP_RESAMPLES))
-        return totals[int(0.025 * len(totals))], totals[int(0.975 * len(totals)) - 1]
+        low, high = totals[int(0.025 * len(totals))], totals[int(0.975 * len(totals)) - 1]
+        return low / MONEY_SCALE, high / MONEY_SCALE
 
     def to_json(self) -> dict[str, Any]:
         low, high = self.net_interval()
         traded = [m for m in self.markets if m.fills]
-        contracts = sum(m.contracts for m in self.markets)
+        contracts = round(sum(m.contracts for m in self.markets), 2)
         return {
             "recordings": self.recordings,
             "latency_ms": self.latency_ms,
@@ -91,7 +93,7 @@ class ReplayReport:
             "fees": self.fees / MONEY_SCALE,
             "net_pnl": self.net / MONEY_SCALE,
             "net_pnl_interval_95": [low, high],
-            "net_per_contract": (self.net / MONEY_SCALE / contracts) if contracts else 0.0,
+            "net_per_contract": round(self.net / MONEY_SCALE / contracts, 6) if contracts else 0.0,
             "money_exact": {"fees_usd": format_money(self.fees), "net_pnl_usd": format_money(self.net)},
             "halts": self.halts,
             "rejections": self.rejections,
@@ -103,7 +105,7 @@ class ReplayReport:
                     "result": m.result,
                     "orders": m.orders,
                     "fills": m.fills,
-                    "contracts": m.contracts,
+                    "contracts": round(m.contracts, 2),
                     "net_usd": format_money(m.net),
                     "fees_usd": format_money(m.fees),
                     "settled": m.settled,
@@ -124,7 +126,7 @@ class ReplayReport:
             f"  fees              {format_usd(self.fees)}",
             f"  net P&L           {format_usd(self.net)}  "
             f"(95% interval over markets {_usd(low)} .. {_usd(high)})",
-            f"  risk rejections   {', '.join(f'{k} {v:,}' for k, v in self.rejections.items()) or 'none'}",
+            f"  capped by risk    {', '.join(f'{k} {v:,}' for k, v in self.rejections.items()) or 'none'}",
         ]
         lines.append(f"  llm               {self.llm}")
         lines += [f"  HALT: {h}" for h in self.halts]
@@ -134,7 +136,7 @@ class ReplayReport:
 
 def _usd(dollars: float) -> str:
     """A dollar figure (the bootstrap's) for people, through the one money formatter."""
-    return format_usd(round(dollars * MONEY_SCALE))
+    return format_usd_float(dollars)
 
 
 def outcomes(runner: ReplayRunner) -> list[MarketOutcome]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -15,7 +16,8 @@ from kxbtc.clock import parse_utc_ns
 from kxbtc.exit_codes import EXIT_OK
 from kxbtc.research.score import DEFAULT_SPLIT
 from kxbtc.strategy import KNOWN_STRATEGIES
-from kxbtc.units import MONEY_SCALE, format_usd
+from kxbtc.tables import compact_table
+from kxbtc.units import PRICE_SCALE, format_price_usd, format_usd_float
 
 
 @click.command("sweep")
@@ -39,6 +41,7 @@ from kxbtc.units import MONEY_SCALE, format_usd
 @click.option("--jobs", type=click.IntRange(0, 256), default=0, help="Local processes (0: one per core).")
 @click.option("--ray", "ray_address", default=None, help="Run the cells as Ray tasks on this cluster.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@click.option("--wide", is_flag=True, help="Every column (the default fits 80 columns).")
 def sweep_command(
     paths: tuple[Path, ...],
     config_path: Path | None,
@@ -49,6 +52,7 @@ def sweep_command(
     jobs: int,
     ray_address: str | None,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """Replay each strategy at each latency on recordings, in parallel: P&L after fees with intervals
     from resampling whole markets, in-sample (before --split) beside out-of-sample (from it on)."""
@@ -65,34 +69,28 @@ def sweep_command(
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         sys.exit(EXIT_OK)
-    out = Table(title=f"sweep: in-sample before {split}, out-of-sample from it (net after fees)")
-    for name in (
-        "strategy",
-        "latency",
-        "IS markets",
-        "IS net",
-        "OOS markets",
-        "OOS trades",
-        "OOS net",
-        "OOS 95%",
-        "OOS $/contract",
-    ):
-        out.add_column(name)
+    Console().print(sweep_table(rows, split, wide))
+
+
+def sweep_table(rows: list[dict[str, Any]], split: str, wide: bool) -> Table:
+    """One row per strategy and latency; narrow fits 80 columns, ``wide`` adds the in-sample market count
+    and the out-of-sample trade count."""
+    numeric = ("IS markets", "IS net", "OOS markets", "OOS trades", "OOS net", "OOS 95%", "OOS $/contract")
+    shown = numeric if wide else ("IS net", "OOS markets", "OOS net", "OOS 95%", "OOS $/contract")
+    out = compact_table(
+        f"sweep: in-sample before {split}, out-of-sample from it (net after fees)",
+        "strategy", "latency", *shown, numeric=("latency", *shown),
+    )  # fmt: skip
     for r in rows:
         low, high = r.get("oos_net_pnl_interval_95") or (0.0, 0.0)
-        out.add_row(
-            r["strategy"],
-            f"{r['latency_ms']:g} ms",
-            str(r.get("is_markets", 0)),
-            _usd(r.get("is_net_pnl", 0.0)),
-            str(r.get("oos_markets", 0)),
-            str(r.get("oos_trades", 0)),
-            _usd(r.get("oos_net_pnl", 0.0)),
-            f"{_usd(low)} .. {_usd(high)}",
-            f"{r.get('oos_net_per_contract', 0.0):+.4f}",
-        )
-    Console().print(out)
-
-
-def _usd(dollars: float) -> str:
-    return format_usd(round(dollars * MONEY_SCALE))
+        cells = {
+            "IS markets": f"{r.get('is_markets', 0):,}",
+            "IS net": format_usd_float(r.get("is_net_pnl", 0.0)),
+            "OOS markets": f"{r.get('oos_markets', 0):,}",
+            "OOS trades": f"{r.get('oos_trades', 0):,}",
+            "OOS net": format_usd_float(r.get("oos_net_pnl", 0.0)),
+            "OOS 95%": f"{format_usd_float(low)}..{format_usd_float(high)}",
+            "OOS $/contract": format_price_usd(round(r.get("oos_net_per_contract", 0.0) * PRICE_SCALE)),
+        }
+        out.add_row(r["strategy"], f"{r['latency_ms']:g} ms", *(cells[name] for name in shown))
+    return out

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kxbtc.pricing.calibration_scores import brier_score, reliability_table
+from kxbtc.pricing.calibration_scores import brier_score, reliability_table, wilson_interval
 from kxbtc.report.queries import DecisionInputs
-from kxbtc.research.metrics import wilson_interval
 from kxbtc.store.records import SettlementRecord
 
 RELIABILITY_BINS = 10

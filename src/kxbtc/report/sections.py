@@ -130,8 +130,8 @@ _PNL_HEADERS = ("", "net P&L", "95% interval", "fees", "volume", "markets")
 def _resampling_note(sheet: Tearsheet) -> str:
     p = sheet.pnl
     return note(
-        f"Intervals: {p.resamples} resamples of the {p.total.markets} traded markets drawn with replacement"
-        f" (seed {p.seed}); realized P&L only, open positions not marked."
+        f"Intervals: {p.resamples:,} resamples of the {p.total.markets:,} traded markets drawn with"
+        f" replacement (seed {p.seed}); realized P&L only, open positions not marked."
     )
 
 

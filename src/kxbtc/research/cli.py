@@ -18,9 +18,9 @@ from kxbtc.exit_codes import EXIT_USAGE
 from kxbtc.research.metrics import FORECASTS
 from kxbtc.research.moments import ReplayOptions
 from kxbtc.research.score import DEFAULT_SPLIT, ScoreOptions, score_paths
+from kxbtc.tables import compact_table
 
 #: The tables need this many columns; a pipe would otherwise get rich's 80.
-HUMAN_WIDTH = 112
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -46,9 +46,9 @@ def _cell(value: float | None, interval: list[float] | None, digits: int = 4, si
 
 
 def _score_table(part: dict[str, Any], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("forecast", "Brier [95 %]", "log loss [95 %]"):
-        table.add_column(col, justify="right")
+    table = compact_table(
+        title, "forecast", *(numeric := ("Brier [95 %]", "log loss [95 %]")), numeric=numeric
+    )
     intervals = part["intervals"] or {"brier": {}, "log_loss": {}}
     for name in (*FORECASTS, "model_minus_market", "blend_minus_market"):
         signed = "_minus_" in name
@@ -60,23 +60,22 @@ def _score_table(part: dict[str, Any], title: str) -> Table:
     return table
 
 
-def _bucket_table(part: dict[str, Any], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("min to close", "n", "markets", *FORECASTS, "model - market [95 %]", "blend - market [95 %]"):
-        table.add_column(col, justify="right")
+def _bucket_tables(part: dict[str, Any]) -> list[Table]:
+    """Brier by minutes to close, then each forecast's difference to the market with its interval: two
+    tables so that each fits 80 columns."""
+    heads: tuple[str, ...] = ("min to close", "n", "markets", *FORECASTS)
+    scores = compact_table("Brier score by minutes to close", *heads, numeric=heads)
+    differences = ("model_minus_market", "blend_minus_market")
+    heads = ("min to close", *(f"{d.replace('_minus_', ' - ')} [95 %]" for d in differences))
+    diffs = compact_table("Brier difference to the market by minutes to close", *heads, numeric=heads)
     for b in part["by_time_to_close"]:
         brier, ci = b["brier"], (b["intervals"] or {}).get("brier", {})
-        diffs = []
-        for name in ("model_minus_market", "blend_minus_market"):
-            diffs.append(_cell(brier.get(name), ci.get(name), 3, signed=True))
-        table.add_row(
-            b["minutes_to_close"],
-            str(b["n"]),
-            str(b["markets"]),
-            *(_number(brier[f], 3) for f in FORECASTS),
-            *diffs,
+        minutes = b["minutes_to_close"]
+        scores.add_row(
+            minutes, f"{b['n']:,}", f"{b['markets']:,}", *(_number(brier[f], 3) for f in FORECASTS)
         )
-    return table
+        diffs.add_row(minutes, *(_cell(brier.get(d), ci.get(d), 3, signed=True) for d in differences))
+    return [scores, diffs]
 
 
 def _print_human(report: dict[str, Any], console: Console) -> None:
@@ -87,17 +86,18 @@ def _print_human(report: dict[str, Any], console: Console) -> None:
         ("fit", f"blend fitted before {split}"),
     ):
         part = report["parts"][key]
-        console.print(f"\n[bold]{label}[/bold]: {part['n']} moments, {part['markets']} markets")
+        console.print(f"\n[bold]{label}[/bold]: {part['n']:,} moments, {part['markets']:,} markets")
         if part["n"]:
             console.print(_score_table(part, "scores (lower is better; differences < 0 beat the market)"))
-            console.print(_bucket_table(part, "Brier score by minutes to close"))
+            for table in _bucket_tables(part):
+                console.print(table)
     fitted = "fitted" if w["fitted"] else "not fitted (no moments before the split): plain average"
     console.print(
         f"blend: logit p = {w['intercept']:+.3f} + {w['model']:.3f}·logit(model) + "
-        f"{w['market']:.3f}·logit(market), {fitted} on {w['n']} moments"
+        f"{w['market']:.3f}·logit(market), {fitted} on {w['n']:,} moments"
     )
-    skipped = ", ".join(f"{k} {v}" for k, v in report["skipped_moments"].items())
-    console.print(f"moments not scored: {skipped or 'none'}; basis samples: {report['basis_samples']}")
+    skipped = ", ".join(f"{k} {v:,}" for k, v in report["skipped_moments"].items())
+    console.print(f"moments not scored: {skipped or 'none'}; basis samples: {report['basis_samples']:,}")
 
 
 @click.command("score")
@@ -174,7 +174,7 @@ def score_command(
     if as_json:
         click.echo(json.dumps(report, sort_keys=False))
     else:
-        _print_human(report, Console(highlight=False, width=max(Console().width, HUMAN_WIDTH)))
+        _print_human(report, Console(highlight=False))
     if plot is not None:
         from kxbtc.research.plots import write_plots  # matplotlib only when asked
 

@@ -7,7 +7,6 @@ interval and the intervals of the differences to the market come from ``MarketBo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -15,7 +14,13 @@ from itertools import pairwise
 import numpy as np
 from numpy.typing import NDArray
 
-from kxbtc.pricing.calibration_scores import PROBABILITY_CLIP, brier_score, log_loss, reliability_table
+from kxbtc.pricing.calibration_scores import (
+    PROBABILITY_CLIP,
+    brier_score,
+    log_loss,
+    reliability_table,
+    wilson_interval,
+)
 from kxbtc.research.bootstrap import MarketBootstrap
 
 FloatArray = NDArray[np.float64]
@@ -26,7 +31,6 @@ FORECASTS = ("model", "market", "blend")
 DIFFERENCES = (("model", "market"), ("blend", "market"))
 DEFAULT_TTC_EDGES_MIN = (0.0, 1.0, 3.0, 6.0, 10.0, 15.0)
 RELIABILITY_BINS = 10
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +61,6 @@ def brier_terms(p: FloatArray, y: FloatArray) -> FloatArray:
 def log_loss_terms(p: FloatArray, y: FloatArray) -> FloatArray:
     q = np.clip(p, PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
     return np.asarray(-(y * np.log(q) + (1 - y) * np.log(1 - q)), dtype=np.float64)
-
-
-def wilson_interval(successes: float, n: int) -> tuple[float, float] | None:
-    """95 % Wilson score interval of a binomial proportion (sane at 0 and n, unlike the normal one)."""
-    if n == 0:
-        return None
-    p = successes / n
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _interval(value: tuple[float, float] | None) -> list[float] | None:

@@ -42,7 +42,16 @@ from kxbtc.domain.updown import DOWN, UP, WINDOW_S, OutcomeBook, UpDownWindow
 from kxbtc.pricing.polymarket_fees import polymarket_taker_fee
 from kxbtc.risk.limits import OrderIntent
 from kxbtc.strategy.base import ContractView, Decision
-from kxbtc.units import COUNT_SCALE, PRICE_SCALE, Count, Money, Price
+from kxbtc.units import (
+    COUNT_SCALE,
+    PRICE_SCALE,
+    Count,
+    Money,
+    Price,
+    format_contracts,
+    format_price_usd,
+    format_usd,
+)
 
 __all__ = ["CrossVenueArb", "PairQuote", "PairedTrade", "PolymarketIntent", "quote_pair"]
 
@@ -209,10 +218,12 @@ class CrossVenueArb:
         required = self.required_per_contract * quote.size
         leg = "YES" if quote.kalshi_side == "bid" else "NO"
         reason = (
-            f"cross-venue basis pair: Kalshi {leg} {contract.ticker} @ {quote.kalshi_price} + Polymarket "
-            f"{quote.poly_outcome} {market.slug} @ {quote.poly_price} x {quote.size}; cost {quote.cost} "
-            f"micro-$ incl. fees {quote.kalshi_fee}+{quote.poly_fee}; edge {quote.edge} > required "
-            f"{required} (min_edge + basis_margin). NOT riskless: Kalshi settles on a 60 s BRTI average, "
+            f"cross-venue basis pair: Kalshi {leg} {contract.ticker} @ {format_price_usd(quote.kalshi_price)}"
+            f" + Polymarket {quote.poly_outcome} {market.slug} @ {format_price_usd(quote.poly_price)} x "
+            f"{format_contracts(quote.size)}; cost {format_usd(quote.cost)} incl. fees "
+            f"{format_usd(quote.kalshi_fee)} + {format_usd(quote.poly_fee)}; edge {format_usd(quote.edge)} > "
+            f"required {format_usd(required)} (min_edge + basis_margin). NOT riskless: Kalshi settles on a "
+            "60 s BRTI average, "
             "Polymarket on a Chainlink point price"
         )
         # Kalshi's intent is priced on the YES leg: buying NO at q is an "ask" at YES price 1 - q.

@@ -22,7 +22,7 @@ from kxbtc.strategy.base import (
     model_probability,
     top_up,
 )
-from kxbtc.units import PRICE_SCALE, Count, Money, Price
+from kxbtc.units import PRICE_SCALE, Count, Money, Price, format_price_usd
 
 
 class FairValueEdge(Strategy[SettingsT]):
@@ -80,8 +80,8 @@ class FairValueEdge(Strategy[SettingsT]):
         # V2 orders are on the YES leg: buying NO at q is an ask (sell YES) at 1 - q.
         side, price = ("bid", sized.price) if sized.side == "yes" else ("ask", complement(sized.price))
         reason = (
-            f"p_yes={p_yes:.4f} (model {p_model:.4f}) vs {sized.side} ask {sized.price / PRICE_SCALE:.4f}:"
-            f" edge {sized.edge:.4f}/contract after fees > {min_edge}"
+            f"p_yes={p_yes:.4f} (model {p_model:.4f}) vs {sized.side} ask {format_price_usd(sized.price)}:"
+            f" edge {format_price_usd(round(sized.edge * PRICE_SCALE))}/contract after fees > {min_edge}"
         )
         intent = OrderIntent(
             contract.ticker, side, price, count, self.name, reason, self.config.time_in_force

@@ -41,7 +41,7 @@ from kxbtc.strategy.base import (
     Strategy,
     model_probability,
 )
-from kxbtc.units import COUNT_SCALE, PRICE_SCALE, Count, Price, PriceGrid
+from kxbtc.units import COUNT_SCALE, PRICE_SCALE, Count, Price, PriceGrid, format_contracts, format_price_usd
 
 GOOD_TILL_CANCELED = "good_till_canceled"
 
@@ -123,8 +123,8 @@ class PassiveQuote(Strategy[PassiveQuoteConfig]):
         inputs: dict[str, float | str | int | None],
     ) -> Decision:
         reason = (
-            f"quote {side} {price / PRICE_SCALE:.4f} around p_yes={p_yes:.4f}"
-            f" (half spread {self.config.half_spread}, position {market.position / COUNT_SCALE:g})"
+            f"quote {side} {format_price_usd(price)} around p_yes={p_yes:.4f}"
+            f" (half spread {self.config.half_spread}, position {format_contracts(market.position)})"
         )
         intent = OrderIntent(
             market.contract.ticker, str(side), price, count, self.name, reason, GOOD_TILL_CANCELED

@@ -9,16 +9,37 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 
 // -- formatting -----------------------------------------------------------------------------------
 
-// Money arrives as {micros, dollars}; shown in dollars with 2 to 4 decimals, rounded half away from 0.
+// The terminal's formats (kxbtc.units): money in dollars and cents rounded half away from 0 with the
+// sign before the symbol (-$14.70); prices from their exact string, cents unless the grid needs 4 places
+// ($0.56, $0.0150); counts as contracts without trailing ".00".
 function dollars(money) {
   if (money === null || money === undefined) return "-";
-  const micros = money.micros;
-  const units = Math.floor((Math.abs(micros) + 50) / 100); // 1e-4 $
-  const whole = Math.floor(units / 10000);
-  let frac = String(units % 10000).padStart(4, "0");
-  while (frac.length > 2 && frac.endsWith("0")) frac = frac.slice(0, -1);
-  const sign = micros < 0 && units !== 0 ? "-" : "";
-  return `${sign}$${whole.toLocaleString("en-US")}.${frac}`;
+  return centsText(money.micros);
+}
+
+function centsText(micros) {
+  const cents = Math.floor((Math.abs(micros) + 5000) / 10000);
+  const whole = Math.floor(cents / 100);
+  const sign = micros < 0 && cents !== 0 ? "-" : "";
+  return `${sign}$${whole.toLocaleString("en-US")}.${String(cents % 100).padStart(2, "0")}`;
+}
+
+// Realized P&L net of fees, as the terminal shows it: {micros} minus {micros}.
+function netOf(realized, fees) {
+  return { micros: realized.micros - fees.micros };
+}
+
+function priceText(exact) {
+  if (exact === null || exact === undefined || exact === "-") return "-";
+  const [whole, frac = ""] = String(exact).split(".");
+  const four = frac.padEnd(4, "0");
+  return `$${whole}.${four.endsWith("00") ? four.slice(0, 2) : four}`;
+}
+
+function countText(exact) {
+  if (exact === null || exact === undefined) return "-";
+  const text = String(exact);
+  return text.endsWith(".00") ? Number(text.slice(0, -3)).toLocaleString("en-US") : text;
 }
 
 function signClass(money) {
@@ -119,9 +140,9 @@ function renderStatus(s, llmToday) {
   const cards = [
     ["Balance", s.balance ? dollars(s.balance.balance) : "-", s.balance ? `as of ${shortTime(s.balance.time)}` : "no snapshot yet"],
     ["Equity", eq ? dollars(eq.equity) : "-", eq ? `as of ${shortTime(eq.time)}` : "no snapshot yet"],
-    ["Realized", eq ? dollars(eq.realized) : "-", eq ? `fees ${dollars(eq.fees)}` : "", eq ? signClass(eq.realized) : ""],
+    ["Realized (net of fees)", eq ? dollars(netOf(eq.realized, eq.fees)) : "-", eq ? `before fees ${dollars(eq.realized)}, fees ${dollars(eq.fees)}` : "", eq ? signClass(netOf(eq.realized, eq.fees)) : ""],
     ["Unrealized", eq ? dollars(eq.unrealized_mid) : "-", eq ? `at exit ${dollars(eq.unrealized_exit)}` : "at mid", eq ? signClass(eq.unrealized_mid) : ""],
-    [`Today (${s.today.day})`, dollars(s.today.net), `realized ${dollars(s.today.realized)}, fees ${dollars(s.today.fees)}`, signClass(s.today.net)],
+    [`Today (${s.today.day})`, dollars(s.today.net), `before fees ${dollars(s.today.realized)}, fees ${dollars(s.today.fees)}`, signClass(s.today.net)],
     ["Positions", String(s.open_positions), `resting orders ${s.resting_orders}`],
     ["Orders", String(Object.values(s.order_counts).reduce((a, b) => a + b, 0)), counts],
     ["Breaker baseline", base ? dollars(base.day_start_equity) : "-", base ? `day ${base.day} start; peak ${dollars(base.peak_equity)}` : "not saved yet"],
@@ -193,7 +214,7 @@ function renderChart(points, maxPoints) {
     cursor.setAttribute("x1", px(xs[best]));
     cursor.setAttribute("x2", px(xs[best]));
     cursor.setAttribute("visibility", "visible");
-    label.textContent = `${shortTime(p.time)}  equity ${dollars(p.equity)}  realized ${dollars(p.realized)}  unrealized ${dollars(p.unrealized_mid)} (exit ${dollars(p.unrealized_exit)})  fees ${dollars(p.fees)}`;
+    label.textContent = `${shortTime(p.time)}  equity ${dollars(p.equity)}  realized ${dollars(netOf(p.realized, p.fees))} net of fees  unrealized ${dollars(p.unrealized_mid)} (exit ${dollars(p.unrealized_exit)})  fees ${dollars(p.fees)}`;
   });
   svg.addEventListener("mouseleave", () => {
     cursor.setAttribute("visibility", "hidden");
@@ -204,8 +225,8 @@ function renderChart(points, maxPoints) {
 
 function positionText(count) {
   if (count === null || count === undefined) return "-";
-  if (count.startsWith("-")) return `NO ${count.slice(1)}`;
-  return Number(count) === 0 ? "flat" : `YES ${count}`;
+  if (count.startsWith("-")) return `NO ${countText(count.slice(1))}`;
+  return Number(count) === 0 ? "flat" : `YES ${countText(count)}`;
 }
 
 function renderPositions(rows) {
@@ -213,9 +234,9 @@ function renderPositions(rows) {
   renderTable("positions", [
     ["ticker", (r) => r.ticker],
     ["position", (r) => positionText(r.position), { num: true }],
-    ["avg price", (r) => r.average_price || "-", { num: true }],
+    ["avg price", (r) => priceText(r.average_price), { num: true }],
     ["cost", (r) => dollars(r.cost), { num: true }],
-    ["realized", (r) => dollars(r.realized), { num: true, cls: (r) => signClass(r.realized) }],
+    ["before fees", (r) => dollars(r.realized), { num: true, cls: (r) => signClass(r.realized) }],
     ["fees", (r) => dollars(r.fees), { num: true }],
     ["exchange", (r) => positionText(r.exchange_position) + (r.matches_exchange === false ? " (differs)" : ""), { num: true }],
   ], rows, "no open positions");
@@ -226,9 +247,9 @@ function renderOrders(rows) {
     ["created", (r) => shortTime(r.created)],
     ["ticker", (r) => r.ticker],
     ["side", (r) => r.side],
-    ["price", (r) => r.price, { num: true }],
-    ["count", (r) => r.count, { num: true }],
-    ["filled", (r) => r.fill_count, { num: true }],
+    ["price", (r) => priceText(r.price), { num: true }],
+    ["count", (r) => countText(r.count), { num: true }],
+    ["filled", (r) => countText(r.fill_count), { num: true }],
     ["strategy", (r) => r.strategy],
     ["client id", (r) => r.client_order_id],
   ], rows, "no resting orders");
@@ -239,8 +260,8 @@ function renderFills(rows) {
     ["time", (r) => shortTime(r.time)],
     ["ticker", (r) => r.ticker],
     ["side", (r) => r.side],
-    ["price", (r) => r.price, { num: true }],
-    ["count", (r) => r.count, { num: true }],
+    ["price", (r) => priceText(r.price), { num: true }],
+    ["count", (r) => countText(r.count), { num: true }],
     ["fee", (r) => dollars(r.fee), { num: true }],
     ["taker", (r) => (r.is_taker ? "yes" : "no")],
     ["strategy", (r) => r.strategy],
@@ -252,10 +273,10 @@ function renderPnl(report) {
   const total = Object.assign({}, report.total, { _cls: "total" });
   renderTable("pnl", [
     [report.by, (r) => r.key],
-    ["realized", (r) => dollars(r.realized), { num: true, cls: (r) => signClass(r.realized) }],
+    ["before fees", (r) => dollars(r.realized), { num: true, cls: (r) => signClass(r.realized) }],
     ["fees", (r) => dollars(r.fees), { num: true }],
     ["net", (r) => dollars(r.net), { num: true, cls: (r) => signClass(r.net) }],
-    ["volume", (r) => r.volume, { num: true }],
+    ["contracts", (r) => countText(r.volume), { num: true }],
     ["fills", (r) => r.fills, { num: true }],
   ], report.lines.length ? [...report.lines, total] : [], "no fills or settlements yet");
 }
@@ -276,8 +297,8 @@ function renderDecisions(rows) {
     ["strategy", (r) => r.strategy],
     ["ticker", (r) => r.ticker],
     ["side", (r) => r.side],
-    ["price", (r) => r.price || "-", { num: true }],
-    ["count", (r) => r.count || "-", { num: true }],
+    ["price", (r) => (r.price ? priceText(r.price) : "-"), { num: true }],
+    ["count", (r) => (r.count ? countText(r.count) : "-"), { num: true }],
     ["outcome", (r) => r.outcome, { cls: (r) => (r.outcome.startsWith("rejected") ? "neg" : "") }],
     ["reason", (r) => r.reason],
   ], rows, "no decisions recorded");
