@@ -39,6 +39,8 @@ class PolyOrderResult:
     notional: Money
     fee: Money
     reason: str = ""
+    #: The venue's order id (live orders only).
+    order_id: str = ""
 
 
 class PolymarketVenue(Protocol):
