@@ -181,7 +181,9 @@ def test_the_kalshi_leg_fills_through_the_gate_and_the_polymarket_leg_hedges_wha
         run.db_path, "SELECT ticker, inputs, intent FROM decisions WHERE strategy='cross_venue'"
     )
     kalshi_rows = [
-        (t, json.loads(i), json.loads(x)) for t, i, x in decisions if not t.startswith("polymarket:")
+        (t, json.loads(i), json.loads(x))
+        for t, i, x in decisions
+        if not t.startswith(("polymarket:", "pair:"))
     ]
     assert kalshi_rows and all(x["outcome"].startswith("approved") for _, _, x in kalshi_rows)
     assert all(x["tif"] == "fill_or_kill" and x["side"] == "bid" for _, _, x in kalshi_rows)

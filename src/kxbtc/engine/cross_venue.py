@@ -45,12 +45,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import Config, PolymarketConfig
-from kxbtc.engine.cross_venue_hedge import DeskHedging
+from kxbtc.engine.cross_venue_hedge import DeskHedging, PairRun
 from kxbtc.engine.cross_venue_ledger import (
     STRATEGY,
     DeskCounters,
@@ -59,10 +61,15 @@ from kxbtc.engine.cross_venue_ledger import (
     ProposedPair,
 )
 from kxbtc.engine.cross_venue_windows import DeskWindows, window_start
+from kxbtc.errors import KxbtcError
+from kxbtc.polymarket.eligibility import check_geoblock
 from kxbtc.polymarket.gamma import GammaClient, UpDownMarket
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.polymarket.venue import PaperPolymarketVenue, PolymarketVenue
 from kxbtc.polymarket.ws import PolymarketWsClient
+
+if TYPE_CHECKING:
+    from kxbtc.polymarket.sdk_venue import SdkPolymarketVenue
 from kxbtc.risk.limits import ApprovedOrder, OrderIntent
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
@@ -107,6 +114,9 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
             liveness_timeout=3 * poly.ping_interval_s,
         )
         self.venue: PolymarketVenue = PaperPolymarketVenue(self.ws.books)
+        #: Why orders are not allowed (geoblock, close-only, no credentials); None when they are.
+        self.read_only: str | None = None
+        self._live: SdkPolymarketVenue | None = None
         #: Window start (unix s) -> its market, or None when Polymarket has none (recorded once).
         self.windows: dict[int, UpDownMarket | None] = {}
         self.legs: list[PolyLeg] = []
@@ -117,7 +127,9 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
         self._failed_once: set[int] = set()
         self._held_until: dict[str, int] = {}  # token of an ended window -> unsubscribe after (ns)
         self._proposed: dict[OrderIntent, ProposedPair] = {}  # this tick's proposals
-        self._claimed: dict[OrderIntent, ProposedPair] = {}  # Kalshi leg on its way to the exchange
+        self._runs: dict[OrderIntent, PairRun] = {}  # pairs whose two legs are out
+        #: Each settled pair's record (also in the store as ``pair:<id>`` decision rows).
+        self.pair_outcomes: list[dict[str, object]] = []
         self._busy: set[str] = set()  # Kalshi tickers with a pair in flight
         self._stopped: set[str] = set()  # Kalshi tickers with an unhedged leg: no more pairs
         self._paired: dict[str, int] = {}  # Kalshi ticker -> contracts paired so far (Count)
@@ -130,9 +142,71 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
 
     # -- lifecycle --------------------------------------------------------------------------------
 
+    async def connect(self) -> None:
+        """With ``venue = "live"``: the eligibility check, then sign in through the SDK.
+
+        Any "no" (geoblocked, close-only account, no credentials, sign-in refused) leaves the desk
+        read-only: books are kept, no pair is proposed, and one line says why.
+        """
+        if self.config.venue != "live" or not self.trading:
+            return
+        why = await self._eligibility()
+        if why is not None:
+            self.trading = False
+            self.read_only = why
+            line = f"Polymarket is read-only: {why}"
+            log.warning("%s", line)
+            self._note("poly_read_only", "warning", line)
+
+    async def _eligibility(self) -> str | None:
+        cfg = self.config
+        geo_http = PolyHttp(cfg.geoblock_url, self.clock, max_retries=1)
+        try:
+            geo = await check_geoblock(geo_http)
+        except KxbtcError as exc:
+            return f"the geoblock check failed ({exc}); orders stay off until it answers"
+        finally:
+            await geo_http.aclose()
+        if geo.blocked:
+            return f"orders are not allowed from {geo.where()} (Polymarket geoblock, IP {geo.ip})"
+        key = os.environ.get(cfg.private_key_env, "")
+        if not key:
+            return f"no private key in ${cfg.private_key_env} (README, Polymarket live orders)"
+        try:
+            from kxbtc.polymarket.sdk_venue import LiveVenueSettings, SdkPolymarketVenue
+        except ImportError as exc:
+            return f"the polymarket extra is not installed ({exc})"
+        settings = LiveVenueSettings(
+            private_key=key,
+            clob_url=cfg.clob_url,
+            gamma_url=cfg.gamma_url,
+            relayer_url=cfg.relayer_url,
+            wallet=cfg.wallet or None,
+            api_key=os.environ.get(cfg.api_key_env) or None,
+            api_secret=os.environ.get(cfg.api_secret_env) or None,
+            api_passphrase=os.environ.get(cfg.api_passphrase_env) or None,
+        )
+        try:
+            live = await SdkPolymarketVenue.connect(settings)
+        except KxbtcError as exc:
+            return f"sign-in refused: {exc}"
+        try:
+            closed_only = await live.closed_only()
+        except KxbtcError as exc:
+            await live.aclose()
+            return f"the close-only check failed: {exc}"
+        if closed_only:
+            await live.aclose()
+            return "the account is close-only (it may close positions, not open them)"
+        self._live = live
+        self.venue = live
+        return None
+
     def start(self) -> None:
         self.ws.start()
         mode = "proposing pairs" if self.trading else "books only (strategies.cross_venue is off)"
+        if self.read_only is not None:
+            mode = f"books only: {self.read_only}"
         venue = "paper" if isinstance(self.venue, PaperPolymarketVenue) else "live"
         log.info("cross-venue desk started: %s; Polymarket leg venue: %s", mode, venue)
         if self.trading and venue == "paper":
@@ -156,6 +230,8 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
                 await task
         await self.ws.close()
         await self.http.aclose()
+        if self._live is not None:
+            await self._live.aclose()
 
     # -- proposals (called from the engine's timer) -----------------------------------------------
 
@@ -207,8 +283,8 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
         for order in approved:
             pair = self._proposed.pop(order.intent, None)
             if pair is not None:
-                self._claimed[order.intent] = pair
                 self._busy.add(pair.ticker)
                 self._counters.kalshi_sent += 1
+                self.open_legs(pair, order)  # the Polymarket leg goes out now, beside the Kalshi one
                 claimed = True
         return claimed
