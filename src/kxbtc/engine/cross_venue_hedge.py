@@ -16,6 +16,9 @@ of its own (``open_legs``), so both orders are in flight together. When the Kals
 - Kalshi outcome unknown (network): nothing is done on Polymarket; ``unhedged`` until reconciliation;
 - neither filled: ``unfilled`` (nothing is open).
 
+After ``unhedged`` or ``unwound`` the desk proposes no more pairs on that Kalshi market (its book was not
+what the quote saw); after ``hedged`` it may.
+
 Every pair's outcome is written to the store as one decision row (``ticker = pair:<pair id>``, the legs,
 the fills, the repairs, the realized cost in micro-dollars) and one risk event (``pair_<outcome>``, or
 ``unhedged_leg``). The realized cost is what the repair cost against the quote: the extra paid for a
@@ -286,6 +289,8 @@ class DeskHedging(DeskLedger):
             self._note("poly_leg_filled", "info", text)
         elif outcome != UNFILLED:
             self._note(f"pair_{outcome}", "info", text)
+        if outcome == UNWOUND:  # the Kalshi book was not what the quote saw: no more pairs on this market
+            self._stopped.add(pair.ticker)
 
     def _kalshi_text(self, pair: ProposedPair, result: SubmitResult | None) -> str:
         leg = "YES" if pair.quote.kalshi_side == "bid" else "NO"
