@@ -11,32 +11,30 @@ not list gives no pair and is recorded once (risk event ``poly_market_missing``)
 tokens are unsubscribed and forgotten; tokens we hold shares in stay subscribed until the venue's
 ``market_resolved`` (which fixes the paper P&L) or ``RESOLUTION_GRACE_S`` after the end.
 
-Execution order: **the Kalshi leg first, then the Polymarket leg for what Kalshi actually filled.**
-``decisions`` returns the Kalshi legs as ordinary fill-or-kill ``Decision`` objects (strategy
-``cross_venue``); the engine sends them through its risk gate and router like any other order, so every
-limit applies and the gate may shrink or refuse them. When the create acknowledgement comes back, the
-Polymarket leg is sent through the ``PolymarketVenue`` as a fill-or-kill BUY of exactly the acknowledged
-``fill_count`` at the quoted Polymarket ask. The reason: a Kalshi FOK is often killed (the book moved);
-sending both legs at once would then leave a naked Polymarket position, while hedging only what filled
-leaves nothing open when Kalshi kills. If the Polymarket leg is killed or fails, the desk records a
-warning risk event ``unhedged_leg`` with both legs, keeps the Kalshi position (an ordinary position the
-risk gate already counts) and proposes nothing more on that market: there is no retry that could chase
-the price. A Kalshi leg whose outcome is unknown (a network error) is not hedged either and is reported
-the same way; reconciliation settles the Kalshi side.
+Execution: **both legs at once.** ``decisions`` returns the Kalshi legs as ordinary fill-or-kill
+``Decision`` objects (strategy ``cross_venue``); the engine sends them through its risk gate and router
+like any other order, so every limit applies and the gate may shrink or refuse them. When the engine is
+about to send an approved Kalshi leg (``claim``), the desk sends the Polymarket leg for the same count as a
+task of its own, so both orders are in flight together; when the Kalshi answer is back (``hedge``) the
+pair is settled by the stated policy of ``cross_venue_hedge`` (``[polymarket] leg_failure`` and
+``max_leg_loss``): ``paired``, ``hedged``, ``unwound``, ``unhedged`` or ``unfilled``, recorded per pair.
 
 Sizes: at most ``max_pair_contracts`` are paired per Kalshi market over its window (the paper venue
 fills against the mirrored book without consuming it, so without this cap the same liquidity would be
 taken again every tick), and one pair per market is in flight at a time.
 
-The Polymarket leg is PAPER: live Polymarket order entry is not built (see ``kxbtc.polymarket.venue``),
-so the desk uses ``PaperPolymarketVenue`` over its own live books. Its shares, cash and fees are kept
-here, apart from the Kalshi ledger, and shown by ``summary()``. Every Polymarket leg is written to the
-store: a decision row when it is placed and one with its result (``ticker`` = ``polymarket:<slug>:<outcome>``,
-``inputs.pair_id`` links it to the Kalshi decision), plus a risk event (``poly_leg_filled`` or
-``unhedged_leg``) so ``kxbtc status`` shows it.
+The Polymarket venue: ``[polymarket] venue = "paper"`` (the default, and the demo's) fills the legs
+against the desk's own mirrored books (``PaperPolymarketVenue``); ``"live"`` signs and posts them through
+the official SDK (``kxbtc.polymarket.sdk_venue``) after an eligibility check at start (``connect``: the
+geoblock endpoint, credentials, the account's close-only flag); any "no" leaves the desk read-only with
+one line saying why. Polymarket shares, cash and fees are kept here, apart from the Kalshi ledger, and
+shown by ``summary()``. Every Polymarket leg is written to the store: a decision row when it is placed and
+one with its result (``ticker`` = ``polymarket:<slug>:<outcome>``, ``inputs.pair_id`` links it to the
+Kalshi decision), plus the pair's outcome row (``ticker`` = ``pair:<pair id>``) and a risk event.
 
-The parts: window discovery and rollover (``cross_venue_windows``), hedging (``cross_venue_hedge``), the
-paper ledger and summary (``cross_venue_ledger``); this module proposes and claims the pairs.
+The parts: window discovery and rollover (``cross_venue_windows``), the two legs and the failure policy
+(``cross_venue_hedge``), the ledger and summary (``cross_venue_ledger``); this module proposes and claims
+the pairs and signs in.
 """
 
 from __future__ import annotations
