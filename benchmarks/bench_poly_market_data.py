@@ -4,8 +4,8 @@ Which market-data path to keep: the SDK's stream decodes each frame with ``parse
 models with Decimal and datetime fields) after ``json.loads``; ours decodes with msgspec structs
 (``kxbtc.polymarket.messages.decode_ws_frame``), timed here with every price and size parsed to
 integers, as the book does when it applies them. The frames are what the simulated venue publishes:
-``price_change`` messages of a live quoting process (both tokens of a window, four levels a side), the same shape the SDK's models accept
-(``tests/unit/test_poly_sdk_shapes.py``).
+``price_change`` messages of a live quoting process (both tokens of a window, four levels a side), the
+same shape the SDK's models accept (``tests/unit/test_poly_sdk_shapes.py``).
 
     .venv/bin/python benchmarks/bench_poly_market_data.py [--frames N] [--repeat N] [--json]
 """
