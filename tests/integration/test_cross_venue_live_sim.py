@@ -93,7 +93,7 @@ async def run_pair(
     patch_engine: Callable[[Engine], None] | None = None,
     policy: str = "hedge",
     done: Callable[[Engine], bool] = _settled,
-) -> tuple[Engine, PolyOrderEntry, Path]:
+) -> tuple[Engine, PolyOrderEntry, Path, Callable[[str], int]]:
     clock = LoopClock((WINDOW_START + 60) * NS_PER_S)
     exchange = Exchange(clock, seed=7, config=SimConfig(series=("KXBTC15M",)))
     db_path = tmp_path / "kxbtc.db"
@@ -114,9 +114,15 @@ async def run_pair(
             await until(lambda: done(engine) or running.done(), clock, timeout_s=TIMEOUT_S)
             stop.set()
             await running
+        user_id = sim.user_id()
     store.flush()
     store.close()
-    return engine, entry, db_path
+
+    def held(ticker: str) -> int:  # our position on the exchange (Count; negative: NO)
+        position = exchange.accounts.peek_position(user_id, 0, ticker)
+        return 0 if position is None else position.position
+
+    return engine, entry, db_path, held
 
 
 def _rows(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -146,7 +152,7 @@ async def test_a_killed_polymarket_leg_is_hedged_within_the_bound(
     def kill_first(sim: SimHarness) -> None:
         orders_of(sim).faults.kill_next = 1
 
-    engine, entry, db_path = await run_pair(tmp_path, prepare=kill_first)
+    engine, entry, db_path, held = await run_pair(tmp_path, prepare=kill_first)
     desk = engine.desk
     assert desk is not None and desk.read_only is None, desk.read_only
     [record] = desk.pair_outcomes[:1]
@@ -165,6 +171,7 @@ async def test_a_killed_polymarket_leg_is_hedged_within_the_bound(
     # moved our way) stays inside the bound.
     count = record["kalshi"]["filled"]  # type: ignore[index]
     assert count > 0 and hedge["filled"] == count
+    assert abs(held(record["kalshi"]["ticker"])) == count  # type: ignore[index]  # the paired Kalshi leg
     assert record["realized_cost"] <= bound * count + hedge["fee"]  # type: ignore[operator]
 
     inputs, intent = _stored_pair(db_path, str(record["pair_id"]))
@@ -195,7 +202,7 @@ async def test_a_killed_kalshi_leg_unwinds_the_polymarket_leg_within_the_bound(
 
         engine.router.submit = submit  # type: ignore[method-assign]
 
-    engine, entry, db_path = await run_pair(
+    engine, entry, db_path, held = await run_pair(
         tmp_path, prepare=lambda sim: None, patch_engine=kill_kalshi_pairs, policy="unwind"
     )
     desk = engine.desk
@@ -215,11 +222,42 @@ async def test_a_killed_kalshi_leg_unwinds_the_polymarket_leg_within_the_bound(
     count = bought.count
     fees = sum(r["fee"] for r in record["repairs"]) + 2 * count * PRICE_SCALE // 100  # type: ignore[union-attr]
     assert 0 <= record["realized_cost"] <= bound * count + fees  # type: ignore[operator]
-    assert desk.positions[bought.token].shares == 0  # nothing left open on Polymarket
+    assert desk.positions[bought.token].shares == 0  # nothing left open on Polymarket ...
+    assert held(record["kalshi"]["ticker"]) == 0  # type: ignore[index]  # ... nor on Kalshi
 
     _, intent = _stored_pair(db_path, str(record["pair_id"]))
     assert intent["outcome"] == "unwound"
     assert ("pair_unwound", "info") in _rows(db_path, "SELECT kind, severity FROM risk_events")
+
+
+@on_virtual_time
+async def test_with_the_unwind_policy_a_lone_kalshi_leg_is_sold_back_within_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, PRIVATE_KEY)
+
+    def kill_every_polymarket_order(sim: SimHarness) -> None:
+        orders_of(sim).faults.kill_next = 1_000
+
+    engine, _, db_path, held = await run_pair(tmp_path, prepare=kill_every_polymarket_order, policy="unwind")
+    desk = engine.desk
+    assert desk is not None
+    [record] = desk.pair_outcomes[:1]
+    assert record["outcome"] == "unwound", record
+    assert _both_legs_in_flight_together(record["timeline"])  # type: ignore[arg-type]
+    assert not record["repairs"]  # the unwind policy does not chase the Polymarket price
+    kalshi = record["kalshi"]
+    sales = record["kalshi_sales"]
+    assert sales and sales[-1]["filled"] == kalshi["filled"] > 0  # type: ignore[index]
+    # The Kalshi sale went through the engine (risk gate, router) and left no position on the exchange.
+    bought = kalshi["price"]  # type: ignore[index]
+    bound = int(MAX_LEG_LOSS * PRICE_SCALE)
+    sold_at = sales[-1]["price"] if sales[-1]["side"] == "ask" else PRICE_SCALE - sales[-1]["price"]  # type: ignore[index]
+    assert bought - bound <= sold_at <= bought
+    assert record["realized_cost"] == (bought - sold_at) * kalshi["filled"]  # type: ignore[index]
+    assert held(kalshi["ticker"]) == 0  # type: ignore[index]
+    _, intent = _stored_pair(db_path, str(record["pair_id"]))
+    assert intent["outcome"] == "unwound"
 
 
 @on_virtual_time
@@ -236,7 +274,7 @@ async def test_a_geoblocked_location_runs_read_only_and_says_so_in_one_line(
         desk = engine.desk
         return desk is not None and any(desk.windows.values()) and bool(desk.ws.books)
 
-    engine, entry, db_path = await run_pair(tmp_path, prepare=block, done=books_kept)
+    engine, entry, db_path, _ = await run_pair(tmp_path, prepare=block, done=books_kept)
     desk = engine.desk
     assert desk is not None and not desk.trading
     assert desk.read_only is not None and "US/NY" in desk.read_only

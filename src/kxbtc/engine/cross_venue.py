@@ -44,13 +44,13 @@ import contextlib
 import itertools
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import Config, PolymarketConfig
-from kxbtc.engine.cross_venue_hedge import DeskHedging, PairRun
+from kxbtc.engine.cross_venue_hedge import PairRun
 from kxbtc.engine.cross_venue_ledger import (
     STRATEGY,
     DeskCounters,
@@ -58,6 +58,7 @@ from kxbtc.engine.cross_venue_ledger import (
     PolyPosition,
     ProposedPair,
 )
+from kxbtc.engine.cross_venue_unwind import DeskKalshiUnwind, KalshiUnwind
 from kxbtc.engine.cross_venue_windows import DeskWindows, window_start
 from kxbtc.errors import KxbtcError
 from kxbtc.polymarket.eligibility import check_geoblock
@@ -68,6 +69,7 @@ from kxbtc.polymarket.ws import PolymarketWsClient
 
 if TYPE_CHECKING:
     from kxbtc.polymarket.sdk_venue import SdkPolymarketVenue
+from kxbtc.execution.router import SubmitResult
 from kxbtc.risk.limits import ApprovedOrder, OrderIntent
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
@@ -83,7 +85,7 @@ log = logging.getLogger(__name__)
 CLOSE_WAIT_S = 10.0
 
 
-class CrossVenueDesk(DeskWindows, DeskHedging):
+class CrossVenueDesk(DeskWindows, DeskKalshiUnwind):
     def __init__(
         self,
         config: Config,
@@ -128,6 +130,9 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
         self._runs: dict[OrderIntent, PairRun] = {}  # pairs whose two legs are out
         #: Each settled pair's record (also in the store as ``pair:<id>`` decision rows).
         self.pair_outcomes: list[dict[str, object]] = []
+        self._unwinds: dict[str, KalshiUnwind] = {}  # Kalshi legs being sold back, by ticker
+        self._unwind_proposed: dict[OrderIntent, KalshiUnwind] = {}
+        self._unwind_claimed: dict[OrderIntent, KalshiUnwind] = {}
         self._busy: set[str] = set()  # Kalshi tickers with a pair in flight
         self._stopped: set[str] = set()  # Kalshi tickers with an unhedged leg: no more pairs
         self._paired: dict[str, int] = {}  # Kalshi ticker -> contracts paired so far (Count)
@@ -218,6 +223,9 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
 
     async def close(self) -> None:
         """Wait (bounded) for Polymarket legs being placed, then stop discovery and close the clients."""
+        for ticker, unwind in list(self._unwinds.items()):
+            if not unwind.in_flight:  # no more timer ticks will propose its sale
+                self._finish_unwind(ticker, unwind, "the engine stopped before the Kalshi leg was sold")
         if self._hedging:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._quiet.wait(), CLOSE_WAIT_S)
@@ -239,9 +247,9 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
         """Kalshi legs of the pairs worth trading now; their Polymarket legs wait for the Kalshi fills."""
         self._proposed.clear()
         self._follow_windows(markets, now_ns)
+        out: list[Decision] = self._unwind_decisions()  # Kalshi legs left alone are sold back first
         if not self.trading or not self.ws.connected:
-            return []
-        out: list[Decision] = []
+            return out
         for m in markets:
             contract = m.contract
             ticker = contract.ticker
@@ -261,6 +269,11 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
                 out.append(self._propose(trade, market))
         return out
 
+    def hedge(self, approved: Sequence[ApprovedOrder], results: Sequence[SubmitResult]) -> Awaitable[None]:
+        """Kalshi answered: settle the Kalshi sales among ``approved``, then the pairs (run it as a task)."""
+        self._settle_unwinds(approved, results)
+        return super().hedge(approved, results)
+
     def _smaller_arb(self, room: int) -> CrossVenueArb:
         cap = Decimal(room // COUNT_SCALE)
         return CrossVenueArb(self.config.model_copy(update={"max_pair_contracts": cap}))
@@ -279,6 +292,9 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
         """The engine is about to send these orders: remember the pairs among them; True if any."""
         claimed = False
         for order in approved:
+            if self._claim_unwind(order):
+                claimed = True
+                continue
             pair = self._proposed.pop(order.intent, None)
             if pair is not None:
                 self._busy.add(pair.ticker)

@@ -7,9 +7,9 @@ of its own (``open_legs``), so both orders are in flight together. When the Kals
 - both filled: ``paired``;
 - Kalshi filled, Polymarket not: with ``leg_failure = "hedge"`` the Polymarket leg is retried fill-or-kill
   one tick worse each time, never more than ``max_leg_loss`` per contract above the quoted price, at most
-  ``repair_attempts`` times: ``hedged`` if one fills. Otherwise (or with ``"unwind"``: selling a Kalshi
-  position back is not built in the desk, it would have to pass the risk gate) the Kalshi position stays
-  open and the pair is ``unhedged`` (risk event ``unhedged_leg``; the risk gate counts the position);
+  ``repair_attempts`` times: ``hedged`` if one fills. Otherwise (or with ``"unwind"``) the Kalshi leg is
+  sold back through the engine within the same bound (``cross_venue_unwind``): ``unwound``, or
+  ``unhedged`` when no sale fills (the position stays; the risk gate counts it);
 - Polymarket filled, Kalshi not (killed or refused): the Polymarket shares are sold back fill-or-kill,
   starting at the price paid and one tick lower each time, never more than ``max_leg_loss`` below it:
   ``unwound``, or ``unhedged`` if no attempt fills;
@@ -58,6 +58,8 @@ class PairRun:
     #: What happened, in order: "kalshi_sent", "poly_sent", "poly_answered", "kalshi_answered", repairs.
     timeline: list[str] = field(default_factory=list)
     repairs: list[PolyOrderResult] = field(default_factory=list)
+    #: Sales of the Kalshi leg (``cross_venue_unwind``): price, status, filled, order id.
+    kalshi_sales: list[dict[str, object]] = field(default_factory=list)
 
 
 class DeskHedging(DeskLedger):
@@ -181,8 +183,15 @@ class DeskHedging(DeskLedger):
                     extra = result.notional + result.fee - quoted * result.filled - quoted_fee
                     self._outcome(run, kalshi, result, HEDGED, Money(extra), why)
                     return
-        self._stopped.add(pair.ticker)
-        self._outcome(run, kalshi, first, UNHEDGED, Money(0), why)
+            why += "; the hedge did not fill within the bound"
+        self._after_failed_hedge(run, kalshi, first, why)
+
+    def _after_failed_hedge(
+        self, run: PairRun, kalshi: SubmitResult, poly: PolyOrderResult | None, why: str
+    ) -> None:
+        """The Kalshi leg is alone; the desk's Kalshi unwind overrides this (here: leave it unhedged)."""
+        self._stopped.add(run.pair.ticker)
+        self._outcome(run, kalshi, poly, UNHEDGED, Money(0), why)
 
     async def _unwind_poly_leg(
         self, run: PairRun, kalshi: SubmitResult, bought: PolyOrderResult, why: str
@@ -265,6 +274,7 @@ class DeskHedging(DeskLedger):
                 "count": run.count,
             },
             "repairs": [_repair_json(r) for r in run.repairs],
+            "kalshi_sales": run.kalshi_sales,
             "timeline": run.timeline,
             "reason": reason,
         }
