@@ -272,9 +272,9 @@ class PolymarketConfig(_Section):
     api_key_env: str = "KXBTC_POLY_API_KEY"
     api_secret_env: str = "KXBTC_POLY_API_SECRET"
     api_passphrase_env: str = "KXBTC_POLY_API_PASSPHRASE"
-    #: When one leg of a pair fails: ``hedge`` retries a missing Polymarket leg at worse prices;
-    #: ``unwind`` sells the filled Polymarket leg back. Either way a filled Polymarket leg whose Kalshi leg
-    #: failed is unwound (a Kalshi retry would have to pass the risk gate again: the desk does not chase).
+    #: When a pair's Polymarket leg fails: ``hedge`` retries it at worse prices, then sells the Kalshi leg
+    #: back if no retry fills; ``unwind`` sells the Kalshi leg back at once. A filled Polymarket leg whose
+    #: Kalshi leg failed is always sold back (a Kalshi retry would chase the price: the desk does not).
     leg_failure: Literal["hedge", "unwind"] = "hedge"
     max_leg_loss: Decimal = Field(
         Decimal("0.03"),
