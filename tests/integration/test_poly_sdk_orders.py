@@ -22,8 +22,10 @@ from polymarket._internal.wallet import derive_beacon_deposit_wallet_address
 from polymarket.errors import RequestRejectedError
 from polymarket.models.clob.order_response import AcceptedOrder
 
-from kxbtc.clock import NS_PER_S, ManualClock
+from kxbtc.clock import NS_PER_S, ManualClock, SystemClock
+from kxbtc.config import PolymarketConfig
 from kxbtc.errors import RejectedError
+from kxbtc.polymarket.cli import account_record
 from kxbtc.polymarket.sdk_venue import LiveVenueSettings, SdkPolymarketVenue, sdk_environment
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
@@ -167,3 +169,16 @@ async def test_a_bad_hmac_is_refused_and_close_only_is_reported(venue: Venue) ->
     async with httpx2.AsyncClient(base_url=venue.sim.poly_http_url) as http:
         answer = await http.get("/auth/api-keys", headers=headers)
     assert answer.status_code == 401 and "error" in answer.json()
+
+
+async def test_poly_account_reports_the_wallet_or_why_orders_are_off(venue: Venue) -> None:
+    url = venue.sim.poly_http_url
+    cfg = PolymarketConfig(clob_url=url, gamma_url=url, relayer_url=url, geoblock_url=url)
+    clock = SystemClock()
+    allowed = await account_record(cfg, clock, {cfg.private_key_env: OWNER_KEY})
+    assert allowed["orders_allowed"] and allowed["wallet"] == WALLET and allowed["read_only"] is None
+    no_key = await account_record(cfg, clock, {})
+    assert not no_key["orders_allowed"] and cfg.private_key_env in no_key["read_only"]
+    venue.entry.faults.blocked, venue.entry.faults.country = True, "FR"
+    blocked = await account_record(cfg, clock, {cfg.private_key_env: OWNER_KEY})
+    assert blocked["geoblock"]["blocked"] and "FR" in blocked["read_only"]

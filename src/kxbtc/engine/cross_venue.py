@@ -60,8 +60,7 @@ from kxbtc.engine.cross_venue_ledger import (
 )
 from kxbtc.engine.cross_venue_unwind import DeskKalshiUnwind, KalshiUnwind
 from kxbtc.engine.cross_venue_windows import DeskWindows, window_start
-from kxbtc.errors import KxbtcError
-from kxbtc.polymarket.eligibility import check_geoblock
+from kxbtc.polymarket.eligibility import sign_in
 from kxbtc.polymarket.gamma import GammaClient, UpDownMarket
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.polymarket.venue import PaperPolymarketVenue, PolymarketVenue
@@ -162,48 +161,11 @@ class CrossVenueDesk(DeskWindows, DeskKalshiUnwind):
             self._note("poly_read_only", "warning", line)
 
     async def _eligibility(self) -> str | None:
-        cfg = self.config
-        geo_http = PolyHttp(cfg.geoblock_url, self.clock, max_retries=1)
-        try:
-            geo = await check_geoblock(geo_http)
-        except KxbtcError as exc:
-            return f"the geoblock check failed ({exc}); orders stay off until it answers"
-        finally:
-            await geo_http.aclose()
-        if geo.blocked:
-            return f"orders are not allowed from {geo.where()} (Polymarket geoblock, IP {geo.ip})"
-        key = os.environ.get(cfg.private_key_env, "")
-        if not key:
-            return f"no private key in ${cfg.private_key_env} (README, Polymarket live orders)"
-        try:
-            from kxbtc.polymarket.sdk_venue import LiveVenueSettings, SdkPolymarketVenue
-        except ImportError as exc:
-            return f"the polymarket extra is not installed ({exc})"
-        settings = LiveVenueSettings(
-            private_key=key,
-            clob_url=cfg.clob_url,
-            gamma_url=cfg.gamma_url,
-            relayer_url=cfg.relayer_url,
-            wallet=cfg.wallet or None,
-            api_key=os.environ.get(cfg.api_key_env) or None,
-            api_secret=os.environ.get(cfg.api_secret_env) or None,
-            api_passphrase=os.environ.get(cfg.api_passphrase_env) or None,
-        )
-        try:
-            live = await SdkPolymarketVenue.connect(settings)
-        except KxbtcError as exc:
-            return f"sign-in refused: {exc}"
-        try:
-            closed_only = await live.closed_only()
-        except KxbtcError as exc:
-            await live.aclose()
-            return f"the close-only check failed: {exc}"
-        if closed_only:
-            await live.aclose()
-            return "the account is close-only (it may close positions, not open them)"
-        self._live = live
-        self.venue = live
-        return None
+        outcome = await sign_in(self.config, self.clock, os.environ)
+        if outcome.venue is not None:
+            self._live = outcome.venue
+            self.venue = outcome.venue
+        return outcome.read_only
 
     def start(self) -> None:
         self.ws.start()
