@@ -179,7 +179,7 @@ class CrossVenueDesk(DeskWindows, DeskKalshiUnwind):
             self._note(
                 "paper_hedge",
                 "warning",
-                "cross_venue: the Polymarket legs are paper fills (no live Polymarket order entry); "
+                'cross_venue: the Polymarket legs are paper fills ([polymarket] venue = "paper"); '
                 "the Kalshi legs are real orders on the connected exchange",
             )
 
