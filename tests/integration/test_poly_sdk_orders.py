@@ -182,3 +182,18 @@ async def test_poly_account_reports_the_wallet_or_why_orders_are_off(venue: Venu
     venue.entry.faults.blocked, venue.entry.faults.country = True, "FR"
     blocked = await account_record(cfg, clock, {cfg.private_key_env: OWNER_KEY})
     assert blocked["geoblock"]["blocked"] and "FR" in blocked["read_only"]
+
+
+async def test_a_delayed_order_is_read_back_until_it_is_matched(venue: Venue) -> None:
+    venue.entry.faults.delay_next = 1
+    live = await SdkPolymarketVenue.connect(venue.settings())
+    live.delayed_poll_s = 0.0  # the reads need no wait against the simulator
+    try:
+        token = venue.window.up_token
+        ask = venue.best_ask(token)
+        result = await live.place_fok(token, "BUY", ask, 500)
+    finally:
+        await live.aclose()
+    assert result.status == "filled" and result.filled == 500 and result.notional == ask * 500
+    [order] = venue.entry.orders
+    assert order.status == "matched" and result.order_id == order.order_id

@@ -14,6 +14,8 @@ of its own (``open_legs``), so both orders are in flight together. When the Kals
   starting at the price paid and one tick lower each time, never more than ``max_leg_loss`` below it:
   ``unwound``, or ``unhedged`` if no attempt fills;
 - Kalshi outcome unknown (network): nothing is done on Polymarket; ``unhedged`` until reconciliation;
+- Polymarket outcome unknown (network error, or a delayed order still undecided): nothing is repaired,
+  since a second buy could double the position; ``unhedged``;
 - neither filled: ``unfilled`` (nothing is open).
 
 After ``unhedged`` or ``unwound`` the desk proposes no more pairs on that Kalshi market (its book was not
@@ -34,7 +36,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 from kxbtc.engine.cross_venue_ledger import DeskLedger, ProposedPair
-from kxbtc.errors import KxbtcError
+from kxbtc.errors import KxbtcError, RetryableError
 from kxbtc.execution.router import SubmitResult
 from kxbtc.polymarket.book import BUY, SELL
 from kxbtc.polymarket.venue import FILLED, KILLED, PolyOrderResult
@@ -145,7 +147,11 @@ class DeskHedging(DeskLedger):
             assert kalshi is not None
             self._counters.kalshi_filled += 1
             self._paired[pair.ticker] = self._paired.get(pair.ticker, 0) + kalshi.fill_count
-        if kalshi is None or kalshi.status == "unknown":
+        if isinstance(error, RetryableError):
+            # The Polymarket order may have reached the book: buying again could double it, so no repair.
+            reason = f"the Polymarket leg's outcome is unknown ({error}); check the account before trading"
+            self._outcome(run, kalshi, None, UNHEDGED, Money(0), reason)
+        elif kalshi is None or kalshi.status == "unknown":
             reason = "the Kalshi leg's outcome is unknown (reconciliation settles it)"
             self._outcome(run, kalshi, poly, UNHEDGED, Money(0), reason)
         elif kalshi_filled and poly_filled:

@@ -98,7 +98,7 @@ async def sign_in(cfg: PolymarketConfig, clock: Clock, environ: Mapping[str, str
         api_passphrase=environ.get(cfg.api_passphrase_env) or None,
     )
     try:
-        venue = await SdkPolymarketVenue.connect(settings)
+        venue = await SdkPolymarketVenue.connect(settings, clock)
     except KxbtcError as exc:
         return LiveSignIn(None, f"sign-in refused: {exc}", geo)
     try:

@@ -38,6 +38,7 @@ from polymarket.models.clob import ApiKeyCreds
 from polymarket.models.clob.order_response import AcceptedOrder
 from polymarket.models.types import OrderSide
 
+from kxbtc.clock import Clock, SystemClock
 from kxbtc.errors import (
     AuthError,
     ConfigError,
@@ -57,6 +58,8 @@ __all__ = ["LiveVenueSettings", "SdkPolymarketVenue", "sdk_environment"]
 log = logging.getLogger(__name__)
 
 PRODUCTION_CLOB_URL = "https://clob.polymarket.com"
+#: Order states after which a delayed order will not fill any more.
+_TERMINAL = frozenset({"MATCHED", "CANCELED", "CANCELLED", "UNMATCHED", "EXPIRED"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +123,25 @@ def _decimal_size(count: int) -> Decimal:
 class SdkPolymarketVenue:
     """A ``PolymarketVenue`` on the real exchange (or the simulator), through ``AsyncSecureClient``."""
 
-    def __init__(self, client: AsyncSecureClient, *, fee_rates: dict[str, Fraction] | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncSecureClient,
+        *,
+        clock: Clock | None = None,
+        fee_rates: dict[str, Fraction] | None = None,
+        delayed_polls: int = 10,
+        delayed_poll_s: float = 0.5,
+    ) -> None:
         self._client = client
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self.delayed_polls = delayed_polls
+        self.delayed_poll_s = delayed_poll_s
         self.fee_rates: dict[str, Fraction] = dict(fee_rates or {})
         self.default_fee_rate = DEFAULT_CRYPTO_FEE_RATE
         self.results: list[PolyOrderResult] = []
 
     @classmethod
-    async def connect(cls, settings: LiveVenueSettings) -> SdkPolymarketVenue:
+    async def connect(cls, settings: LiveVenueSettings, clock: Clock | None = None) -> SdkPolymarketVenue:
         """Sign in: derive (or check) the API credentials and make sure the wallet is deployed."""
         if not settings.private_key:
             raise ConfigError("Polymarket live order entry needs a private key (see README, Polymarket)")
@@ -153,7 +167,7 @@ class SdkPolymarketVenue:
         except PolymarketError as exc:
             raise _error(exc, "/auth") from exc
         log.info("Polymarket: signed in; wallet %s (%s)", client.wallet, client.wallet_type)
-        return cls(client)
+        return cls(client, clock=clock)
 
     @property
     def wallet(self) -> str:
@@ -179,11 +193,42 @@ class SdkPolymarketVenue:
             )
             # The order type is not signed: the same signed limit order is posted fill-or-kill.
             response = await self._client.post_order(dataclasses.replace(signed, order_type="FOK"))
+            if isinstance(response, AcceptedOrder) and response.status == "delayed":
+                result = await self._delayed(token, side, price, size, response.order_id)
+                self.results.append(result)
+                return result
         except PolymarketError as exc:
             raise _error(exc, "/order") from exc
         result = self._result(token, side, price, size, response)
         self.results.append(result)
         return result
+
+    async def _delayed(
+        self, token: str, side: str, price: Price, size: Count, order_id: str
+    ) -> PolyOrderResult:
+        """A taker order the exchange holds for its delay: read the order until it is matched or gone.
+
+        The fill price is not in the order record, so the notional is taken at the limit price (an upper
+        bound for a buy, a lower bound for a sale) until ``/data/trades`` reconciles it.
+        """
+        for _ in range(self.delayed_polls):
+            await self._clock.sleep(self.delayed_poll_s)
+            order = await self._client.get_order(order_id=order_id)
+            matched = Count(int(order.size_matched * COUNT_SCALE))
+            if order.status.upper() not in _TERMINAL and matched < size:
+                continue
+            if matched < size:
+                reason = f"fok_not_filled: delayed order {order.status.lower()}"
+                return PolyOrderResult(token, side, price, size, KILLED, Count(0), Money(0), Money(0), reason)
+            fee = polymarket_taker_fee(price, matched, self.fee_rates.get(token, self.default_fee_rate))
+            cash = Money(price * matched)
+            return PolyOrderResult(token, side, price, size, FILLED, matched, cash, fee, "", order_id)
+        raise NetworkError(
+            f"order {order_id} still delayed after {self.delayed_polls} reads: outcome unknown",
+            code="poly_outcome_unknown",
+            method="GET",
+            path="/data/order",
+        )
 
     def _result(self, token: str, side: str, price: Price, size: Count, response: object) -> PolyOrderResult:
         if not isinstance(response, AcceptedOrder) or response.status != "matched":

@@ -49,6 +49,9 @@ AMOUNT_SCALE = 1_000_000
 class OrderFaults:
     kill_next: int = 0
     fail_next: int = 0
+    #: The next N orders are matched but answered ``status: "delayed"`` (as on markets with a taker
+    #: delay); their outcome is then read with ``GET /data/order/{id}``.
+    delay_next: int = 0
     blocked: bool = False
     country: str = "IE"
     region: str = "L"
@@ -91,6 +94,7 @@ class PolyOrderEntry:
         r.add_get("/tick-size", self._tick_size)
         r.add_get("/neg-risk", self._neg_risk)
         r.add_post("/order", self._post_order)
+        r.add_get("/data/order/{order_id}", self._get_order)
         r.add_get("/api/geoblock", self._geoblock)
 
     # -- auth ---------------------------------------------------------------------------------------
@@ -174,6 +178,19 @@ class PolyOrderEntry:
 
     # -- orders -------------------------------------------------------------------------------------
 
+    async def _get_order(self, request: web.Request) -> web.Response:
+        try:
+            creds, _ = await self._l2(request)
+        except AuthFailure as exc:
+            return _error(exc.status, exc.message)
+        wanted = request.match_info["order_id"]
+        order = next((o for o in self.orders if o.order_id == wanted and o.owner == creds.key), None)
+        window = self.poly.window_of_token(order.token) if order is not None else None
+        if order is None or window is None:
+            return _error(404, "order not found")
+        outcome = window.outcome_of(order.token)
+        return web.json_response(_open_order(order, window.condition_id, outcome, self.poly.now_ms // 1000))
+
     async def _post_order(self, request: web.Request) -> web.Response:
         try:
             creds, body = await self._l2(request)
@@ -239,6 +256,18 @@ class PolyOrderEntry:
                 }
             )
         record("matched", tuple(fills))
+        if self.faults.delay_next > 0:
+            self.faults.delay_next -= 1
+            return web.json_response(
+                {
+                    "success": True,
+                    "errorMsg": "",
+                    "orderID": order_id,
+                    "status": "delayed",
+                    "makingAmount": "",
+                    "takingAmount": "",
+                }
+            )
         paid = sum(price * n for price, n in fills)  # Price x Count = 1e-6 $
         got_shares = _decimal(sum(n for _, n in fills), COUNT_SCALE)
         got_cash = _decimal(paid, PRICE_SCALE * COUNT_SCALE)
@@ -255,6 +284,28 @@ class PolyOrderEntry:
                 "transactionsHashes": [],
             }
         )
+
+
+def _open_order(order: SimPolyOrder, market: str, outcome: str, created_s: int) -> dict[str, Any]:
+    """``GET /data/order/{id}``: the order as the CLOB reports it (the SDK's ``OpenOrder`` shape)."""
+    matched = sum(n for _, n in order.fills)
+    return {
+        "id": order.order_id,
+        "market": market,
+        "asset_id": order.token,
+        "owner": order.owner,
+        "maker_address": order.maker,
+        "side": order.side,
+        "price": format(Decimal(order.limit.numerator) / order.limit.denominator, "f"),
+        "original_size": _decimal(order.count, COUNT_SCALE),
+        "size_matched": _decimal(matched, COUNT_SCALE),
+        "outcome": outcome,
+        "order_type": order.order_type,
+        "status": "MATCHED" if matched else "CANCELED",
+        "associate_trades": [],
+        "created_at": created_s,
+        "expiration": "0",
+    }
 
 
 def _decimal(value: int, scale: int) -> str:
