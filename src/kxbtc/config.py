@@ -316,6 +316,31 @@ class PolymarketConfig(_Section):
     max_pair_contracts: Decimal = Field(Decimal(50), gt=0, decimal_places=0, description="largest pair size")
     max_book_age_s: float = Field(5.0, gt=0, le=600, description="skip a Polymarket book older than this")
     ping_interval_s: float = Field(10.0, gt=0, le=60)
+    #: Where the Polymarket legs go: ``paper`` fills against the mirrored books; ``live`` signs and posts
+    #: them through the official SDK (README, "Polymarket live orders"; needs the ``polymarket`` extra).
+    venue: Literal["paper", "live"] = "paper"
+    relayer_url: str = "https://relayer-v2.polymarket.com"
+    #: ``GET <geoblock_url>/api/geoblock``: checked at start; a blocked location runs read-only.
+    geoblock_url: str = "https://polymarket.com"
+    #: The deposit wallet orders are made by (maker = signer). Empty: the SDK derives the key's own.
+    wallet: str = ""
+    #: Names of the environment variables holding the secrets (never the secrets themselves).
+    private_key_env: str = "KXBTC_POLY_PRIVATE_KEY"
+    api_key_env: str = "KXBTC_POLY_API_KEY"
+    api_secret_env: str = "KXBTC_POLY_API_SECRET"
+    api_passphrase_env: str = "KXBTC_POLY_API_PASSPHRASE"
+    #: When a pair's Polymarket leg fails: ``hedge`` retries it at worse prices, then sells the Kalshi leg
+    #: back if no retry fills; ``unwind`` sells the Kalshi leg back at once. A filled Polymarket leg whose
+    #: Kalshi leg failed is always sold back (a Kalshi retry would chase the price: the desk does not).
+    leg_failure: Literal["hedge", "unwind"] = "hedge"
+    max_leg_loss: Decimal = Field(
+        Decimal("0.03"),
+        ge=0,
+        le=1,
+        decimal_places=4,
+        description="worst price per contract a repair may give up against the quote or the fill, $",
+    )
+    repair_attempts: int = Field(3, ge=1, le=20, description="FOK attempts of a hedge or unwind")
 
 
 class WebhookConfig(_Section):

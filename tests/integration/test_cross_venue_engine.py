@@ -59,7 +59,7 @@ def window_event() -> dict[str, Any]:
     return event
 
 
-def config_for(stub: PolyStub) -> Config:
+def config_for(stub: PolyStub, *, max_leg_loss: Decimal = Decimal("0.03")) -> Config:
     return Config(
         # Limits far from binding: this is about the pairing, not the gate's edges.
         risk=RiskConfig(daily_loss_pct=50.0, max_drawdown_pct=50.0, per_strike_pct=50.0),
@@ -72,6 +72,7 @@ def config_for(stub: PolyStub) -> Config:
             max_pair_contracts=Decimal(10),
             # The stub's books change only when the test says so; their age must not stop the pair.
             max_book_age_s=600.0,
+            max_leg_loss=max_leg_loss,
         ),
     )
 
@@ -122,7 +123,14 @@ async def _run_until(tmp_path: Path, done: Callable[[Engine], bool], emptying: b
     try:
         async with (
             virtual_sim(exchange, step_interval_s=0.02) as sim,
-            virtual_engine(config_for(stub), sim, store, clock, strategies=[]) as engine,
+            # Emptying: no room to repair (a zero bound), so a failed leg stays unhedged.
+            virtual_engine(
+                config_for(stub, max_leg_loss=Decimal(0) if emptying else Decimal("0.03")),
+                sim,
+                store,
+                clock,
+                strategies=[],
+            ) as engine,
         ):
             desk = engine.desk
             assert desk is not None and desk.trading
@@ -181,7 +189,9 @@ def test_the_kalshi_leg_fills_through_the_gate_and_the_polymarket_leg_hedges_wha
         run.db_path, "SELECT ticker, inputs, intent FROM decisions WHERE strategy='cross_venue'"
     )
     kalshi_rows = [
-        (t, json.loads(i), json.loads(x)) for t, i, x in decisions if not t.startswith("polymarket:")
+        (t, json.loads(i), json.loads(x))
+        for t, i, x in decisions
+        if not t.startswith(("polymarket:", "pair:"))
     ]
     assert kalshi_rows and all(x["outcome"].startswith("approved") for _, _, x in kalshi_rows)
     assert all(x["tif"] == "fill_or_kill" and x["side"] == "bid" for _, _, x in kalshi_rows)
@@ -238,7 +248,8 @@ def test_a_killed_polymarket_leg_leaves_the_kalshi_position_and_an_unhedged_leg_
     )
     assert severity == "warning"
     assert leg.kalshi_ticker in detail and SLUG in detail and "Polymarket BUY Down" in detail
-    # The Kalshi position is still held on the exchange (the engine did not unwind it).
+    # The Kalshi position is still held on the exchange: the one sale allowed by a zero bound (at the
+    # price paid) could not fill, so nothing else was sold.
     position = run.exchange.accounts.peek_position(run.user_id, 0, leg.kalshi_ticker)
     assert position is not None and position.position == leg.kalshi_filled
     assert kalshi_fills_by_order(run) == {leg.kalshi_order_id: leg.kalshi_filled}
@@ -248,3 +259,7 @@ def test_a_killed_polymarket_leg_leaves_the_kalshi_position_and_an_unhedged_leg_
     ]
     assert outcomes == ["placed", "killed"]
     assert desk.summary().unhedged == 1
+    [record] = desk.pair_outcomes
+    assert record["outcome"] == "unhedged" and not record["repairs"]
+    [sale] = record["kalshi_sales"]  # type: ignore[misc]
+    assert sale["filled"] == 0 and sale["status"] != "executed"

@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kxbtc.cli import EXIT_OK, EXIT_USAGE, cli
+from kxbtc.config import Config
+from kxbtc.engine.cli import cross_venue_refusal
 
 
 @pytest.fixture(autouse=True)
@@ -123,6 +125,16 @@ def test_prod_refuses_a_cross_venue_pair_hedged_on_paper(tmp_path: Path) -> None
     assert result.exit_code == EXIT_USAGE
     assert "strategies.cross_venue" in result.stderr and "paper" in result.stderr
     assert not (tmp_path / "kxbtc.db").exists()
+
+
+def test_prod_allows_the_pair_only_with_live_polymarket_legs_and_a_key() -> None:
+    base = {"polymarket": {"enabled": True}, "strategies": {"cross_venue": {"enabled": True}}}
+    paper = Config.model_validate(base)
+    live = Config.model_validate({**base, "polymarket": {"enabled": True, "venue": "live"}})
+    assert cross_venue_refusal(paper, "demo", {}) is None  # only prod trades real money on both legs
+    assert "paper" in (cross_venue_refusal(paper, "prod", {}) or "")
+    assert "KXBTC_POLY_PRIVATE_KEY" in (cross_venue_refusal(live, "prod", {}) or "")
+    assert cross_venue_refusal(live, "prod", {"KXBTC_POLY_PRIVATE_KEY": "0x" + "11" * 32}) is None
 
 
 def test_resting_orders_at_start_are_cancelled_unless_configured_to_be_adopted(tmp_path: Path) -> None:

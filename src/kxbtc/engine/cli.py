@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import sys
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,6 +78,27 @@ def config_check(config_path: Path | None, as_json: bool) -> None:
             f"[polymarket] enabled={poly.enabled}, min_edge={poly.min_edge},"
             f" basis_margin={poly.basis_margin}, max_pair_contracts={poly.max_pair_contracts}"
         )
+
+
+def cross_venue_refusal(cfg: Config, env: str, environ: Mapping[str, str]) -> str | None:
+    """Why ``run --env prod`` may not trade the cross-venue pair, or None if it may.
+
+    Real Kalshi legs need real Polymarket legs: ``[polymarket] venue = "live"`` and a private key in the
+    configured environment variable. The eligibility check (geoblock, close-only) runs at start; when it
+    says no the desk proposes nothing, so no Kalshi leg goes out alone.
+    """
+    cross_venue = cfg.strategies.get("cross_venue")
+    if env != "prod" or not cfg.polymarket.enabled or cross_venue is None or not cross_venue.enabled:
+        return None
+    poly = cfg.polymarket
+    if poly.venue != "live":
+        return (
+            'its Polymarket leg is paper ([polymarket] venue = "paper"), so real Kalshi legs would go'
+            ' unhedged; set venue = "live" with credentials (README, Polymarket live orders)'
+        )
+    if not environ.get(poly.private_key_env):
+        return f'[polymarket] venue = "live" needs the private key in ${poly.private_key_env}'
+    return None
 
 
 @click.command("doctor")
@@ -175,13 +198,9 @@ def run_live(
         sys.exit(EXIT_USAGE)
     anchor = parse_sim_clock(sim_clock) if sim_clock is not None else None
     cfg = load_config_or_exit(config_path)
-    cross_venue = cfg.strategies.get("cross_venue")
-    if env == "prod" and cfg.polymarket.enabled and cross_venue is not None and cross_venue.enabled:
-        click.echo(
-            "kxbtc: refusing strategies.cross_venue with --env prod: its Polymarket leg is paper only"
-            " (live Polymarket order entry is not built), so real Kalshi legs would go unhedged",
-            err=True,
-        )
+    refusal = cross_venue_refusal(cfg, env, os.environ)
+    if refusal is not None:
+        click.echo(f"kxbtc: refusing strategies.cross_venue with --env prod: {refusal}", err=True)
         sys.exit(EXIT_USAGE)
     from kxbtc.core.stand_aside import trading_decision
 

@@ -228,6 +228,7 @@ class Engine(WsHandler):
         await self.ws.subscribe("cfbenchmarks_value", index_ids=["BRTI"])
         self.index_feed.start()
         if self.desk is not None:
+            await self._guard(self.desk.connect(), "Polymarket sign-in")
             self.desk.start()
         if self.prior_service is not None:
             self._prior_task = asyncio.ensure_future(self._guard(self.prior_service.run(), "LLM priors"))
@@ -312,6 +313,7 @@ class Engine(WsHandler):
 
     async def _submit(self, orders: list[OutgoingOrder]) -> list[SubmitResult]:
         approved = [o.order for o in orders]
+        # A cross-venue pair's Polymarket leg is sent here, beside its Kalshi leg (both in flight at once).
         paired = self.desk is not None and self.desk.claim(approved)
         results: list[SubmitResult] = []
         try:
@@ -323,8 +325,9 @@ class Engine(WsHandler):
             if self.journal is not None:
                 self.journal.acks(acks)
             self._carry(self.core.handle(AckEvent(acks, self.clock.time_ns())))
-        if paired and self.desk is not None:  # the Polymarket legs, for what Kalshi filled
-            self._spawn(self.desk.hedge(approved, results), "cross-venue hedge")
+            if paired and self.desk is not None:  # settle each pair: paired, hedged, unwound or unhedged
+                answered = [by_id[o.client_order_id] for o in orders if o.client_order_id in by_id]
+                self._spawn(self.desk.hedge(approved, answered), "cross-venue pair")
         return results
 
     def _spawn(self, work: Awaitable[object], what: str) -> None:

@@ -11,32 +11,30 @@ not list gives no pair and is recorded once (risk event ``poly_market_missing``)
 tokens are unsubscribed and forgotten; tokens we hold shares in stay subscribed until the venue's
 ``market_resolved`` (which fixes the paper P&L) or ``RESOLUTION_GRACE_S`` after the end.
 
-Execution order: **the Kalshi leg first, then the Polymarket leg for what Kalshi actually filled.**
-``decisions`` returns the Kalshi legs as ordinary fill-or-kill ``Decision`` objects (strategy
-``cross_venue``); the engine sends them through its risk gate and router like any other order, so every
-limit applies and the gate may shrink or refuse them. When the create acknowledgement comes back, the
-Polymarket leg is sent through the ``PolymarketVenue`` as a fill-or-kill BUY of exactly the acknowledged
-``fill_count`` at the quoted Polymarket ask. The reason: a Kalshi FOK is often killed (the book moved);
-sending both legs at once would then leave a naked Polymarket position, while hedging only what filled
-leaves nothing open when Kalshi kills. If the Polymarket leg is killed or fails, the desk records a
-warning risk event ``unhedged_leg`` with both legs, keeps the Kalshi position (an ordinary position the
-risk gate already counts) and proposes nothing more on that market: there is no retry that could chase
-the price. A Kalshi leg whose outcome is unknown (a network error) is not hedged either and is reported
-the same way; reconciliation settles the Kalshi side.
+Execution: **both legs at once.** ``decisions`` returns the Kalshi legs as ordinary fill-or-kill
+``Decision`` objects (strategy ``cross_venue``); the engine sends them through its risk gate and router
+like any other order, so every limit applies and the gate may shrink or refuse them. When the engine is
+about to send an approved Kalshi leg (``claim``), the desk sends the Polymarket leg for the same count as a
+task of its own, so both orders are in flight together; when the Kalshi answer is back (``hedge``) the
+pair is settled by the stated policy of ``cross_venue_hedge`` (``[polymarket] leg_failure`` and
+``max_leg_loss``): ``paired``, ``hedged``, ``unwound``, ``unhedged`` or ``unfilled``, recorded per pair.
 
 Sizes: at most ``max_pair_contracts`` are paired per Kalshi market over its window (the paper venue
 fills against the mirrored book without consuming it, so without this cap the same liquidity would be
 taken again every tick), and one pair per market is in flight at a time.
 
-The Polymarket leg is PAPER: live Polymarket order entry is not built (see ``kxbtc.polymarket.venue``),
-so the desk uses ``PaperPolymarketVenue`` over its own live books. Its shares, cash and fees are kept
-here, apart from the Kalshi ledger, and shown by ``summary()``. Every Polymarket leg is written to the
-store: a decision row when it is placed and one with its result (``ticker`` = ``polymarket:<slug>:<outcome>``,
-``inputs.pair_id`` links it to the Kalshi decision), plus a risk event (``poly_leg_filled`` or
-``unhedged_leg``) so ``kxbtc status`` shows it.
+The Polymarket venue: ``[polymarket] venue = "paper"`` (the default, and the demo's) fills the legs
+against the desk's own mirrored books (``PaperPolymarketVenue``); ``"live"`` signs and posts them through
+the official SDK (``kxbtc.polymarket.sdk_venue``) after an eligibility check at start (``connect``: the
+geoblock endpoint, credentials, the account's close-only flag); any "no" leaves the desk read-only with
+one line saying why. Polymarket shares, cash and fees are kept here, apart from the Kalshi ledger, and
+shown by ``summary()``. Every Polymarket leg is written to the store: a decision row when it is placed and
+one with its result (``ticker`` = ``polymarket:<slug>:<outcome>``, ``inputs.pair_id`` links it to the
+Kalshi decision), plus the pair's outcome row (``ticker`` = ``pair:<pair id>``) and a risk event.
 
-The parts: window discovery and rollover (``cross_venue_windows``), hedging (``cross_venue_hedge``), the
-paper ledger and summary (``cross_venue_ledger``); this module proposes and claims the pairs.
+The parts: window discovery and rollover (``cross_venue_windows``), the two legs and the failure policy
+(``cross_venue_hedge``), the ledger and summary (``cross_venue_ledger``); this module proposes and claims
+the pairs and signs in.
 """
 
 from __future__ import annotations
@@ -45,12 +43,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import Config, PolymarketConfig
-from kxbtc.engine.cross_venue_hedge import DeskHedging
+from kxbtc.engine.cross_venue_hedge import PairRun
 from kxbtc.engine.cross_venue_ledger import (
     STRATEGY,
     DeskCounters,
@@ -58,11 +58,17 @@ from kxbtc.engine.cross_venue_ledger import (
     PolyPosition,
     ProposedPair,
 )
+from kxbtc.engine.cross_venue_unwind import DeskKalshiUnwind, KalshiUnwind
 from kxbtc.engine.cross_venue_windows import DeskWindows, window_start
+from kxbtc.polymarket.eligibility import sign_in
 from kxbtc.polymarket.gamma import GammaClient, UpDownMarket
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.polymarket.venue import PaperPolymarketVenue, PolymarketVenue
 from kxbtc.polymarket.ws import PolymarketWsClient
+
+if TYPE_CHECKING:
+    from kxbtc.polymarket.sdk_venue import SdkPolymarketVenue
+from kxbtc.execution.router import SubmitResult
 from kxbtc.risk.limits import ApprovedOrder, OrderIntent
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
@@ -78,7 +84,7 @@ log = logging.getLogger(__name__)
 CLOSE_WAIT_S = 10.0
 
 
-class CrossVenueDesk(DeskWindows, DeskHedging):
+class CrossVenueDesk(DeskWindows, DeskKalshiUnwind):
     def __init__(
         self,
         config: Config,
@@ -107,6 +113,9 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
             liveness_timeout=3 * poly.ping_interval_s,
         )
         self.venue: PolymarketVenue = PaperPolymarketVenue(self.ws.books)
+        #: Why orders are not allowed (geoblock, close-only, no credentials); None when they are.
+        self.read_only: str | None = None
+        self._live: SdkPolymarketVenue | None = None
         #: Window start (unix s) -> its market, or None when Polymarket has none (recorded once).
         self.windows: dict[int, UpDownMarket | None] = {}
         self.legs: list[PolyLeg] = []
@@ -117,7 +126,12 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
         self._failed_once: set[int] = set()
         self._held_until: dict[str, int] = {}  # token of an ended window -> unsubscribe after (ns)
         self._proposed: dict[OrderIntent, ProposedPair] = {}  # this tick's proposals
-        self._claimed: dict[OrderIntent, ProposedPair] = {}  # Kalshi leg on its way to the exchange
+        self._runs: dict[OrderIntent, PairRun] = {}  # pairs whose two legs are out
+        #: Each settled pair's record (also in the store as ``pair:<id>`` decision rows).
+        self.pair_outcomes: list[dict[str, object]] = []
+        self._unwinds: dict[str, KalshiUnwind] = {}  # Kalshi legs being sold back, by ticker
+        self._unwind_proposed: dict[OrderIntent, KalshiUnwind] = {}
+        self._unwind_claimed: dict[OrderIntent, KalshiUnwind] = {}
         self._busy: set[str] = set()  # Kalshi tickers with a pair in flight
         self._stopped: set[str] = set()  # Kalshi tickers with an unhedged leg: no more pairs
         self._paired: dict[str, int] = {}  # Kalshi ticker -> contracts paired so far (Count)
@@ -130,9 +144,34 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
 
     # -- lifecycle --------------------------------------------------------------------------------
 
+    async def connect(self) -> None:
+        """With ``venue = "live"``: the eligibility check, then sign in through the SDK.
+
+        Any "no" (geoblocked, close-only account, no credentials, sign-in refused) leaves the desk
+        read-only: books are kept, no pair is proposed, and one line says why.
+        """
+        if self.config.venue != "live" or not self.trading:
+            return
+        why = await self._eligibility()
+        if why is not None:
+            self.trading = False
+            self.read_only = why
+            line = f"Polymarket is read-only: {why}"
+            log.warning("%s", line)
+            self._note("poly_read_only", "warning", line)
+
+    async def _eligibility(self) -> str | None:
+        outcome = await sign_in(self.config, self.clock, os.environ)
+        if outcome.venue is not None:
+            self._live = outcome.venue
+            self.venue = outcome.venue
+        return outcome.read_only
+
     def start(self) -> None:
         self.ws.start()
         mode = "proposing pairs" if self.trading else "books only (strategies.cross_venue is off)"
+        if self.read_only is not None:
+            mode = f"books only: {self.read_only}"
         venue = "paper" if isinstance(self.venue, PaperPolymarketVenue) else "live"
         log.info("cross-venue desk started: %s; Polymarket leg venue: %s", mode, venue)
         if self.trading and venue == "paper":
@@ -140,12 +179,15 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
             self._note(
                 "paper_hedge",
                 "warning",
-                "cross_venue: the Polymarket legs are paper fills (no live Polymarket order entry); "
+                'cross_venue: the Polymarket legs are paper fills ([polymarket] venue = "paper"); '
                 "the Kalshi legs are real orders on the connected exchange",
             )
 
     async def close(self) -> None:
         """Wait (bounded) for Polymarket legs being placed, then stop discovery and close the clients."""
+        for ticker, unwind in list(self._unwinds.items()):
+            if not unwind.in_flight:  # no more timer ticks will propose its sale
+                self._finish_unwind(ticker, unwind, "the engine stopped before the Kalshi leg was sold")
         if self._hedging:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._quiet.wait(), CLOSE_WAIT_S)
@@ -156,6 +198,8 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
                 await task
         await self.ws.close()
         await self.http.aclose()
+        if self._live is not None:
+            await self._live.aclose()
 
     # -- proposals (called from the engine's timer) -----------------------------------------------
 
@@ -165,9 +209,9 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
         """Kalshi legs of the pairs worth trading now; their Polymarket legs wait for the Kalshi fills."""
         self._proposed.clear()
         self._follow_windows(markets, now_ns)
+        out: list[Decision] = self._unwind_decisions()  # Kalshi legs left alone are sold back first
         if not self.trading or not self.ws.connected:
-            return []
-        out: list[Decision] = []
+            return out
         for m in markets:
             contract = m.contract
             ticker = contract.ticker
@@ -187,6 +231,11 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
                 out.append(self._propose(trade, market))
         return out
 
+    def hedge(self, approved: Sequence[ApprovedOrder], results: Sequence[SubmitResult]) -> Awaitable[None]:
+        """Kalshi answered: settle the Kalshi sales among ``approved``, then the pairs (run it as a task)."""
+        self._settle_unwinds(approved, results)
+        return super().hedge(approved, results)
+
     def _smaller_arb(self, room: int) -> CrossVenueArb:
         cap = Decimal(room // COUNT_SCALE)
         return CrossVenueArb(self.config.model_copy(update={"max_pair_contracts": cap}))
@@ -205,10 +254,13 @@ class CrossVenueDesk(DeskWindows, DeskHedging):
         """The engine is about to send these orders: remember the pairs among them; True if any."""
         claimed = False
         for order in approved:
+            if self._claim_unwind(order):
+                claimed = True
+                continue
             pair = self._proposed.pop(order.intent, None)
             if pair is not None:
-                self._claimed[order.intent] = pair
                 self._busy.add(pair.ticker)
                 self._counters.kalshi_sent += 1
+                self.open_legs(pair, order)  # the Polymarket leg goes out now, beside the Kalshi one
                 claimed = True
         return claimed

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kxbtc.clock import Clock
+from kxbtc.config import PolymarketConfig
 from kxbtc.execution.router import SubmitResult
 from kxbtc.polymarket.gamma import UpDownMarket
 from kxbtc.polymarket.messages import MarketResolvedEvent
@@ -23,7 +24,7 @@ from kxbtc.polymarket.ws_handlers import PolyWsHandler
 from kxbtc.store.db import SqliteStore
 from kxbtc.store.records import RiskEventRecord
 from kxbtc.strategy.cross_venue import CrossVenueArb, PairQuote, PolymarketIntent
-from kxbtc.units import PRICE_SCALE, Count, Money, Price, format_count, format_usd, notional
+from kxbtc.units import PRICE_SCALE, Count, Money, Price, format_qty, format_usd, notional
 
 STRATEGY = CrossVenueArb.name
 
@@ -114,6 +115,7 @@ class DeskLedger(PolyWsHandler):
     """The record-keeping side of ``CrossVenueDesk``."""
 
     # Set by the desk's constructor.
+    config: PolymarketConfig
     clock: Clock
     store: SqliteStore
     venue: PolymarketVenue
@@ -135,16 +137,17 @@ class DeskLedger(PolyWsHandler):
     # -- records ------------------------------------------------------------------------------------
 
     def _record_leg(
-        self, pair: ProposedPair, result: SubmitResult, outcome: str, size: int, **extra: Any
+        self, pair: ProposedPair, result: SubmitResult | None, outcome: str, size: int, **extra: Any
     ) -> None:
+        """A Polymarket leg's row; ``result`` is the Kalshi answer (None while both legs are in flight)."""
         poly = pair.poly
         inputs = {
             "pair_id": pair.pair_id,
             "kalshi_ticker": pair.ticker,
-            "kalshi_order_id": result.order_id,
-            "kalshi_client_order_id": result.client_order_id,
-            "kalshi_status": result.status,
-            "kalshi_filled": result.fill_count,
+            "kalshi_order_id": result.order_id if result else None,
+            "kalshi_client_order_id": result.client_order_id if result else None,
+            "kalshi_status": result.status if result else "in_flight",
+            "kalshi_filled": result.fill_count if result else None,
             "poly_slug": pair.market.slug,
             "poly_token": poly.token_id,
             "quoted_edge": pair.quote.edge,
@@ -173,7 +176,7 @@ class DeskLedger(PolyWsHandler):
     def _finish_leg(
         self,
         pair: ProposedPair,
-        result: SubmitResult,
+        result: SubmitResult | None,
         size: Count,
         status: str,
         cost: Money,
@@ -186,8 +189,8 @@ class DeskLedger(PolyWsHandler):
                 pair.pair_id,
                 self.clock.time_ns(),
                 pair.ticker,
-                result.order_id,
-                Count(result.fill_count),
+                result.order_id if result else None,
+                Count(result.fill_count if result else 0),
                 pair.poly.token_id,
                 pair.poly.outcome,
                 pair.market.slug,
@@ -218,7 +221,7 @@ class DeskLedger(PolyWsHandler):
                     "poly_leg_settled",
                     "info",
                     f"Polymarket {position.slug} {position.outcome}: {'won' if position.won else 'lost'}; "
-                    f"{format_count(position.shares)} shares, paper P&L {format_usd(pnl)}",
+                    f"{format_qty(position.shares)} shares, paper P&L {format_usd(pnl)}",
                 )
 
     # -- reporting --------------------------------------------------------------------------------

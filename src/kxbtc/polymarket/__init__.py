@@ -1,2 +1,3 @@
 """Polymarket market data: Gamma discovery, CLOB REST books, the market WebSocket, a local L2 book, and a
-paper venue for the Polymarket leg of the cross-venue strategy (live order entry is not built)."""
+paper venue and live order entry through the official SDK (``sdk_venue``, the only module that imports
+it) for the Polymarket leg of the cross-venue strategy."""

@@ -3,6 +3,7 @@
 - ``kxbtc poly watch``: discover the window's market through Gamma, subscribe to its Up and Down tokens on
   the market WebSocket, and print the top of book of both whenever it changes.
 - ``kxbtc poly book TOKEN``: one REST ``/book`` and its top of book.
+- ``kxbtc poly account``: the live-order check (geoblock, key, SDK sign-in, wallet, close-only).
 
 URLs default to the ``[polymarket]`` config defaults and can be pointed elsewhere (a local stub in tests).
 Register with ``cli.add_command(poly)`` from ``kxbtc.polymarket.cli``.
@@ -13,17 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import click
 
+from kxbtc.cli_support import config_option, load_config_or_exit
 from kxbtc.clock import NS_PER_MS, Clock, SystemClock
 from kxbtc.config import PolymarketConfig
 from kxbtc.errors import KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_USAGE
 from kxbtc.polymarket.book import PolyBook
 from kxbtc.polymarket.clob import ClobClient, TopOfBook, top_of_book
+from kxbtc.polymarket.eligibility import sign_in
 from kxbtc.polymarket.gamma import GammaClient, UpDownMarket, parse_window_start
 from kxbtc.polymarket.http import PolyHttp
 from kxbtc.polymarket.ws import PolymarketWsClient
@@ -127,7 +133,7 @@ async def watch_market(
 
 @click.group("poly")
 def poly() -> None:
-    """Polymarket's 15-minute BTC up/down market: discovery and books (read-only)."""
+    """Polymarket's 15-minute BTC up/down market: discovery, books, and the live-order account check."""
 
 
 @poly.command("watch")
@@ -219,3 +225,41 @@ def book(token: str, clob_url: str, as_json: bool) -> None:
         click.echo(
             f"{token}  bid {_quote(rec['bid'], rec['bid_size'])}  ask {_quote(rec['ask'], rec['ask_size'])}"
         )
+
+
+async def account_record(cfg: PolymarketConfig, clock: Clock, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What ``poly account`` reports: the eligibility check and the sign-in, as plain data."""
+    outcome = await sign_in(cfg, clock, environ)
+    geo = outcome.geoblock
+    record: dict[str, Any] = {
+        "geoblock": None
+        if geo is None
+        else {"blocked": geo.blocked, "country": geo.country, "region": geo.region},
+        "orders_allowed": outcome.venue is not None,
+        "read_only": outcome.read_only,
+        "wallet": None,
+    }
+    if outcome.venue is not None:
+        record["wallet"] = outcome.venue.wallet
+        await outcome.venue.aclose()
+    return record
+
+
+@poly.command("account")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def account(config_path: Path | None, as_json: bool) -> None:
+    """Check live order entry: the geoblock answer, the key, the sign-in, the wallet, close-only.
+
+    Reads ``[polymarket]`` from the config and the key from the environment variable it names; places
+    no order. Exit status 0 when orders are allowed, 1 when Polymarket would run read-only.
+    """
+    cfg = load_config_or_exit(config_path).polymarket
+    record = asyncio.run(account_record(cfg, SystemClock(), os.environ))
+    if as_json:
+        click.echo(json.dumps(record))
+    elif record["read_only"] is None:
+        click.echo(f"Polymarket orders allowed; wallet {record['wallet']}")
+    else:
+        click.echo(f"Polymarket is read-only: {record['read_only']}")
+    sys.exit(0 if record["read_only"] is None else EXIT_FAILURE)

@@ -1,10 +1,9 @@
 """The Polymarket leg's execution interface, and a paper venue that fills against the local book.
 
-Live order entry (EIP-712 V2/V3 order signing, deposit wallets, L2 HMAC auth) is NOT built: the
-execution router will talk to a ``PolymarketVenue``, and the only implementation today is
-``PaperPolymarketVenue``. It fills a fill-or-kill order entirely or not at all against the levels of the
-local ``PolyBook`` at the moment of the call (it does not consume them: the book keeps mirroring the
-venue) and charges the taker fee per level with ``polymarket_taker_fee``.
+Two implementations: ``SdkPolymarketVenue`` (``kxbtc.polymarket.sdk_venue``) posts real orders through
+the official SDK, and ``PaperPolymarketVenue`` (here) fills a fill-or-kill order entirely or not at all
+against the levels of the local ``PolyBook`` at the moment of the call (it does not consume them: the
+book keeps mirroring the venue) and charges the taker fee per level with ``polymarket_taker_fee``.
 
 Fee caveat (errata Part 4 §7.4): the docs say buy-side fees are taken in shares, while the V2 SDKs size
 buys as amount + fee in pUSD. The paper venue charges the fee in Money and fills the full share count;
@@ -39,6 +38,8 @@ class PolyOrderResult:
     notional: Money
     fee: Money
     reason: str = ""
+    #: The venue's order id (live orders only).
+    order_id: str = ""
 
 
 class PolymarketVenue(Protocol):

@@ -1,5 +1,7 @@
 """The simulated Polymarket venue on HTTP: Gamma, CLOB ``/book`` and the market WebSocket, on one app.
 
+Order entry (sign-in, market metadata, ``POST /order``, the geoblock check) is ``poly_orders``.
+
 Routes: ``GET /events?slug=`` and ``GET /markets?slug=`` (Gamma; a list, empty for an unknown slug;
 without ``slug``, every window not yet resolved), ``GET /book?token_id=`` (CLOB; 404 with Polymarket's
 ``{"error": ...}`` body for a token without a book) and ``/ws/market``.
@@ -22,12 +24,16 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
 from kxbtc.sim import poly_wire
 from kxbtc.sim.poly_windows import RESOLVED, PolyWindow
 from kxbtc.sim.polymarket import BookChanged, PolyEvent, PolySim, WindowResolved
+
+if TYPE_CHECKING:
+    from kxbtc.sim.poly_orders import PolyOrderEntry
 
 __all__ = ["WS_MARKET_PATH", "PolyServer"]
 
@@ -67,6 +73,15 @@ class PolyServer:
         self.app.router.add_get("/markets", self._markets)
         self.app.router.add_get("/book", self._book)
         self.app.router.add_get(WS_MARKET_PATH, self._ws)
+        #: Order entry as the official SDK posts it (needs eth_account, installed with ``polymarket-client``).
+        self.orders: PolyOrderEntry | None = None
+        try:
+            from kxbtc.sim.poly_orders import PolyOrderEntry
+        except ImportError as exc:
+            log.info("simulated Polymarket: no order entry (%s); install the polymarket extra", exc)
+        else:
+            self.orders = PolyOrderEntry(poly)
+            self.orders.add_routes(self.app)
         poly.add_listener(self._on_event)
 
     async def close_all(self) -> None:

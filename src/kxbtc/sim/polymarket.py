@@ -21,13 +21,15 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.domain.updown import DOWN, UP, WINDOW_S
 from kxbtc.sim.exchange import Exchange
-from kxbtc.sim.poly_books import LevelUpdate, SimBook, TokenMaker
+from kxbtc.sim.poly_books import BUY, LevelUpdate, SimBook, TokenMaker
 from kxbtc.sim.poly_config import PolySimConfig
 from kxbtc.sim.poly_windows import CLOSED, OPEN, RESOLVED, PolyWindow, up_probability, up_wins
+from kxbtc.units import PRICE_SCALE
 
 __all__ = ["BookChanged", "PolyEvent", "PolySim", "PolySimConfig", "WindowResolved"]
 
@@ -92,6 +94,47 @@ class PolySim:
     @property
     def now_ms(self) -> int:
         return self.clock.time_ns() // 1_000_000
+
+    # -- taking liquidity (order entry) -------------------------------------------------------------
+
+    def take(self, token: str, side: str, limit: Fraction, count: int) -> list[tuple[int, int]] | None:
+        """Fill ``count`` shares of ``token`` at ``limit`` ($ per share) or better, all or nothing.
+
+        BUY takes asks at or below the limit, SELL bids at or above it, best first. The fills as
+        (price, count) pairs, or None (nothing taken) when the levels cannot fill it all. Taken levels
+        leave the book and the change is published like any other, so the stream shows it.
+        """
+        self.step()
+        window = self._by_token.get(token)
+        book = self.books.get(token)
+        if window is None or book is None or window.status != OPEN:
+            return None
+        buying = side == BUY
+        levels = book.asks if buying else book.bids
+        prices = sorted(levels, reverse=not buying)
+        usable = [
+            p
+            for p in prices
+            if (Fraction(p, PRICE_SCALE) <= limit if buying else Fraction(p, PRICE_SCALE) >= limit)
+        ]
+        if sum(levels[p] for p in usable) < count:
+            return None
+        fills: list[tuple[int, int]] = []
+        left = count
+        remaining = dict(levels)
+        for price in usable:
+            take = min(left, remaining[price])
+            fills.append((price, take))
+            remaining[price] -= take
+            if not remaining[price]:
+                del remaining[price]
+            left -= take
+            if not left:
+                break
+        updates = book.replace(book.bids, remaining) if buying else book.replace(remaining, book.asks)
+        if updates:
+            self._publish(BookChanged(window, self.now_ms, tuple(updates)))
+        return fills
 
     # -- listeners ------------------------------------------------------------------------------------
 
