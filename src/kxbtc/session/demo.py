@@ -105,6 +105,7 @@ def run_session_demo(
             sim_config=sim_config,
             start_ns=start_ns,
             run_id=f"demo-{seed}",
+            operator_view=True,
         )
         for sink in feed:
             session.core.feed.attach(sink)

@@ -9,6 +9,12 @@ import sqlite3
 from dataclasses import astuple
 from typing import Any
 
+from kxbtc.store.live_view import (
+    HeartbeatRecord,
+    MarketStateRecord,
+    heartbeat_statement,
+    market_state_statements,
+)
 from kxbtc.store.records import (
     FillRecord,
     OrderRecord,
@@ -195,3 +201,10 @@ class StoreWrites(abc.ABC):
                 (key, value),
             )
         )
+
+    def record_heartbeat(self, beat: HeartbeatRecord) -> None:
+        self._sql(heartbeat_statement(beat))
+
+    def publish_market_states(self, engine_id: str, states: list[MarketStateRecord]) -> None:
+        """The latest state of every market ``engine_id`` follows, in one transaction."""
+        self._sql(*market_state_statements(engine_id, states))
