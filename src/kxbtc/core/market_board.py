@@ -8,10 +8,11 @@ view reads the table (``kxbtc.store.live_view``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kxbtc.clock import NS_PER_S
+from kxbtc.clock import NS_PER_S, Clock, SystemClock
 from kxbtc.domain.instrument import Instrument
 from kxbtc.store.live_view import MarketStateRecord
 from kxbtc.store.writes import StoreWrites
@@ -36,6 +37,8 @@ class MarketBoard:
         engine_id: str,
         every_s: float = 1.0,
         feeds: Callable[[], dict[str, str]] | None = None,
+        min_wall_s: float = 0.0,
+        wall_clock: Clock | None = None,
     ) -> None:
         self.core = core
         self.store = store
@@ -43,12 +46,21 @@ class MarketBoard:
         self.every_ns = int(every_s * NS_PER_S)
         self._feeds = feeds
         self._last_ns: int | None = None
+        #: A simulated clock far faster than the wall's (the demo) would publish hundreds of times per
+        #: real second for a page that reads once a second: at most one publication per ``min_wall_s``.
+        self._min_wall_s = min_wall_s
+        self._wall = wall_clock or SystemClock()
+        self._last_wall = -math.inf
         self.publications = 0
 
     def maybe_publish(self, now_ns: int) -> None:
         """Publish when ``every_s`` has passed since the last publication (the core's timer calls this)."""
         if self._last_ns is None or now_ns - self._last_ns >= self.every_ns:
-            self.publish(now_ns)
+            if self._min_wall_s <= 0:
+                self.publish(now_ns)
+            elif (wall := self._wall.monotonic()) - self._last_wall >= self._min_wall_s:
+                self._last_wall = wall
+                self.publish(now_ns)
 
     def publish(self, now_ns: int) -> None:
         self._last_ns = now_ns

@@ -23,13 +23,20 @@ class OperatorView:
         heartbeat_every_s: float = DEFAULT_EVERY_S,
         publish_every_s: float = 1.0,
         feeds: Callable[[], dict[str, str]] | None = None,
+        publish_min_wall_s: float = 0.0,
     ) -> None:
         self.core = core
         self.heartbeat = Heartbeat(
             store, core.clock, mode=mode, every_s=heartbeat_every_s, wall_clock=wall_clock
         )
         self.board = MarketBoard(
-            core, store, engine_id=self.heartbeat.engine_id, every_s=publish_every_s, feeds=feeds
+            core,
+            store,
+            engine_id=self.heartbeat.engine_id,
+            every_s=publish_every_s,
+            feeds=feeds,
+            min_wall_s=publish_min_wall_s,
+            wall_clock=wall_clock,
         )
 
     def start(self) -> None:

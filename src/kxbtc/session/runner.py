@@ -72,6 +72,7 @@ class SimSession:
         run_id: str = "",
         operator_view: bool = False,
         wall_clock: Clock | None = None,
+        publish_min_wall_s: float = 0.0,
     ) -> None:
         self.clock = ManualClock(start_ns)
         cfg = sim_config or SimConfig()
@@ -93,7 +94,13 @@ class SimSession:
         #: The heartbeat and live markets for ``kxbtc status`` and the dashboard (the demo; not backtests).
         self.view: OperatorView | None = None
         if operator_view:
-            self.view = OperatorView(self.core, store, mode="demo", wall_clock=wall_clock)
+            self.view = OperatorView(
+                self.core,
+                store,
+                mode="demo",
+                wall_clock=wall_clock,
+                publish_min_wall_s=publish_min_wall_s,
+            )
             self.view.start()
 
     # -- scheduling -------------------------------------------------------------------------------

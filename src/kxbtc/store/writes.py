@@ -206,5 +206,11 @@ class StoreWrites(abc.ABC):
         self._sql(heartbeat_statement(beat))
 
     def publish_market_states(self, engine_id: str, states: list[MarketStateRecord]) -> None:
-        """The latest state of every market ``engine_id`` follows, in one transaction."""
-        self._sql(*market_state_statements(engine_id, states))
+        """The latest state of every market ``engine_id`` follows, in one transaction; serialised on the
+        writer thread, not the caller's (the records are frozen and own their lists)."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            for sql, args in market_state_statements(engine_id, states):
+                conn.execute(sql, args)
+
+        self._submit(write)
