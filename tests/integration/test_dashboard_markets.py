@@ -25,6 +25,7 @@ from matplotlib.image import imread
 
 from kxbtc.clock import NS_PER_S, SystemClock
 from kxbtc.config import load_config
+from kxbtc.dashboard.api import MAX_STREAMS
 from kxbtc.dashboard.markets import market_events
 from kxbtc.dashboard.server import create_app
 from kxbtc.session.demo import run_session_demo
@@ -119,6 +120,15 @@ async def test_the_event_stream_sends_the_market_state_at_once(client: Client) -
     response.close()
     assert lines[0] == "event: markets" and lines[1].startswith("data: ")
     check_market_payload(json.loads(lines[1].removeprefix("data: ")))
+
+
+async def test_open_streams_are_bounded(client: Client) -> None:
+    streams = [await client.get("/api/markets/stream") for _ in range(MAX_STREAMS)]
+    assert all(r.status == 200 for r in streams)
+    refused = await client.get("/api/markets/stream")
+    assert refused.status == 503 and "too many" in (await refused.json())["error"]
+    for response in streams:
+        response.close()
 
 
 async def test_the_event_stream_pushes_what_the_engine_writes_next(tmp_path: Path, demo_db: Path) -> None:

@@ -29,6 +29,8 @@ from kxbtc.ops.pnl_report import GROUPINGS
 from kxbtc.ops.render import JsonObject
 
 DEFAULT_LIMIT = 50
+#: Open market streams at once (a page holds one).
+MAX_STREAMS = 16
 MAX_LIMIT = 1000
 
 T = TypeVar("T")
@@ -134,6 +136,16 @@ async def _markets(request: web.Request) -> web.Response:
 async def _markets_stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: a ``markets`` snapshot at once, then one per database poll (about 1 Hz)."""
     state = request.app[DASHBOARD]
+    if state.streams[0] >= MAX_STREAMS:  # each stream reads the database every second: bounded
+        raise web.HTTPServiceUnavailable(text=f"too many open market streams (at most {MAX_STREAMS})")
+    state.streams[0] += 1
+    try:
+        return await _stream(request, state)
+    finally:
+        state.streams[0] -= 1
+
+
+async def _stream(request: web.Request, state: Dashboard) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )

@@ -32,6 +32,8 @@ class Dashboard:
     sessions: set[str] = field(default_factory=set)
     #: Times (monotonic seconds) of recent failed logins, for the throttle.
     failed_logins: list[float] = field(default_factory=list)
+    #: How many event streams are open (each polls the database), against ``MAX_STREAMS``.
+    streams: list[int] = field(default_factory=lambda: [0])
     #: Set at shutdown so the open event streams end.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 
