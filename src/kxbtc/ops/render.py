@@ -251,7 +251,8 @@ class StatusView:
         if self.halt_reason:
             _add_row(facts, "trading", Text(f"HALTED: {self.halt_reason}", style="bold red"))
         else:
-            _add_row(facts, "trading", Text(self.trading_mode or "running", style="green"))
+            # Whether an engine runs is the "engine" row's to say; this one only says "not halted".
+            _add_row(facts, "trading", Text(self.trading_mode or "not halted", style="green"))
         for name, why in (self.paused_strategies or {}).items():
             _add_row(facts, f"paused: {name}", Text(why, style="bold yellow"))
         if self.balance is None:
