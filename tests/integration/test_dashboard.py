@@ -1,6 +1,7 @@
 """``kxbtc dashboard`` against a real store: the JSON endpoints answer with the same numbers as the
-operator commands, the page is self-contained, the kill switch needs the page's token and then does
-exactly what ``kxbtc halt`` / ``kxbtc resume`` do, and a missing or broken database is a clear 503.
+operator commands, the page is self-contained and never carries the control token, the kill switch needs
+that token (a header, or the session cookie the login sets) and then does exactly what ``kxbtc halt`` /
+``kxbtc resume`` do, and a missing or broken database is a clear 503.
 
 Served on 127.0.0.1 (aiohttp's TestServer on port 0, and the real command in a subprocess).
 """
@@ -27,7 +28,7 @@ from click.testing import CliRunner, Result
 
 from kxbtc.cli import EXIT_OK, EXIT_USAGE, cli
 from kxbtc.clock import ManualClock
-from kxbtc.dashboard.guards import TOKEN_HEADER
+from kxbtc.dashboard.guards import SESSION_COOKIE, TOKEN_HEADER
 from kxbtc.dashboard.queries import RISK_BASELINE_KEY
 from kxbtc.dashboard.server import create_app
 from kxbtc.engine.core import RISK_BASELINE_KEY as ENGINE_RISK_BASELINE_KEY
@@ -319,9 +320,9 @@ async def test_page_and_assets_are_served_and_reference_only_local_urls(client: 
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     html = await page.text()
-    assert f'<meta name="kxbtc-token" content="{TOKEN}">' in html
+    assert TOKEN not in html and "kxbtc-token" not in html  # the control token is never in the page
     assert '<meta name="kxbtc-refresh-ms" content="2000">' in html
-    references = re.findall(r'(?:src|href)="([^"]*)"', html)
+    references = re.findall(r'(?:src|href)="([^"#]*)"', html)  # "#markets", "#account": the two views
     assert sorted(references) == ["/static/app.js", "/static/style.css"]
 
     script = await client.get("/static/app.js")
@@ -332,7 +333,7 @@ async def test_page_and_assets_are_served_and_reference_only_local_urls(client: 
     for endpoint in re.findall(r'getJson\(\s*[`"]([^`"?]+)', js):
         assert endpoint.startswith("/api/"), endpoint
         assert (await client.get(endpoint)).status == 200, endpoint
-    assert "X-Kxbtc-Token" in js
+    assert TOKEN not in js and "X-Kxbtc-Token" not in js  # the page's script holds no credential
 
     style = await client.get("/static/style.css")
     assert style.status == 200 and style.content_type == "text/css"
@@ -364,12 +365,53 @@ def kill_switch_rows(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any,
 
 async def test_halt_and_resume_need_the_token(client: Client, db: Path) -> None:
     before = kill_switch_rows(db)
-    for headers in ({}, {TOKEN_HEADER: "wrong"}):
+    for headers, status in (({}, 401), ({TOKEN_HEADER: "wrong"}, 403)):
         for path in ("/api/halt", "/api/resume"):
             response = await client.post(path, json={"reason": "x"}, headers=headers)
-            assert response.status == 403, path
+            assert response.status == status, path
             assert TOKEN_HEADER in (await response.json())["error"]
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: "made-up"})
+    response = await client.post("/api/halt", json={"reason": "x"})
+    assert response.status == 403
     assert kill_switch_rows(db) == before
+
+
+async def test_the_token_typed_into_the_page_unlocks_the_controls_with_an_httponly_cookie(
+    client: Client, db: Path
+) -> None:
+    assert (await get(client, "/api/session")) == {"authorized": False}
+    response = await client.post("/api/login", json={"token": "wrong"})
+    assert response.status == 403
+    response = await client.post("/api/login", json={"token": TOKEN})
+    assert response.status == 200, await response.text()
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and TOKEN not in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert (await get(client, "/api/session")) == {"authorized": True}
+
+    response = await client.post("/api/halt", json={"reason": "from the page"})
+    assert response.status == 200, await response.text()
+    assert kill_switch_rows(db)[0] == [("halted", "from the page")]
+
+    # Another site's page cannot use this browser's session (CSRF): its Origin gives it away.
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = await client.post("/api/resume", headers=headers)
+        assert response.status == 403 and "cross-site" in (await response.json())["error"]
+    assert kill_switch_rows(db)[0] == [("halted", "from the page")]
+    same_site = f"http://{client.server.host}:{client.server.port}"
+    response = await client.post("/api/resume", headers={"Origin": same_site})
+    assert response.status == 200 and (await response.json())["resumed"] is True
+
+    assert (await client.post("/api/logout")).status == 200
+    assert (await get(client, "/api/session")) == {"authorized": False}
+    assert (await client.post("/api/halt", json={"reason": "x"})).status == 401
+
+
+async def test_guessing_the_token_is_throttled(client: Client) -> None:
+    for _ in range(10):
+        assert (await client.post("/api/login", json={"token": "guess"})).status == 403
+    response = await client.post("/api/login", json={"token": TOKEN})
+    assert response.status == 429  # even the right one, until the window passes
 
 
 async def test_halt_and_resume_with_the_token_write_what_the_cli_writes(client: Client, db: Path) -> None:
@@ -462,6 +504,25 @@ def test_the_command_refuses_a_missing_or_corrupt_database_with_exit_2(tmp_path:
     result = run("dashboard", "--db", str(garbage), "--port", "0")
     assert result.exit_code == EXIT_USAGE
     assert f"{garbage}: the file is not a valid kxbtc database" in result.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])
+def test_listening_beyond_loopback_without_a_token_is_refused_with_exit_2(db: Path, host: str) -> None:
+    result = run("dashboard", "--db", str(db), "--host", host, "--port", "0")
+    assert result.exit_code == EXIT_USAGE
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "token" in result.stderr
+
+
+def test_a_short_unreadable_or_doubled_token_is_refused_with_exit_2(db: Path, tmp_path: Path) -> None:
+    short = run("dashboard", "--db", str(db), "--token", "short", "--port", "0")
+    assert short.exit_code == EXIT_USAGE and "at least" in short.stderr
+    missing = run("dashboard", "--db", str(db), "--token-file", str(tmp_path / "none"), "--port", "0")
+    assert missing.exit_code == EXIT_USAGE and "token file" in missing.stderr
+    secret = tmp_path / "token"
+    secret.write_text("a-long-enough-token\n")
+    both = run("dashboard", "--db", str(db), "--token", "x" * 20, "--token-file", str(secret), "--port", "0")
+    assert both.exit_code == EXIT_USAGE and "once" in both.stderr
 
 
 async def test_the_command_waits_for_the_database_serves_it_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def test_pnl_by_market_and_the_table_shows_the_same_numbers(db: Path) -> None:
 def test_status_reports_balance_equity_counts_today_and_last_five_risk_events(db: Path) -> None:
     status = run_json("status", "--db", str(db))
     assert status["db"] == str(db)
-    assert status["schema_version"] == 1
+    assert status["schema_version"] == 2
     assert (status["halted"], status["halt_reason"]) == (False, "")
     assert status["balance"]["balance"] == money(123_450_000)
     assert status["balance"]["time"] == "2026-11-25T15:20:00.000Z"
@@ -215,7 +215,7 @@ def test_status_reports_balance_equity_counts_today_and_last_five_risk_events(db
 
     table = run("status", "--db", str(db))
     assert table.exit_code == EXIT_OK, table.output
-    assert "running" in table.stdout
+    assert "not halted" in table.stdout and "no heartbeat" in row_with(table.stdout, "engine")
     assert "$123.45" in table.stdout and "$124.49" in table.stdout  # half away from zero to the cent
     assert "net -$0.01" in row_with(table.stdout, "today")
     assert "position_mismatch" in table.stdout and "oldest" not in table.stdout

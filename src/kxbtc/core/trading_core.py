@@ -119,6 +119,11 @@ class TradingCore:
         self._saved_baseline = ""
         self._last_snapshot_ns = 0
         self._batch: set[str] | None = None
+        #: Where the last index print came from (``IndexTick.source``), for the operator's view.
+        self.index_source = ""
+        #: Called with the time at the end of every timer: the heartbeat and the market board
+        #: (``kxbtc.core.heartbeat``, ``kxbtc.core.market_board``), which the engine and the demo attach.
+        self.timer_hooks: list[Callable[[int], None]] = []
 
     # -- the one entry point ------------------------------------------------------------------------
 
@@ -128,6 +133,7 @@ class TradingCore:
             self._on_book_event(event)
         elif isinstance(event, IndexTick):
             self.index.on_index(event.ts_ns, event.value, official=event.source in OFFICIAL_SOURCES)
+            self.index_source = event.source
         elif isinstance(event, FillEvent):
             self.on_fill(event.fill)
         elif isinstance(event, AckEvent):
@@ -258,6 +264,8 @@ class TradingCore:
         if now - self._last_snapshot_ns >= PNL_SNAPSHOT_EVERY_S * NS_PER_S:
             self._last_snapshot_ns = now
             self.snapshot_pnl()
+        for hook in self.timer_hooks:
+            hook(now)
 
     def act(self, decisions: list[Decision]) -> list[ApprovedOrder]:
         """Every decision through the risk gate; the approved ones go out as one ``PlaceOrders``, after

@@ -4,12 +4,14 @@ same builders), plus the equity curve, risk events, decisions and LLM calls; and
 Every read opens its own short-lived read-only connection in a worker thread, so a dashboard left open
 never holds a lock on the engine's database. The only writes are ``POST /api/halt`` (JSON body
 ``{"reason": "..."}``) and ``POST /api/resume``; they do exactly what ``kxbtc halt`` / ``kxbtc resume``
-do (``kxbtc.ops.kill_switch``), once ``kxbtc.dashboard.guards.check_token`` lets them through.
+do (``kxbtc.ops.kill_switch``), once ``kxbtc.dashboard.guards.check_control`` lets them through.
+The live markets are in ``kxbtc.dashboard.markets`` (one snapshot, and the event stream).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
@@ -17,15 +19,18 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from kxbtc.dashboard import payloads
+from kxbtc.dashboard import auth, payloads
 from kxbtc.dashboard.context import DASHBOARD, Dashboard
-from kxbtc.dashboard.guards import check_token
+from kxbtc.dashboard.guards import check_control
+from kxbtc.dashboard.markets import market_events, markets_payload
 from kxbtc.ops import kill_switch, queries
 from kxbtc.ops.kill_switch import DEFAULT_HALT_REASON
 from kxbtc.ops.pnl_report import GROUPINGS
 from kxbtc.ops.render import JsonObject
 
 DEFAULT_LIMIT = 50
+#: Open market streams at once (a page holds one).
+MAX_STREAMS = 16
 MAX_LIMIT = 1000
 
 T = TypeVar("T")
@@ -42,8 +47,11 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/risk_events", _risk_events)
     app.router.add_get("/api/decisions", _decisions)
     app.router.add_get("/api/llm", _llm)
+    app.router.add_get("/api/markets", _markets)
+    app.router.add_get("/api/markets/stream", _markets_stream)
     app.router.add_post("/api/halt", _halt)
     app.router.add_post("/api/resume", _resume)
+    auth.add_routes(app)
 
 
 # -- reads ------------------------------------------------------------------------------------------
@@ -121,6 +129,46 @@ async def _llm(request: web.Request) -> web.Response:
     return _json(await _read(request, lambda conn, s: payloads.llm(conn, s.db, limit, s.clock.time_ns())))
 
 
+async def _markets(request: web.Request) -> web.Response:
+    return _json(await _read(request, lambda conn, s: markets_payload(conn, s.db, s.clock.time_ns())))
+
+
+async def _markets_stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: a ``markets`` snapshot at once, then one per database poll (about 1 Hz)."""
+    state = request.app[DASHBOARD]
+    if state.streams[0] >= MAX_STREAMS:  # each stream reads the database every second: bounded
+        raise web.HTTPServiceUnavailable(text=f"too many open market streams (at most {MAX_STREAMS})")
+    state.streams[0] += 1
+    try:
+        return await _stream(request, state)
+    finally:
+        state.streams[0] -= 1
+
+
+async def _stream(request: web.Request, state: Dashboard) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+
+    async def read() -> JsonObject:
+        return await _read(request, lambda conn, s: markets_payload(conn, s.db, s.clock.time_ns()))
+
+    async def sleep(seconds: float) -> None:
+        # Wake early when the server shuts down, so an open page never holds the shutdown up.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.closing.wait(), seconds)
+
+    try:
+        async for frame in market_events(read, sleep, state.stream_poll_s):
+            if state.closing.is_set():
+                break
+            await response.write(frame)
+    except ConnectionResetError:  # the page went away
+        pass
+    return response
+
+
 async def _halt_reason(request: web.Request) -> str:
     if not request.can_read_body:
         return DEFAULT_HALT_REASON
@@ -135,13 +183,13 @@ async def _halt_reason(request: web.Request) -> str:
 
 
 async def _halt(request: web.Request) -> web.Response:
-    state = check_token(request)
+    state = check_control(request)
     reason = await _halt_reason(request)
     previous = await asyncio.to_thread(kill_switch.halt, state.db, reason, state.clock.time_ns())
     return _json({"db": str(state.db), "halted": True, "reason": reason, "previous": previous})
 
 
 async def _resume(request: web.Request) -> web.Response:
-    state = check_token(request)
+    state = check_control(request)
     was = await asyncio.to_thread(kill_switch.resume, state.db, state.clock.time_ns())
     return _json({"db": str(state.db), "halted": False, "resumed": bool(was), "was": was})

@@ -1,10 +1,12 @@
 """The dashboard's request guards, because a page on localhost can be reached by any other page the
 browser has open:
 
-- CSRF: the two writes are refused (403) unless they carry this process's random token in the
-  ``X-Kxbtc-Token`` header. The token is embedded only in the page this server serves; another site
-  can neither read that page nor send a custom header to this origin without a CORS preflight, which
-  is never granted.
+- Control actions (halt, resume) need a credential the page does not hand out: the token given to
+  the command (``--token``, ``--token-file`` or ``KXBTC_DASHBOARD_TOKEN``), either in the
+  ``X-Kxbtc-Token`` header (scripts) or as the session cookie ``/api/login`` sets once the operator
+  typed the token into the page (HttpOnly, SameSite=Strict). None: 401; a wrong one: 403.
+- CSRF: every POST whose ``Origin`` (or ``Sec-Fetch-Site``) says it comes from another site is
+  refused (403) before anything else; the SameSite=Strict cookie is not sent cross-site either.
 - DNS rebinding: while listening on a loopback address, requests whose Host header names anything but
   127.0.0.1, localhost or ::1 are refused (403).
 - The page loads nothing from elsewhere (Content-Security-Policy ``default-src 'self'``) and cannot be
@@ -29,6 +31,7 @@ from kxbtc.ops.queries import DatabaseUnusable
 from kxbtc.store.connection import StoreError
 
 TOKEN_HEADER = "X-Kxbtc-Token"
+SESSION_COOKIE = "kxbtc_session"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 _CSP = (
@@ -90,9 +93,46 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(exc.status, exc.text or exc.reason, db)
 
 
-def check_token(request: web.Request) -> Dashboard:
+def same_origin(request: web.Request) -> bool:
+    """False when the browser says the request comes from another site (Origin or Sec-Fetch-Site)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser's cross-site request: browsers send Origin on every POST
+    return origin.lower() == f"{request.scheme}://{request.host}".lower()
+
+
+def check_origin(request: web.Request) -> Dashboard:
     state = request.app[DASHBOARD]
-    sent = request.headers.get(TOKEN_HEADER, "")
-    if not hmac.compare_digest(sent.encode(), state.token.encode()):
-        raise web.HTTPForbidden(text=f"refused: the {TOKEN_HEADER} header must carry this dashboard's token")
+    if not same_origin(request):
+        raise web.HTTPForbidden(text="refused: cross-site request (Origin does not match this dashboard)")
     return state
+
+
+def token_matches(state: Dashboard, sent: str) -> bool:
+    return hmac.compare_digest(sent.encode(), state.token.encode())
+
+
+def has_session(request: web.Request) -> bool:
+    state = request.app[DASHBOARD]
+    session = request.cookies.get(SESSION_COOKIE, "")
+    return bool(session) and any(hmac.compare_digest(session, known) for known in state.sessions)
+
+
+def check_control(request: web.Request) -> Dashboard:
+    """Let a control action through only from this site and with the token (header) or a session."""
+    state = check_origin(request)
+    sent = request.headers.get(TOKEN_HEADER)
+    if sent is not None:
+        if not token_matches(state, sent):
+            raise web.HTTPForbidden(text=f"refused: the {TOKEN_HEADER} header does not carry the token")
+        return state
+    if request.cookies.get(SESSION_COOKIE):
+        if not has_session(request):
+            raise web.HTTPForbidden(text="refused: the session has expired; unlock the controls again")
+        return state
+    raise web.HTTPUnauthorized(
+        text=f"refused: halt and resume need the dashboard's token (unlock the controls, or {TOKEN_HEADER})"
+    )

@@ -15,6 +15,7 @@ from kxbtc.clock import NS_PER_S
 from kxbtc.dashboard import queries
 from kxbtc.dashboard.queries import DecisionRow, LlmCallRow
 from kxbtc.ops import reports
+from kxbtc.ops.engine_status import data_now
 from kxbtc.ops.pnl_report import GroupBy
 from kxbtc.ops.queries import recent_risk_events
 from kxbtc.ops.render import JsonObject, iso_time, money_json, pnl_snapshot_json, risk_event_json
@@ -42,7 +43,8 @@ def status(conn: sqlite3.Connection, db: Path, now_ns: int) -> JsonObject:
             "peak_equity": money_json(baseline.peak_equity),
         }
     )
-    payload["now"] = iso_time(now_ns)
+    # One clock on the page: the data's (the engine's last heartbeat in market time), not the browser's.
+    payload["now"] = payload["data_time"]
     return payload
 
 
@@ -97,8 +99,8 @@ def _decision_json(d: DecisionRow) -> JsonObject:
 
 
 def llm(conn: sqlite3.Connection, db: Path, limit: int, now_ns: int) -> JsonObject:
-    """The newest LLM calls and what today's (UTC) calls cost."""
-    start = utc_day_start(now_ns)
+    """The newest LLM calls and what today's (UTC, on the data's clock) calls cost."""
+    start = utc_day_start(data_now(conn, now_ns))
     spend = queries.llm_spend(conn, start, start + _NS_PER_DAY)
     return {
         "db": str(db),

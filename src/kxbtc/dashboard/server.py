@@ -7,7 +7,10 @@ builders, ``kxbtc.ops.reports``), plus the equity curve, risk events, decisions 
 
 The only writes are the kill switch, ``POST /api/halt`` (JSON body ``{"reason": "..."}``) and
 ``POST /api/resume``; they do exactly what ``kxbtc halt`` / ``kxbtc resume`` do (``kxbtc.ops.kill_switch``:
-the kv key "halted" plus a risk event, which the running engine polls).
+the kv key "halted" plus a risk event, which the running engine polls). They need the control token,
+which the page never contains: the operator gives it to this command (``--token``, ``--token-file`` or
+``KXBTC_DASHBOARD_TOKEN``; without one on a loopback address a random one is printed to the terminal)
+and types it into the page (``kxbtc.dashboard.auth``). Listening on any other address needs one.
 
 The page and its assets are served here; the guards are in ``kxbtc.dashboard.guards``, the JSON
 endpoints in ``kxbtc.dashboard.api``.
@@ -40,6 +43,8 @@ from kxbtc.ops.queries import DatabaseUnusable
 DEFAULT_DB = "kxbtc.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+TOKEN_ENV = "KXBTC_DASHBOARD_TOKEN"
+MIN_TOKEN_CHARS = 12
 _ASSET_TYPES = {"app.js": "text/javascript", "style.css": "text/css"}
 
 
@@ -54,12 +59,13 @@ def create_app(
     refresh_s: float = 2.0,
     token: str | None = None,
     bind_host: str = DEFAULT_HOST,
+    stream_poll_s: float = 1.0,
 ) -> web.Application:
-    """The dashboard's web application over the database at ``db``."""
+    """The dashboard's web application over the database at ``db``; ``token`` unlocks the controls
+    (a random one nobody knows when None: the controls stay locked)."""
     token = token or secrets.token_urlsafe(32)
     page = (
         _static("index.html")
-        .replace("__KXBTC_TOKEN__", html.escape(token))
         .replace("__KXBTC_REFRESH_MS__", str(round(refresh_s * 1000)))
         .replace("__KXBTC_DB__", html.escape(str(db)))
     )
@@ -73,11 +79,17 @@ def create_app(
         allowed_hosts=LOOPBACK_NAMES | {bind_host.strip("[]").lower()} if is_loopback(bind_host) else None,
         page=page,
         assets={name: _static(name).encode() for name in _ASSET_TYPES},
+        stream_poll_s=stream_poll_s,
     )
+    app.on_shutdown.append(_close_streams)
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _asset)
     api.add_routes(app)
     return app
+
+
+async def _close_streams(app: web.Application) -> None:
+    app[DASHBOARD].closing.set()
 
 
 # -- the page ---------------------------------------------------------------------------------------
@@ -171,13 +183,61 @@ def _clock() -> Clock:
     help="How often the page refreshes, in seconds.",
 )
 @click.option("--wait", is_flag=True, help="Start even if the database is missing; the page waits for it.")
-def dashboard(db: Path, host: str, port: int, refresh_s: float, wait: bool) -> None:
-    """A local web page with the live state: status, equity curve, positions, orders, fills, P&L, risk
-    events, decisions and LLM calls, with a Halt / Resume kill switch. Read-only otherwise."""
+@click.option(
+    "--token",
+    envvar=TOKEN_ENV,
+    default=None,
+    help=f"The control token the operator types into the page to halt / resume (env {TOKEN_ENV}); "
+    "required with a --host other than loopback. Prefer --token-file: a command line is visible to others.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Read the control token from this file (its first line).",
+)
+def dashboard(
+    db: Path, host: str, port: int, refresh_s: float, wait: bool, token: str | None, token_file: Path | None
+) -> None:
+    """A local web page with the live state: the markets (books, fair value, settlement window, feed
+    health, pushed live) and the account (status, equity curve, positions, orders, fills, P&L, risk
+    events, decisions, LLM calls), with a Halt / Resume kill switch behind a token. Read-only otherwise."""
+    secret = _token(token, token_file)
+    if secret is None and not is_loopback(host):
+        _fail(
+            f"--host {host} exposes the dashboard beyond this machine: give it a control token"
+            f" (--token-file, --token or {TOKEN_ENV})",
+            EXIT_USAGE,
+        )
     if not wait:
         _check_database(db)
-    app = create_app(db, _clock(), refresh_s=refresh_s, bind_host=host)
+    if secret is None:
+        secret = secrets.token_urlsafe(18)
+        # The operator's own terminal: the only place this run's token is ever shown.
+        click.echo(f"dashboard: control token for Halt / Resume (this run only): {secret}", err=True)
+    app = create_app(db, _clock(), refresh_s=refresh_s, bind_host=host, token=secret)
     try:
         asyncio.run(serve(app, host, port))
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_FAILURE)
+
+
+def _token(token: str | None, token_file: Path | None) -> str | None:
+    """The control token from --token / the environment or --token-file; exit 2 when unusable."""
+    if token is not None and token_file is not None:
+        _fail(
+            "give the control token once: --token (or its environment variable) or --token-file", EXIT_USAGE
+        )
+    if token_file is not None:
+        try:
+            lines = token_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            _fail(f"{token_file}: cannot read the token file ({why})", EXIT_USAGE)
+        token = lines[0] if lines else ""
+    if token is None:
+        return None
+    token = token.strip()
+    if len(token) < MIN_TOKEN_CHARS:
+        _fail(f"the control token must be at least {MIN_TOKEN_CHARS} characters", EXIT_USAGE)
+    return token

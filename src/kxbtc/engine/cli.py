@@ -278,6 +278,7 @@ async def _run_live(
             clock_error_ms=lambda: _clock_error_ms(sync.guard),
             simulated=env == "sim",
             journal=journal,
+            mode="sim" if env == "sim" else f"kalshi-{env}",
         )
         # On a terminal: the live panel with the feed under it; elsewhere the feed line by line.
         view = SessionView(interactive=sys.stderr.isatty(), title=f"kxbtc run --env {env}")

@@ -28,6 +28,7 @@ from kxbtc.core.commands import (
     RefreshMarkets,
 )
 from kxbtc.core.feed import connection
+from kxbtc.core.operator_view import OperatorView
 from kxbtc.core.stand_aside import trading_decision
 from kxbtc.core.stats import CoreStats
 from kxbtc.core.trading_core import HALT_KEY, TimerSource, TradingCore
@@ -98,6 +99,8 @@ class Engine(WsHandler):
         simulated: bool = False,
         spot_feeds: Sequence[SpotFeed] | None = None,
         journal: EngineJournal | None = None,
+        mode: str | None = None,
+        wall_clock: Clock | None = None,
     ) -> None:
         self.config = config
         self.rest = rest
@@ -154,6 +157,14 @@ class Engine(WsHandler):
         self.reconciler = Reconciler(rest, self.portfolio, store, clock, on_risk_event=self._note_event)
         self.sync = ExchangeSync(
             self.core, rest, self.router, self.reconciler, clock, journal.booked if journal else None
+        )
+        #: The heartbeat and the live markets in the database, for ``kxbtc status`` and the dashboard.
+        self.view = OperatorView(
+            self.core,
+            store,
+            mode=mode or ("sim" if simulated else "live"),
+            wall_clock=wall_clock,
+            feeds=self._feed_health,
         )
         self.markets: dict[str, ContractSpec] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -234,6 +245,11 @@ class Engine(WsHandler):
             self._prior_task = asyncio.ensure_future(self._guard(self.prior_service.run(), "LLM priors"))
         self._carry(self.core.take_commands())
         self.core.update_equity()
+        self.view.start()
+
+    def _feed_health(self) -> dict[str, str]:
+        feeds = self.index_feed.status().get("feeds") or {}
+        return {str(venue): str(state) for venue, state in feeds.items()}
 
     async def run(self, *, until_ns: int | None = None, stop: asyncio.Event | None = None) -> None:
         await self.start()
@@ -283,6 +299,7 @@ class Engine(WsHandler):
         await self._guard(self.reconcile(), "final reconcile")
         self.core.snapshot_pnl()
         self.index_feed.snapshot()
+        self.view.stop()
         await self.ws.close()
         self.store.flush()
 

@@ -206,6 +206,10 @@ class StatusView:
     trading_mode: str = ""
     #: Strategies the skill guard paused, with its reason (``kxbtc.core.skill_guard``).
     paused_strategies: dict[str, str] | None = None
+    #: The engine's heartbeat judged against the wall clock (``kxbtc.ops.engine_status``); None: no beat.
+    engine: JsonObject | None = None
+    #: The data's clock: the market time of the last heartbeat, else the caller's clock.
+    data_time_ns: int | None = None
 
     def as_json(self) -> JsonObject:
         return {
@@ -228,6 +232,8 @@ class StatusView:
             "index": self.index,
             "trading_mode": self.trading_mode,
             "paused_strategies": self.paused_strategies or {},
+            "engine": self.engine,
+            "data_time": None if self.data_time_ns is None else iso_time(self.data_time_ns),
         }
 
     def as_table(self, wide: bool = False) -> RenderableType:
@@ -237,10 +243,16 @@ class StatusView:
         facts.add_column(max_width=None if wide else 56, overflow="fold")
         _add_row(facts, "database", self.db)
         _add_row(facts, "schema version", str(self.schema_version))
+        if self.engine is None:
+            _add_row(facts, "engine", "no heartbeat (no engine of this kxbtc version has run here)")
+        else:
+            running = self.engine["state"] == "running"
+            _add_row(facts, "engine", Text(self.engine["text"], style="green" if running else "yellow"))
         if self.halt_reason:
             _add_row(facts, "trading", Text(f"HALTED: {self.halt_reason}", style="bold red"))
         else:
-            _add_row(facts, "trading", Text(self.trading_mode or "running", style="green"))
+            # Whether an engine runs is the "engine" row's to say; this one only says "not halted".
+            _add_row(facts, "trading", Text(self.trading_mode or "not halted", style="green"))
         for name, why in (self.paused_strategies or {}).items():
             _add_row(facts, f"paused: {name}", Text(why, style="bold yellow"))
         if self.balance is None:

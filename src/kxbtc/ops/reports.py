@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import RenderableType
 
 from kxbtc.ops import pnl_report, queries, render
+from kxbtc.ops.engine_status import engine_view
 from kxbtc.ops.index_status import index_view
 from kxbtc.ops.pnl_report import GroupBy, OpenPosition, PnlLine
 from kxbtc.ops.queries import HALT_KEY, PAUSED_KEY, TRADING_MODE_KEY
@@ -32,8 +33,14 @@ def replay(conn: sqlite3.Connection) -> pnl_report.Replay:
 
 
 def status_view(conn: sqlite3.Connection, db: Path, now_ns: int) -> StatusView:
-    """Balance, equity, counts, today's P&L (UTC day of ``now_ns``), halt state, last risk events, and the
-    live engine's index (source, last print, gap of the estimate to Kalshi)."""
+    """Balance, equity, counts, today's P&L, halt state, last risk events, the live engine's index (source,
+    last print, gap of the estimate to Kalshi) and whether an engine is running (its heartbeat's age on
+    the wall clock, ``now_ns``).
+
+    "Today" is the UTC day of the data's clock: the market time of the engine's last heartbeat (simulated
+    time for the demo), or ``now_ns`` when no engine ever beat here."""
+    engine = engine_view(conn, now_ns)
+    data_now = now_ns if engine is None else int(engine["market_time_ns"])
     result = replay(conn)
     return StatusView(
         db=str(db),
@@ -43,12 +50,14 @@ def status_view(conn: sqlite3.Connection, db: Path, now_ns: int) -> StatusView:
         equity=queries.latest_pnl(conn),
         open_positions=len(result.ledger.open_positions()),
         resting_orders=queries.count_orders(conn, "resting"),
-        today=pnl_report.day_line(result, pnl_report.utc_day(now_ns)),
+        today=pnl_report.day_line(result, pnl_report.utc_day(data_now)),
         risk_events=queries.recent_risk_events(conn, STATUS_RISK_EVENTS),
         warnings=result.warnings,
-        index=index_view(conn, now_ns),
+        index=index_view(conn, data_now),
         trading_mode=queries.read_value(conn, TRADING_MODE_KEY) or "",
         paused_strategies=_paused(queries.read_value(conn, PAUSED_KEY)),
+        engine=engine,
+        data_time_ns=data_now,
     )
 
 

@@ -105,6 +105,9 @@ def run_session_demo(
             sim_config=sim_config,
             start_ns=start_ns,
             run_id=f"demo-{seed}",
+            operator_view=True,
+            # The simulated clock runs far ahead of the wall's: the dashboard reads once a second.
+            publish_min_wall_s=0.25,
         )
         for sink in feed:
             session.core.feed.attach(sink)

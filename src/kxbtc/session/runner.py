@@ -19,9 +19,10 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from kxbtc.clock import NS_PER_S, ManualClock
+from kxbtc.clock import NS_PER_S, Clock, ManualClock
 from kxbtc.config import Config
 from kxbtc.core.commands import CancelAll, CancelOrders, Command, PlaceOrders, Reconcile
+from kxbtc.core.operator_view import OperatorView
 from kxbtc.core.trading_core import TradingCore
 from kxbtc.domain.events import (
     AckEvent,
@@ -69,6 +70,9 @@ class SimSession:
         start_ns: int = DEFAULT_START_NS,
         tick_s: float = 1.0,
         run_id: str = "",
+        operator_view: bool = False,
+        wall_clock: Clock | None = None,
+        publish_min_wall_s: float = 0.0,
     ) -> None:
         self.clock = ManualClock(start_ns)
         cfg = sim_config or SimConfig()
@@ -87,6 +91,17 @@ class SimSession:
         self._queue: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._stale: set[str] = set()  # books whose next delta was lost, awaiting a snapshot
+        #: The heartbeat and live markets for ``kxbtc status`` and the dashboard (the demo; not backtests).
+        self.view: OperatorView | None = None
+        if operator_view:
+            self.view = OperatorView(
+                self.core,
+                store,
+                mode="demo",
+                wall_clock=wall_clock,
+                publish_min_wall_s=publish_min_wall_s,
+            )
+            self.view.start()
 
     # -- scheduling -------------------------------------------------------------------------------
 
@@ -201,4 +216,6 @@ class SimSession:
         for fill in self.venue.fills_missing(set(self.core.portfolio.fill_ids)):
             self.core.handle(fill)
         self.core.snapshot_pnl()
+        if self.view is not None:
+            self.view.stop()
         self.store.flush()

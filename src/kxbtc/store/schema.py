@@ -139,4 +139,26 @@ MIGRATIONS: tuple[str, ...] = (
         value           TEXT NOT NULL
     );
     """,
+    # 2: what a running engine publishes for the operator: its heartbeat and each live market's state.
+    """
+    CREATE TABLE heartbeats (
+        engine_id         TEXT PRIMARY KEY,
+        pid               INTEGER NOT NULL,
+        mode              TEXT NOT NULL,
+        state             TEXT NOT NULL CHECK (state IN ('running', 'stopped')),
+        interval_s        REAL NOT NULL,
+        started_wall_ns   INTEGER NOT NULL,
+        started_market_ns INTEGER NOT NULL,
+        beat_wall_ns      INTEGER NOT NULL,
+        beat_market_ns    INTEGER NOT NULL
+    );
+
+    CREATE TABLE market_state (
+        ticker          TEXT PRIMARY KEY,
+        engine_id       TEXT NOT NULL,
+        ts_ns           INTEGER NOT NULL,
+        close_ns        INTEGER NOT NULL,
+        state           TEXT NOT NULL
+    );
+    """,
 )

@@ -9,6 +9,12 @@ import sqlite3
 from dataclasses import astuple
 from typing import Any
 
+from kxbtc.store.live_view import (
+    HeartbeatRecord,
+    MarketStateRecord,
+    heartbeat_statement,
+    market_state_statements,
+)
 from kxbtc.store.records import (
     FillRecord,
     OrderRecord,
@@ -195,3 +201,16 @@ class StoreWrites(abc.ABC):
                 (key, value),
             )
         )
+
+    def record_heartbeat(self, beat: HeartbeatRecord) -> None:
+        self._sql(heartbeat_statement(beat))
+
+    def publish_market_states(self, engine_id: str, states: list[MarketStateRecord]) -> None:
+        """The latest state of every market ``engine_id`` follows, in one transaction; serialised on the
+        writer thread, not the caller's (the records are frozen and own their lists)."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            for sql, args in market_state_statements(engine_id, states):
+                conn.execute(sql, args)
+
+        self._submit(write)

@@ -1,9 +1,10 @@
-// kxbtc dashboard: polls the JSON endpoints of the server that served this page and draws them.
-// Plain DOM, no libraries, nothing loaded from elsewhere. Text from the database is only ever set with
-// textContent, never parsed as HTML.
+// kxbtc dashboard: draws what the server that served this page reads from the engine's database.
+// The markets view is pushed by server-sent events (/api/markets/stream) after a first fetch; the account
+// view polls the JSON endpoints. Plain DOM, no libraries, nothing loaded from elsewhere. Text from the
+// database is only ever set with textContent, never parsed as HTML. Every time shown is the data's
+// clock (the engine's), never this browser's.
 "use strict";
 
-const TOKEN = document.querySelector('meta[name="kxbtc-token"]').content;
 const REFRESH_MS = Math.max(200, Number(document.querySelector('meta[name="kxbtc-refresh-ms"]').content) || 2000);
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -103,13 +104,19 @@ async function getJson(path) {
 }
 
 async function post(path, payload) {
+  // The credential is the HttpOnly session cookie /api/login set; this script never sees it.
   const response = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-Kxbtc-Token": TOKEN },
+    headers: { "Content-Type": "application/json" },
+    credentials: "same-origin",
     body: JSON.stringify(payload || {}),
   });
   const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-  if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+  if (!response.ok) {
+    const err = new Error(body.error || `HTTP ${response.status}`);
+    err.status = response.status;
+    throw err;
+  }
   return body;
 }
 
@@ -130,8 +137,9 @@ function flash(text) {
 
 function renderStatus(s, llmToday) {
   const state = document.getElementById("state");
-  state.textContent = s.halted ? "HALTED" : "running";
+  state.textContent = s.halted ? "HALTED" : "not halted";
   state.className = s.halted ? "pill halted" : "pill running";
+  renderEngine(s.engine);
   showBanner("halted-banner", s.halted ? `HALTED: ${s.halt_reason}` : "");
 
   const eq = s.equity;
@@ -157,7 +165,7 @@ function renderStatus(s, llmToday) {
     card.appendChild(el("div", note, "note muted"));
   }
   const warnings = (s.warnings || []).join("; ");
-  document.getElementById("updated").textContent = `updated ${shortTime(s.now)}${warnings ? " — " + warnings : ""}`;
+  renderUpdated(s.now, warnings);
 }
 
 function renderChart(points, maxPoints) {
@@ -319,15 +327,192 @@ function renderLlm(report) {
   ], report.calls, "no LLM calls recorded");
 }
 
-// -- the loop -------------------------------------------------------------------------------------
+// -- engine and clock -----------------------------------------------------------------------------
+
+function renderEngine(engine) {
+  const pill = document.getElementById("engine");
+  if (!engine) {
+    pill.textContent = "engine: no heartbeat";
+    pill.className = "pill unknown";
+    pill.title = "no engine of this kxbtc version has run on this database";
+    return;
+  }
+  const running = engine.state === "running";
+  pill.textContent = running ? `engine running (${engine.mode})` : "engine stopped";
+  pill.className = running ? "pill running" : "pill stopped";
+  pill.title = engine.text;
+}
+
+function renderUpdated(now, warnings) {
+  const text = now ? `data as of ${shortTime(now)}` : "no data time yet";
+  document.getElementById("updated").textContent = `${text}${warnings ? " — " + warnings : ""}`;
+}
+
+// -- the markets view -----------------------------------------------------------------------------
+
+function sideOf(positionRaw, position) {
+  if (!positionRaw) return "flat";
+  return positionRaw > 0 ? `YES ${position}` : `NO ${position.replace("-", "")}`;
+}
+
+// A 0..1 price scale with the bid-ask band and the fair value's marker.
+function priceScale(m) {
+  const scale = el("div", null, "scale");
+  const pct = (text) => `${(Number(text) * 100).toFixed(2)}%`;
+  if (m.best_bid !== null && m.best_ask !== null) {
+    const band = scale.appendChild(el("div", null, "band"));
+    band.style.left = pct(m.best_bid);
+    band.style.width = `${Math.max(0.4, (Number(m.best_ask) - Number(m.best_bid)) * 100).toFixed(2)}%`;
+  }
+  if (m.fair !== null) {
+    const mark = scale.appendChild(el("div", null, "fair-mark"));
+    mark.style.left = pct(m.fair);
+    mark.title = `fair value ${m.fair}`;
+  }
+  for (const [label, pos] of [["0", "0%"], ["0.50", "50%"], ["1", "100%"]]) {
+    const tick = scale.appendChild(el("span", label, "tick"));
+    tick.style.left = pos;
+  }
+  return scale;
+}
+
+function ladder(m) {
+  const table = el("table", null, "ladder");
+  const head = el("tr");
+  for (const label of ["bid size", "YES price", "ask size"]) head.appendChild(el("th", label, "num"));
+  table.appendChild(el("thead")).appendChild(head);
+  const body = table.appendChild(el("tbody"));
+  for (const level of [...m.asks].reverse()) {
+    const tr = body.appendChild(el("tr", null, "ask"));
+    tr.append(el("td", "", "num"), el("td", level.price, "num price"), el("td", level.size, "num size"));
+  }
+  if (!m.asks.length) body.appendChild(el("tr", null, "ask")).appendChild(el("td", "no asks", "muted empty")).colSpan = 3;
+  if (!m.bids.length) body.appendChild(el("tr", null, "bid")).appendChild(el("td", "no bids", "muted empty")).colSpan = 3;
+  for (const level of m.bids) {
+    const tr = body.appendChild(el("tr", null, "bid"));
+    tr.append(el("td", level.size, "num size"), el("td", level.price, "num price"), el("td", "", "num"));
+  }
+  return table;
+}
+
+function fact(label, value, cls) {
+  const row = el("div", null, "fact");
+  row.append(el("span", label, "label"), el("span", value, `value ${cls || ""}`));
+  return row;
+}
+
+function marketCard(m) {
+  const card = el("article", null, "market");
+  const head = card.appendChild(el("div", null, "market-head"));
+  head.appendChild(el("h3", m.ticker));
+  const bookCls = m.book.state === "ok" ? "badge ok" : "badge bad";
+  const badge = head.appendChild(el("span", `book ${m.book.state}`, bookCls));
+  if (m.book.note) badge.title = m.book.note;
+  card.appendChild(el("div", `${m.strike} · closes ${shortTime(m.close)} · ${m.to_close === "closed" ? "closed" : "in " + m.to_close}`, "sub muted"));
+
+  const quotes = card.appendChild(el("div", null, "quotes"));
+  const bidSize = m.bids.length ? ` ×${m.bids[0].size}` : "";
+  const askSize = m.asks.length ? ` ×${m.asks[0].size}` : "";
+  quotes.append(
+    fact("bid", m.best_bid === null ? "-" : `${m.best_bid}${bidSize}`, "bid"),
+    fact("fair", m.fair === null ? "-" : m.fair, "fair"),
+    fact("ask", m.best_ask === null ? "-" : `${m.best_ask}${askSize}`, "ask"),
+  );
+  card.appendChild(priceScale(m));
+  if (m.edge_buy !== null || m.edge_sell !== null) {
+    card.appendChild(el("div", `fair − ask ${m.edge_buy ?? "-"} · bid − fair ${m.edge_sell ?? "-"} (before fees)`, "muted edge"));
+  }
+
+  const side = card.appendChild(el("div", null, "market-side"));
+
+  const w = m.window;
+  const win = side.appendChild(el("div", null, "window"));
+  win.appendChild(el("div", "settlement window", "label"));
+  if (w.opens_in) {
+    win.appendChild(el("div", `opens in ${w.opens_in}`, "value"));
+  } else {
+    win.appendChild(el("div", `${w.samples} / ${w.of} samples`, "value"));
+    win.appendChild(el("div", w.average ? `average so far ${w.average}` : "no sample yet", "muted"));
+  }
+  const bar = win.appendChild(el("div", null, "progress"));
+  bar.appendChild(el("div", null, "filled")).style.width = `${((100 * w.samples) / w.of).toFixed(1)}%`;
+
+  const ix = m.index;
+  const age = ix.age_s === null ? "no print" : `${ix.age_s.toFixed(1)} s old`;
+  const index = side.appendChild(fact("index", ix.value || "-", ix.stale ? "neg" : ""));
+  index.appendChild(el("div", `${ix.source} · ${age}${ix.stale ? " · STALE" : ""}`, ix.stale ? "neg small" : "muted small"));
+  for (const [venue, health] of Object.entries(m.feeds || {})) {
+    index.appendChild(el("div", `feed ${venue}: ${health}`, health === "ok" || health === "live" ? "muted small" : "neg small"));
+  }
+  side.appendChild(fact("position", sideOf(m.position_raw, m.position)));
+  card.appendChild(ladder(m));
+  return card;
+}
+
+function renderMarkets(payload) {
+  renderEngine(payload.engine);
+  if (payload.data_time) renderUpdated(payload.data_time, "");
+  const summary = document.getElementById("markets-summary");
+  summary.replaceChildren();
+  const engine = payload.engine;
+  const first = payload.markets[0];
+  const line = [
+    `${payload.markets.length} market${payload.markets.length === 1 ? "" : "s"}`,
+    engine ? engine.text : "no engine heartbeat in this database",
+    payload.data_time ? `as of ${shortTime(payload.data_time)} (market time)` : "",
+    first && first.index.value ? `index ${first.index.value} (${first.index.source})` : "",
+  ].filter(Boolean).join(" · ");
+  summary.appendChild(el("p", line, engine && engine.state === "running" ? "" : "warn-text"));
+  const container = document.getElementById("markets");
+  container.replaceChildren();
+  if (!payload.markets.length) {
+    container.appendChild(el("p", "no live markets published (the engine writes them while it runs)", "muted"));
+    return;
+  }
+  for (const m of payload.markets) container.appendChild(marketCard(m));
+}
+
+let stream = null;
+// The stream opens a moment after the first snapshot is drawn: the page is complete without it (and a
+// headless browser taking a screenshot with a virtual-time budget is not held up by a never-ending fetch).
+const STREAM_DELAY_MS = 1000;
+
+async function startMarkets() {
+  try {
+    renderMarkets(await getJson("/api/markets"));
+  } catch (err) {
+    showBanner("error-banner", err.message);
+  }
+  setTimeout(openStream, STREAM_DELAY_MS);
+}
+
+function openStream() {
+  if (stream || !window.EventSource) return;
+  stream = new EventSource("/api/markets/stream");
+  stream.addEventListener("markets", (event) => {
+    showBanner("error-banner", "");
+    renderMarkets(JSON.parse(event.data));
+  });
+  stream.addEventListener("db_error", (event) => showBanner("error-banner", JSON.parse(event.data).error));
+}
+
+// -- the account view -----------------------------------------------------------------------------
 
 // The engine writes a P&L snapshot every few seconds; the curve is fetched again only when a newer one exists.
 let chartDrawnFor = undefined;
+
+function accountVisible() {
+  return !document.getElementById("account-view").hidden;
+}
 
 async function refresh() {
   const by = document.getElementById("pnl-by").value;
   try {
     const status = await getJson("/api/status");
+    if (!accountVisible()) {
+      renderStatus(status, null);
+      return;
+    }
     const newest = status.equity ? status.equity.ts_ns : null;
     const [positions, orders, fills, pnl, equity, risk, decisions, llm] = await Promise.all([
       getJson("/api/positions"),
@@ -366,33 +551,74 @@ async function loop() {
   setTimeout(loop, REFRESH_MS);
 }
 
-document.getElementById("halt").addEventListener("click", async () => {
+// -- views ----------------------------------------------------------------------------------------
+
+function showView() {
+  const view = location.hash === "#account" ? "account" : "markets";
+  document.getElementById("markets-view").hidden = view !== "markets";
+  document.getElementById("account-view").hidden = view !== "account";
+  document.getElementById("tab-markets").className = view === "markets" ? "active" : "";
+  document.getElementById("tab-account").className = view === "account" ? "active" : "";
+  if (view === "account") refresh();
+}
+
+window.addEventListener("hashchange", showView);
+
+// -- the controls (halt / resume behind the token) ------------------------------------------------
+
+function showControls(authorized) {
+  document.getElementById("unlock").hidden = authorized;
+  document.getElementById("unlocked").hidden = !authorized;
+}
+
+async function control(path, payload, done) {
+  try {
+    flash(done(await post(path, payload)));
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) showControls(false);
+    flash(`${path.slice(5)} failed: ${err.message}`);
+  }
+  refresh();
+}
+
+document.getElementById("unlock").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = document.getElementById("token");
+  try {
+    await post("/api/login", { token: input.value });
+    showControls(true);
+    flash("controls unlocked for this browser session");
+  } catch (err) {
+    flash(`not unlocked: ${err.message}`);
+  }
+  input.value = "";
+});
+
+document.getElementById("lock").addEventListener("click", async () => {
+  await post("/api/logout", {}).catch(() => null);
+  showControls(false);
+});
+
+document.getElementById("halt").addEventListener("click", () => {
   const reason = window.prompt("Halt trading. Reason (shown by kxbtc status):", "manual halt by the operator");
   if (reason === null) return;
   if (!reason.trim()) {
     flash("not halted: a halt needs a reason");
     return;
   }
-  try {
-    const result = await post("/api/halt", { reason: reason.trim() });
-    flash(result.previous ? `already halted (${result.previous}); reason now: ${result.reason}` : `trading halted: ${result.reason}`);
-  } catch (err) {
-    flash(`halt failed: ${err.message}`);
-  }
-  refresh();
+  control("/api/halt", { reason: reason.trim() }, (result) =>
+    result.previous ? `already halted (${result.previous}); reason now: ${result.reason}` : `trading halted: ${result.reason}`);
 });
 
-document.getElementById("resume").addEventListener("click", async () => {
+document.getElementById("resume").addEventListener("click", () => {
   if (!window.confirm("Resume trading? (Only the manual switch; automatic breakers re-arm by their own rules.)")) return;
-  try {
-    const result = await post("/api/resume", {});
-    flash(result.resumed ? `trading resumed (was halted: ${result.was})` : "trading was not halted; nothing to do");
-  } catch (err) {
-    flash(`resume failed: ${err.message}`);
-  }
-  refresh();
+  control("/api/resume", {}, (result) =>
+    result.resumed ? `trading resumed (was halted: ${result.was})` : "trading was not halted; nothing to do");
 });
 
 document.getElementById("pnl-by").addEventListener("change", refresh);
 
+getJson("/api/session").then((s) => showControls(s.authorized)).catch(() => showControls(false));
+showView();
+startMarkets();
 loop();
