@@ -68,7 +68,7 @@ def test_a_market_is_followed_from_open_to_settlement_with_its_pnl(tmp_path: Pat
     assert lines.kinds() == ["market_opened", "order_filled", "market_settled"]
     opened, filled, result = (e.text for e in lines.events)
     assert "BTC >= $101,234.50" in opened and "closes in 15 min" in opened
-    assert "bought YES 10 contracts at 0.4000, fee $0.17" in filled
+    assert "bought YES 10 contracts at $0.40, fee $0.17" in filled
     assert "YES, P&L $5.83 (net of fees)" in result
     assert lines.events[2].amount == 5_830_000
 
@@ -133,5 +133,5 @@ def test_an_order_the_exchange_refuses_says_so_with_its_code(tmp_path: Path) -> 
     ack = OrderAck(coid, TICKER, None, "rejected", Count(0), Count(500), "insufficient_balance")
     core.handle(AckEvent((ack,), NOW + NS_PER_S))
     assert lines.kinds() == ["market_opened", "order_sent", "order_rejected"]
-    assert lines.events[1].text == f"order sent {TICKER}: sell YES 5 contracts at 0.6000 [fair_value]"
+    assert lines.events[1].text == f"order sent {TICKER}: sell YES 5 contracts at $0.60 [fair_value]"
     assert lines.events[2].text.startswith(f"order rejected {TICKER} by the exchange: insufficient_balance")

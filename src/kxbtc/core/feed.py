@@ -16,7 +16,7 @@ from typing import Protocol
 from kxbtc.domain.instrument import Instrument
 from kxbtc.risk.limits import ApprovedOrder
 from kxbtc.store.records import FillRecord, RiskEventRecord
-from kxbtc.units import Money, format_contracts, format_price, format_usd
+from kxbtc.units import Money, format_contracts, format_price_usd, format_usd
 
 #: Risk-event kinds the reconciliation writes when it repairs the local state from the exchange's.
 REPAIR_KINDS = {
@@ -114,7 +114,7 @@ def order_sent(order: ApprovedOrder, now_ns: int) -> FeedEvent:
     capped = f" (asked {format_contracts(intent.count)}; {order.notes})" if order.notes else ""
     text = (
         f"order sent {intent.ticker}: {side} {format_contracts(order.count)} at "
-        f"{format_price(intent.price)} [{intent.strategy}]{capped}"
+        f"{format_price_usd(intent.price)} [{intent.strategy}]{capped}"
     )
     return FeedEvent(now_ns, "order_sent", text, intent.ticker)
 
@@ -123,8 +123,8 @@ def order_filled(fill: FillRecord) -> FeedEvent:
     side = "bought YES" if fill.side == "bid" else "sold YES"
     repaired = " (found by reconciliation)" if fill.source == "rest" else ""
     text = (
-        f"order filled {fill.ticker}: {side} {format_contracts(fill.count)} at {format_price(fill.price)},"
-        f" fee {format_usd(fill.fee)}{repaired}"
+        f"order filled {fill.ticker}: {side} {format_contracts(fill.count)}"
+        f" at {format_price_usd(fill.price)}, fee {format_usd(fill.fee)}{repaired}"
     )
     return FeedEvent(fill.ts_ns, "order_filled", text, fill.ticker, amount=Money(fill.fee))
 

@@ -20,7 +20,7 @@ from kxbtc.clock import NS_PER_S
 from kxbtc.core.feed import FeedSink
 from kxbtc.core.trading_core import TradingCore
 from kxbtc.engine.feed_view import FeedLog, FeedPrinter, FeedTail
-from kxbtc.units import format_contracts, format_price, format_usd
+from kxbtc.units import format_contracts, format_price_usd, format_usd
 
 #: Feed lines shown under the live panel (the whole feed goes to the log file with ``--log-file``).
 FEED_LINES = 18
@@ -110,8 +110,8 @@ def core_panel(core: TradingCore, title: str, elapsed: str = "") -> Panel:
         markets.add_row(
             instrument.ticker,
             f"{max(0, (instrument.close_ns - now) // NS_PER_S)}s",
-            format_price(bid) if bid is not None else "-",
-            format_price(ask) if ask is not None else "-",
+            format_price_usd(bid) if bid is not None else "-",
+            format_price_usd(ask) if ask is not None else "-",
             format_contracts(core.portfolio.position(instrument.ticker)),
         )
     return Panel(Group(head, markets), title=title)
