@@ -51,7 +51,7 @@ def test_check_calls_each_provider_once_and_reports_latency_validity_and_cost(tm
         ("openai", "lead-model"),
         ("anthropic", "news-model"),
     }
-    assert "OK   chat (openai, lead-model):" in result.output and "cost under $0.01" in result.output
+    assert "OK   chat (openai, lead-model):" in result.output and "cost $0.004," in result.output
     assert "OK   claude (anthropic, news-model):" in result.output and "valid forecast" in result.output
     data = json.loads(as_json.output)
     assert data["ok"] is True and [p["provider"] for p in data["providers"]] == ["chat", "claude"]
