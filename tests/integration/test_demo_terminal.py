@@ -40,8 +40,8 @@ def _env() -> dict[str, str]:
 
 def _assert_feed(text: str) -> None:
     assert re.search(r"\d\d:\d\d:\d\d  market opened KXBTC15M-\S+: BTC >= \$[\d,]+\.\d\d", text), text
-    assert re.search(r"order sent \S+: (buy|sell) YES [\d,]+ contracts? at 0\.\d{4} \[fair_value\]", text)
-    assert re.search(r"order filled \S+: (bought|sold) YES [\d,]+ contracts? at 0\.\d{4}, fee \$", text)
+    assert re.search(r"order sent \S+: (buy|sell) YES [\d,]+ contracts? at \$0\.\d{2,4} \[fair_value\]", text)
+    assert re.search(r"order filled \S+: (bought|sold) YES [\d,]+ contracts? at \$0\.\d{2,4}, fee \$", text)
     assert re.search(r"market settled \S+: (YES|NO), P&L -?\$[\d,]+\.\d\d \(net of fees\)", text), text
 
 
