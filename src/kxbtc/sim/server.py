@@ -102,7 +102,8 @@ class SimServer:
     ) -> web.StreamResponse:
         path = request.path
         if len(path) > 1 and path.endswith("/"):
-            target = path.rstrip("/") or "/"
+            # One leading slash only: "//evil.com" in a Location header is another host (open redirect).
+            target = "/" + path.strip("/\\")
             if request.query_string:
                 target += "?" + request.query_string
             return web.Response(status=301, headers={"Location": target})
