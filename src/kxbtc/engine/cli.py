@@ -260,7 +260,7 @@ async def _run_live(
     # Signatures always use the corrected wall clock; trading follows a fast simulator's clock if given.
     trade_clock = trading_clock(sync.clock, sim_anchor)
     stop = stop_on_signals()
-    async with KalshiRestClient(rest_url, signer, trade_clock) as rest:
+    async with KalshiRestClient(rest_url, signer, trade_clock, on_clock_rejected=sync.resync) as rest:
         # Connection housekeeping (pings, backoff) runs on the machine's monotonic clock.
         ws = KalshiWsClient(ws_url, signer, SystemClock())
         run_id = uuid.uuid4().hex
