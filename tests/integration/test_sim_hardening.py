@@ -149,3 +149,18 @@ async def test_ws_delay_is_a_network_delay_not_a_throughput_cap(session: aiohttp
         assert ids == list(range(1, 101))  # order kept
         assert elapsed < 2.5, elapsed
         await ws.close()
+
+
+async def test_a_redirect_never_puts_decoded_control_characters_in_its_location(sim: SimHarness) -> None:
+    # Found by tests/fuzz/test_fuzz_sim.py: the decoded path went into Location and aiohttp dropped the
+    # connection (header injection refused) instead of answering.
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+    writer.write(
+        b"GET /trade-api/v2/markets/%0aSet-Cookie:%20x/?a=%0d HTTP/1.1\r\n"
+        b"Host: h\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    answer = (await reader.read()).decode("latin-1")
+    writer.close()
+    assert answer.startswith("HTTP/1.1 301")
+    assert "Location: /trade-api/v2/markets/%0aSet-Cookie:%20x?a=%0d\r\n" in answer
