@@ -12,6 +12,7 @@ from kxbtc.errors import AuthError
 from kxbtc.kalshi.auth import Signer
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.kalshi.rest_messages import order_request
+from kxbtc.kalshi.ws import KalshiWsClient
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.timesync import ClockSync, SkewGuard
@@ -63,3 +64,34 @@ async def test_a_stepped_clock_is_resynced_on_the_first_refusal_and_the_order_go
             assert len(dates) == 3
         resting = sim.exchange.orders_page(sim.user_id(), status="resting", limit=10).items
         assert resting == []
+
+
+async def test_a_websocket_handshake_refused_for_its_timestamp_resyncs_and_connects() -> None:
+    exchange = Exchange(SystemClock(), seed=3, config=SimConfig(counterparties=False))
+    async with SimHarness(exchange) as sim:
+        dates: list[str] = []
+
+        async def fetch_date() -> str:
+            async with httpx2.AsyncClient() as http:
+                dates.append((await http.get(sim.rest_url + "/exchange/status")).headers["date"])
+            return dates[-1]
+
+        local = OffsetClock(SystemClock())
+        sync = ClockSync(local, ntp_servers=(), fetch_date=fetch_date, guard=SkewGuard(2_000, clock=local))
+        await sync.sync()
+        signer = Signer(sim.key.key_id, sim.key.private_key_pem, sync.clock, sync.guard)
+        local.offset_ns -= 45 * NS_PER_S
+        client = KalshiWsClient(
+            sim.ws_url,
+            signer,
+            SystemClock(),
+            backoff_initial=0.01,
+            backoff_max=0.05,
+            on_clock_rejected=sync.resync,
+        )
+        client.start()
+        try:
+            await client.wait_connected(timeout_s=10)
+        finally:
+            await client.close()
+        assert client.stats.connect_failures == 1 and len(dates) == 2

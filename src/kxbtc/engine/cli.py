@@ -262,7 +262,7 @@ async def _run_live(
     stop = stop_on_signals()
     async with KalshiRestClient(rest_url, signer, trade_clock, on_clock_rejected=sync.resync) as rest:
         # Connection housekeeping (pings, backoff) runs on the machine's monotonic clock.
-        ws = KalshiWsClient(ws_url, signer, SystemClock())
+        ws = KalshiWsClient(ws_url, signer, SystemClock(), on_clock_rejected=sync.resync)
         run_id = uuid.uuid4().hex
         journal = None
         if journal_path is not None:
