@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit browser demo sim bench bench-replay clean lock audit
+.PHONY: test lint typecheck unit browser demo sim bench bench-replay clean lock audit fuzz
 
 LOCK   := requirements/test.lock
 TOOLS  := .venv-tools
@@ -71,6 +71,12 @@ bench: $(STAMP)
 BENCH_REPLAY ?= ../shared/data/kalshi_l2_2026-05/kalshi_ws_2026-05-13.jsonl.gz
 bench-replay: $(STAMP)
 	$(BIN)/python benchmarks/bench_replay.py $(BENCH_REPLAY)
+
+# The fuzz tests (tests/fuzz) with FUZZ_EXAMPLES random examples per property (make test runs each
+# with 60 fixed ones). A failure prints the smallest input found; fix it and add a regression test.
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	KXBTC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/fuzz
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ range. ``load_config`` raises ``ConfigError`` with all problems listed, so ``kxb
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -18,18 +19,27 @@ from pydantic import (
     Field,
     SerializeAsAny,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from kxbtc.config_env import DictFields, EnvError, env_overrides
 from kxbtc.errors import ConfigError
 from kxbtc.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, Count, Money, Price
-
-ENV_PREFIX = "KXBTC_"
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        """A switch is ``true`` or ``false``: pydantic alone would also take "yes", "on" or 1."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and field.annotation is bool and not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
 
 
 class RiskConfig(_Section):
@@ -418,18 +428,16 @@ def to_price(value: Decimal) -> Price:
     return Price(int(value * PRICE_SCALE))
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    """``KXBTC_RISK__DAILY_LOSS_PCT=4`` -> ``{"risk": {"daily_loss_pct": "4"}}``."""
-    tree: dict[str, Any] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        path = name[len(ENV_PREFIX) :].lower().split("__")
-        node = tree
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return tree
+def _dict_fields() -> DictFields:
+    """Default entry names and models of the configuration's ``dict`` fields, for the variable checks."""
+    from kxbtc.strategy.registry import config_models  # see Config._typed_sections for why it is here
+
+    models = config_models()
+    return {
+        "strategies": (tuple(models), models.get),
+        "providers": (tuple(_DEFAULT_LLM_PROVIDERS), lambda _: None),
+        "roles": (LLM_ROLES, lambda _: None),
+    }
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -450,21 +458,56 @@ def _format_errors(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+#: A configuration file is a few kilobytes; this bound refuses a wrong file (a log, /dev/zero) quickly.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML document at ``path``; every failure is a one-line ``ConfigError``."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below as not a regular file.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        try:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: config file larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> Config:
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
         source = str(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    data = _merge(data, _env_overrides(dict(os.environ if environ is None else environ)))
+        data = _read_config_file(path)
+    try:
+        overrides = env_overrides(dict(os.environ if environ is None else environ), Config, _dict_fields())
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from None
+    data = _merge(data, overrides)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(source, exc)) from None
+    except (RecursionError, OverflowError, ValueError) as exc:  # pragma: no cover - pydantic wraps most
+        raise ConfigError(f"invalid configuration ({source}): {type(exc).__name__}") from None

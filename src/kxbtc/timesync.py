@@ -253,6 +253,7 @@ class ClockSync:
         self.fetch_date = fetch_date
         self.guard = guard if guard is not None else SkewGuard(clock=self.base)
         self.correct = correct
+        self._resync: asyncio.Future[OffsetMeasurement] | None = None
 
     async def measure(self) -> OffsetMeasurement:
         """One measurement (NTP first, then Date), without applying it."""
@@ -286,6 +287,13 @@ class ClockSync:
             m.detail,
         )
         return m
+
+    async def resync(self) -> None:
+        """Sync now, out of schedule (the exchange refused a timestamp). Callers that arrive while one is
+        running wait for that one: a burst of refused orders measures the clock once."""
+        if self._resync is None or self._resync.done():
+            self._resync = asyncio.ensure_future(self.sync())
+        await asyncio.shield(self._resync)
 
     async def run(self, interval_s: float = 300.0) -> None:
         """Resync every ``interval_s`` until cancelled; a failed round is logged and retried next time."""

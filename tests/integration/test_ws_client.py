@@ -566,3 +566,20 @@ async def test_snapshot_that_never_comes_escalates_to_resubscribe(rig: Rig) -> N
         "params": {"sids": [2]},
     }
     assert rig.client.subscriptions == [] and not rig.client.is_tradeable(A)
+
+
+async def test_a_late_subscribe_ack_is_waited_for_with_backoff_not_fatal(rig: Rig) -> None:
+    # `kxbtc run` used to exit 1 when a subscribe ack came after the command timeout (a slow link).
+    await rig.until(lambda: rig.client.connected, "connect")
+    rig.server.subscribe_gate = asyncio.Event()
+    task = asyncio.create_task(rig.client.subscribe("orderbook_delta", market_tickers=[A]))
+    await rig.until(lambda: bool(rig.server.commands), "subscribe sent")
+    for _ in range(60):  # 30 simulated seconds: three times the command timeout
+        rig.clock.advance(0.5)
+        await asyncio.sleep(0.002)
+    assert not task.done()
+    rig.server.subscribe_gate.set()
+    await rig.until(task.done, "the late ack")
+    [sub] = task.result()
+    assert sub.sid is not None
+    await rig.until(lambda: rig.books_match(A), "snapshot")

@@ -11,6 +11,7 @@ seq gap), raw bad frames, a dropped connection, a peer that stops reading (no po
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -94,6 +95,8 @@ class StubKalshiWs:
         self.refuse_channels: set[str] = set()
         #: While set, get_snapshot is acknowledged but its snapshots wait until ``release_snapshots``.
         self.hold_snapshots = False
+        #: While given and not set, subscribe commands wait for it before their acks (a slow link).
+        self.subscribe_gate: asyncio.Event | None = None
         self._held: list[tuple[Session, StubSub, list[str]]] = []
         self._server: Server | None = None
         self.port = 0
@@ -182,6 +185,8 @@ class StubKalshiWs:
         params = cmd.get("params", {})
         kind = cmd.get("cmd")
         if kind == "subscribe":
+            if self.subscribe_gate is not None:
+                await self.subscribe_gate.wait()
             tickers = params.get("market_tickers") or []
             refused = [c for c in params["channels"] if c in self.refuse_channels]
             if refused:

@@ -175,7 +175,7 @@ def _parse(path: Path, number: int, text: str) -> Line:
     t, kind = head.t, head.k
     if type(t) is not int:
         raise RecordingError(path, number, f"'t' must be an integer receive time, got {t!r}")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise RecordingError(path, number, f"unknown kind {kind!r}")
     if kind == "ws":
         if not head.frame:

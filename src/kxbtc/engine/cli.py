@@ -23,6 +23,7 @@ from kxbtc.cli_support import config_option, load_config_or_exit, parse_sim_cloc
 from kxbtc.config import Config
 from kxbtc.errors import ConfigError, KxbtcError
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from kxbtc.store.connection import StoreOpenError
 from kxbtc.timesync import SkewGuard
 from kxbtc.units import format_usd
 
@@ -220,7 +221,7 @@ def run_live(
         sys.exit(EXIT_OK)
     except KxbtcError as exc:
         click.echo(f"kxbtc: {exc}", err=True)
-        sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
+        sys.exit(EXIT_USAGE if isinstance(exc, ConfigError | StoreOpenError) else EXIT_FAILURE)
     sys.exit(code)
 
 
@@ -259,9 +260,9 @@ async def _run_live(
     # Signatures always use the corrected wall clock; trading follows a fast simulator's clock if given.
     trade_clock = trading_clock(sync.clock, sim_anchor)
     stop = stop_on_signals()
-    async with KalshiRestClient(rest_url, signer, trade_clock) as rest:
+    async with KalshiRestClient(rest_url, signer, trade_clock, on_clock_rejected=sync.resync) as rest:
         # Connection housekeeping (pings, backoff) runs on the machine's monotonic clock.
-        ws = KalshiWsClient(ws_url, signer, SystemClock())
+        ws = KalshiWsClient(ws_url, signer, SystemClock(), on_clock_rejected=sync.resync)
         run_id = uuid.uuid4().hex
         journal = None
         if journal_path is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from kxbtc.cli_support import config_option, load_config_or_exit
+from kxbtc.cli_support import config_option, exits_on_store_error, load_config_or_exit
 from kxbtc.config import Config
 from kxbtc.engine.cli import BTC_SERIES
 from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK
@@ -110,6 +110,7 @@ from kxbtc.virtual_loop import run_virtual
     is_flag=True,
     help="Also simulate Polymarket and trade the cross_venue pairs against it (paper Polymarket legs).",
 )
+@exits_on_store_error
 def demo(
     config_path: Path | None,
     hours: float,

@@ -9,6 +9,10 @@ repeat cannot do harm; each endpoint says which policy it takes (``Retry``):
 - cancels: 429 only (``Retry.RATE_LIMIT``: the request was not processed), or ``Retry.SAFE`` when the
   caller says a 404 is acceptable, since a repeated cancel of a done cancel answers 404;
 - amend/decrease and transfers: 429 only.
+
+Whatever the policy, a 401 ``header_timestamp_expired`` (the local clock stepped since the last time sync)
+re-syncs the clock at once through ``on_clock_rejected`` and repeats the request once: the exchange
+refused it unprocessed, so the repeat is safe for every request, order creates and cancels included.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, Self, TypeVar
@@ -26,7 +30,15 @@ import httpx2
 
 from kxbtc.backoff import equal_jitter
 from kxbtc.clock import Clock, SystemClock
-from kxbtc.errors import ExchangeError, NetworkError, RateLimitedError, RetryableError, ServerError
+from kxbtc.errors import (
+    AuthError,
+    ExchangeError,
+    KxbtcError,
+    NetworkError,
+    RateLimitedError,
+    RetryableError,
+    ServerError,
+)
 from kxbtc.kalshi.auth import Signer
 from kxbtc.kalshi.error_bodies import parse_error
 from kxbtc.kalshi.ratelimit import RateLimiter
@@ -67,6 +79,11 @@ class ResponseInfo:
 
 
 OnResponse = Callable[[ResponseInfo], None]
+#: Re-measures the clock offset now; called when the exchange says a signature's timestamp is off.
+OnClockRejected = Callable[[], Awaitable[None]]
+
+#: Kalshi's 401 code for a ``KALSHI-ACCESS-TIMESTAMP`` outside its window.
+TIMESTAMP_EXPIRED = "header_timestamp_expired"
 
 
 class Retry(enum.Enum):
@@ -143,6 +160,7 @@ class RestTransport:
         lookup_delay_s: float = 0.25,
         rng: random.Random | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
+        on_clock_rejected: OnClockRejected | None = None,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if not parts.scheme or not parts.netloc:
@@ -160,6 +178,7 @@ class RestTransport:
         self.lookup_attempts = lookup_attempts
         self.lookup_delay_s = lookup_delay_s
         self._rng = rng if rng is not None else random.Random()
+        self.on_clock_rejected = on_clock_rejected
         self._http = httpx2.AsyncClient(
             base_url=self.base_url,
             timeout=httpx2.Timeout(timeout_s),
@@ -233,6 +252,7 @@ class RestTransport:
         """Send with retries per ``retry``; return the 2xx body or raise the typed error."""
         state = attempts if attempts is not None else Attempts()
         full = self.full_path(path)
+        resynced = False
         while True:
             state.count += 1
             self.stats.requests += 1
@@ -249,6 +269,10 @@ class RestTransport:
                     state.ambiguous = True
                 if isinstance(error, RateLimitedError) and self.rate_limiter is not None:
                     self.rate_limiter.bucket_for(method, full).drain()
+            if not resynced and self._clock_rejected(error):
+                resynced = True
+                await self._resync(method, full)
+                continue
             if not self._should_retry(error, retry) or state.count > self.max_retries:
                 raise error
             delay = self._backoff(state.count)
@@ -257,6 +281,22 @@ class RestTransport:
                 self.stats.order_write_retries += 1
             log.warning("retrying %s %s in %.3fs (attempt %d): %s", method, full, delay, state.count, error)
             await self._clock.sleep(delay)
+
+    def _clock_rejected(self, error: ExchangeError) -> bool:
+        return (
+            self.on_clock_rejected is not None
+            and isinstance(error, AuthError)
+            and error.code == TIMESTAMP_EXPIRED
+        )
+
+    async def _resync(self, method: str, full: str) -> None:
+        """Re-measure the clock before the one repeat; a failed measurement leaves the repeat to fail."""
+        assert self.on_clock_rejected is not None
+        log.warning("%s %s: %s; re-syncing the clock and retrying once", method, full, TIMESTAMP_EXPIRED)
+        try:
+            await self.on_clock_rejected()
+        except KxbtcError as exc:
+            log.error("clock re-sync after %s failed: %s", TIMESTAMP_EXPIRED, exc)
 
     @staticmethod
     def _should_retry(error: ExchangeError, retry: Retry) -> bool:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -90,6 +90,7 @@ class KalshiWsClient:
         resync_timeout: float = 10.0,
         max_frame_bytes: int = 2**22,
         frame_tap: Callable[[str | bytes], None] | None = None,
+        on_clock_rejected: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         settings = WsSettings(
             ping_after=ping_after,
@@ -118,6 +119,8 @@ class KalshiWsClient:
         self.frame_tap = frame_tap
         self.books = books if books is not None else BookManager()
         self._conn = WsConnection(ctx, url, self.path, signer, self)
+        #: A handshake refused with ``header_timestamp_expired`` re-syncs the clock before the reconnect.
+        self._conn.on_clock_rejected = on_clock_rejected
         self._commands = WsCommands(ctx)
         self._books = WsBooks(ctx, self.books, self._notice)
         self._resync = SnapshotResync(ctx, self._conn, self._commands, self._books, self._resubscribe)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -67,6 +68,7 @@ class WsConnection(SocketLifecycle):
         self._ping_outstanding = False
         #: Reconnect attempts since the last healthy session (``healthy()`` resets it).
         self.attempt = 0
+        self.on_clock_rejected: Callable[[], Awaitable[None]] | None = None
 
     @property
     def connected(self) -> bool:
@@ -103,6 +105,7 @@ class WsConnection(SocketLifecycle):
             except KxbtcError as exc:
                 self.ctx.stats.connect_failures += 1
                 self.ctx.record(exc)
+                await self._resync_if_clock_rejected(exc)
             else:
                 await self._session(ws)
             if self._stopping():
@@ -111,6 +114,18 @@ class WsConnection(SocketLifecycle):
             self.attempt += 1
             log.info("ws: reconnecting in %.2fs (attempt %d)", delay, self.attempt)
             await self.ctx.clock.sleep(delay)
+
+    async def _resync_if_clock_rejected(self, exc: KxbtcError) -> None:
+        """A handshake refused for its timestamp (the local clock stepped): measure the clock now rather
+        than reconnecting with the same bad clock until the scheduled re-sync."""
+        if self.on_clock_rejected is None or not isinstance(exc, AuthError):
+            return
+        if "header_timestamp_expired" not in (exc.details or ""):
+            return
+        try:
+            await self.on_clock_rejected()
+        except KxbtcError as failure:
+            log.error("ws: clock re-sync after a refused handshake failed: %s", failure)
 
     def _stopping(self) -> bool:
         # A method, not the attribute: ``close()`` sets it while ``run()`` awaits.

@@ -35,6 +35,9 @@ from kxbtc.kalshi.ws_messages import (
 from kxbtc.kalshi.ws_resync import SnapshotResync
 from kxbtc.kalshi.ws_state import PendingCommand, Subscription
 
+#: Rounds of waiting for a late ``subscribed`` (each twice the last) before a subscribe fails.
+LATE_ACK_ROUNDS = 3
+
 
 class WsSubscriptions:
     """The subscriptions the client keeps alive, and the commands that make and change them."""
@@ -117,12 +120,36 @@ class WsSubscriptions:
                 raise
             except NetworkError as exc:
                 if exc.code != "ws_disconnected":
-                    raise  # no ack in time; the subscription stays registered for the next connection
+                    # No ack in time on a live connection: the command went out and a slow link (or a
+                    # busy server) answers late; the ack is still applied when it comes. Wait longer.
+                    return await self._await_late_ack(subs, timeout_s)
                 # connection lost before the ack: the resubscribe after reconnect completes it
             else:
                 return list(done)
         await self.ctx.with_timeout(self._all_ready(subs), timeout_s, "subscribe")
         return [self._canonical(sub) for sub in subs]
+
+    async def _await_late_ack(self, subs: list[Subscription], timeout_s: float) -> list[Subscription]:
+        """Wait for a late ``subscribed``, doubling the wait each round (``LATE_ACK_ROUNDS``); a lost
+        connection meanwhile resubscribes on reconnect, which this wait also covers; NetworkError at last."""
+        round_ = 0
+        while True:
+            round_ += 1
+            wait_s = timeout_s * 2**round_
+            log.warning(
+                "ws: no subscribed ack for %s within the timeout; waiting %.1f s more (%d/%d)",
+                ",".join(s.channel for s in subs),
+                wait_s,
+                round_,
+                LATE_ACK_ROUNDS,
+            )
+            try:
+                await self.ctx.with_timeout(self._all_ready(subs), wait_s, "subscribe")
+            except NetworkError:
+                if round_ == LATE_ACK_ROUNDS:
+                    raise
+            else:
+                return [self._canonical(sub) for sub in subs]
 
     async def unsubscribe(
         self, subs: Subscription | Iterable[Subscription], timeout_s: float | None = None

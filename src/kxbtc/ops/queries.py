@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kxbtc.store.connection import StoreError, open_connection
+from kxbtc.store.connection import StoreError, StoreOpenError, open_connection
 from kxbtc.store.records import FillRecord, OrderRecord, PnlSnapshot, RiskEventRecord
 from kxbtc.store.schema import APPLICATION_ID, MIGRATIONS
 
@@ -22,7 +22,7 @@ TRADING_MODE_KEY = "trading_mode"  # the engine's one line on whether it trades 
 PAUSED_KEY = "paused_strategies"  # JSON {strategy: reason} from the skill guard
 
 
-class DatabaseUnusable(StoreError):
+class DatabaseUnusable(StoreOpenError):
     """The file is missing, not SQLite, foreign, or from a newer kxbtc: the operator must fix --db."""
 
 

@@ -14,7 +14,7 @@ import csv
 from bisect import bisect_right
 from pathlib import Path
 
-from kxbtc.recordings.shared_folder import SharedFormatError, SharedRecording
+from kxbtc.recordings.shared_folder import SharedFormatError, SharedRecording, reading
 from kxbtc.recordings.source import MarketRecording
 
 
@@ -46,12 +46,12 @@ class KnownGaps:
 
 def read_gaps_csv(path: Path) -> KnownGaps:
     spans: dict[str, list[tuple[int, int]]] = {}
-    with path.open(newline="") as fh:
+    with reading(path), path.open(newline="", encoding="utf-8") as fh:
         for number, row in enumerate(csv.DictReader(fh), 2):
             try:
                 start, end = int(row["t_last_ok_ns"]), int(row["t_resync_ns"] or 0)
                 ticker = row["market_ticker"]
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:  # short rows give None
                 raise SharedFormatError(f"{path}: line {number}: {exc!r}") from None
             spans.setdefault(ticker, []).append((start, end if end > start else 2**63 - 1))
     return KnownGaps(spans)

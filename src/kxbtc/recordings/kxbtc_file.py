@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from kxbtc.backtest.recording import Recording, spec_from_json
+from kxbtc.backtest.recording import Recording, RecordingError, spec_from_json
 from kxbtc.recordings.source import ConnectionChange, MarketInfo, RecordedEvent, WsFrame
 
 CONN = "kxbtc"
@@ -41,10 +41,15 @@ class KxbtcRecording:
             results: dict[str, str] = {}
             for line in self.recording.lines():
                 if line.kind == "market":
-                    spec = spec_from_json(line.body)
+                    try:
+                        spec = spec_from_json(line.body)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        # A hand-edited or foreign line: name it rather than fail with a traceback.
+                        reason = f"market line unreadable: {type(exc).__name__}: {exc}"
+                        raise RecordingError(self.recording.path, line.number, reason) from None
                     specs[spec.ticker] = spec
                 elif line.kind == "result" and line.body.get("result") in ("yes", "no"):
-                    results[str(line.body["ticker"])] = str(line.body["result"])
+                    results[str(line.body.get("ticker", ""))] = str(line.body["result"])
             self._markets = {
                 t: MarketInfo(
                     ticker=t,

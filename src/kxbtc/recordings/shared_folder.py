@@ -13,10 +13,12 @@ The book subscription did not set ``use_yes_price``: NO levels are NO-leg prices
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import heapq
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -31,6 +33,19 @@ _DAY = re.compile(r"^kalshi_ws_(\d{4}-\d{2}-\d{2})\.jsonl(\.gz)?$")
 
 class SharedFormatError(KxbtcError):
     """A file of the shared format that cannot be read."""
+
+
+#: Unreadable bytes: a broken or not-gzip ``.gz``, text that is not UTF-8, a NUL in a CSV.
+_UNREADABLE = (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error)
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turn a failure to read ``path``'s bytes into a SharedFormatError naming the file."""
+    try:
+        yield
+    except _UNREADABLE as exc:
+        raise SharedFormatError(f"{path}: unreadable: {type(exc).__name__}: {exc}") from None
 
 
 class _Line(msgspec.Struct):
@@ -114,7 +129,7 @@ class SharedRecording:
 
 def read_ws_file(path: Path) -> Iterator[WsFrame]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
+    with reading(path), opener(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
             try:
                 line = _decode_line(raw)
@@ -124,19 +139,19 @@ def read_ws_file(path: Path) -> Iterator[WsFrame]:
 
 
 def read_spot_file(path: Path) -> Iterator[SpotTick]:
-    with gzip.open(path, "rt", newline="") as fh:
+    with reading(path), gzip.open(path, "rt", newline="") as fh:
         for number, row in enumerate(csv.DictReader(fh), 2):
             try:
                 yield SpotTick(
                     int(row["t_ns"]), parse_utc_ns(row["exchange_ts"]), float(row["price"]), row["source"]
                 )
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:  # short rows give None
                 raise SharedFormatError(f"{path}: line {number}: {exc!r}") from None
 
 
 def read_markets_csv(path: Path) -> dict[str, MarketInfo]:
     out: dict[str, MarketInfo] = {}
-    with path.open(newline="") as fh:
+    with reading(path), path.open(newline="", encoding="utf-8") as fh:
         for number, row in enumerate(csv.DictReader(fh), 2):
             try:
                 ticker = row["ticker"]
@@ -151,7 +166,7 @@ def read_markets_csv(path: Path) -> dict[str, MarketInfo]:
                     result=row.get("result") or None,
                     settlement_value=_float(row.get("expiration_value", "")),
                 )
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:  # short rows give None
                 raise SharedFormatError(f"{path}: line {number}: {exc!r}") from None
     return out
 

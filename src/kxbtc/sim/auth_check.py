@@ -127,7 +127,8 @@ class AuthChecker:
         return Principal(key_id)
 
     def _timestamp_in_window(self, timestamp: str) -> bool:
-        if not timestamp.isascii() or not timestamp.isdigit():
+        # Milliseconds since 1970 have 13 digits; a longer one is refused before int() (which caps digits).
+        if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 19:
             return False
         skew = int(timestamp) - now_ms(self._clock)
         return -self._max_past_ms <= skew <= self._max_future_ms

@@ -24,6 +24,9 @@ from kxbtc.sim.exchange_state import ExchangeState
 from kxbtc.sim.matching import STP_TYPES, TIME_IN_FORCE, Order
 from kxbtc.units import Count, Money, Price
 
+#: 9999-12-31T23:59:59Z, the last instant RFC 3339 can write; a timestamp in milliseconds is far beyond it.
+MAX_EXPIRATION_S = 253_402_300_799
+
 R = TypeVar("R")
 
 
@@ -129,6 +132,11 @@ class OrderEntry:
                 raise invalid("invalid_parameters", "invalid parameters", "expiration_time requires GTC")
             if expiration_time * NS_PER_S <= now:
                 raise invalid("invalid_order", "invalid order", "Expiration timestamp must be in the future")
+            if expiration_time > MAX_EXPIRATION_S:
+                # Milliseconds (or any year past 9999) cannot be rendered as an RFC 3339 time later.
+                raise invalid(
+                    "invalid_parameters", "invalid parameters", "expiration_time must be Unix seconds"
+                )
         if client_order_id is not None and client_order_id in user.client_ids:
             raise SimRejection(409, "order_already_exists", "order already exists")
         if not self.state.exchange_active or not self.state.trading_active:

@@ -4,7 +4,9 @@ Spec string (``--faults``), comma-separated ``name=value`` pairs, all optional:
 
 - ``drop=P``: drop each sequenced WS data message with probability P (the client sees a seq gap).
 - ``disconnect_every=S``: close every WS connection after S real seconds.
-- ``delay_ms=N``: delay every WS message and REST response by up to N ms (uniform).
+- ``delay_ms=N``: delay every WS message and REST response by up to N ms (uniform). A network delay: each
+  WS frame leaves at its send time plus its own delay (never before the frame ahead of it), so frames
+  overlap in flight and the delay costs no throughput.
 - ``http_429=P`` / ``http_5xx=P``: answer a REST request with 429 / 500 before executing it.
 - ``retry_after=S``: injected 429s carry ``Retry-After: S`` (whole seconds). Kalshi sends none
   (kalshi-api.md §3.6); this exercises clients that honour it where a server does.
@@ -17,6 +19,7 @@ order injects the same faults.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, fields
 from enum import Enum
@@ -55,7 +58,11 @@ class FaultSpec:
                 value = float(raw)
             except ValueError:
                 raise FaultSpecError(f"fault {name}: {raw!r} is not a number") from None
-            if value < 0 or (name not in ("disconnect_every", "delay_ms", "retry_after") and value > 1):
+            if (
+                not math.isfinite(value)
+                or value < 0
+                or (name not in ("disconnect_every", "delay_ms", "retry_after") and value > 1)
+            ):
                 raise FaultSpecError(f"fault {name}: {value} is out of range")
             values[name] = value
         return FaultSpec(**values)

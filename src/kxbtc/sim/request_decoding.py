@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from kxbtc.units import Count, Price, UnitError, parse_count, parse_price
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 JsonKind = Literal["string", "bool", "int", "int64", "object"]
 Schema = Mapping[str, "JsonKind | tuple[Literal['array'], Schema] | tuple[Literal['strings']]"]
 
@@ -121,6 +123,9 @@ def decode_json(raw: bytes, struct: str, schema: Schema) -> dict[str, Any]:
         raise BadRequest(_go_syntax_error(text, exc)) from None
     except RecursionError:
         raise BadRequest("exceeded max depth") from None
+    except ValueError:
+        # Python refuses to convert an integer of more than 4,300 digits; Go fails on such a number too.
+        raise BadRequest("json: number out of range") from None
     if not isinstance(value, dict):
         raise BadRequest(f"json: cannot unmarshal {_json_kind(value)} into Go value of type {struct}")
     return _check_object(value, struct, "", schema)
@@ -163,7 +168,8 @@ def _matches(value: object, kind: str) -> bool:
     if kind == "bool":
         return isinstance(value, bool)
     if kind in ("int", "int64"):
-        return isinstance(value, int) and not isinstance(value, bool)
+        # Go's int is 64 bits on Kalshi's servers: a larger number fails to decode like a wrong type.
+        return isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
     return isinstance(value, dict)
 
 

@@ -102,9 +102,12 @@ class SimServer:
     ) -> web.StreamResponse:
         path = request.path
         if len(path) > 1 and path.endswith("/"):
-            target = path.rstrip("/") or "/"
-            if request.query_string:
-                target += "?" + request.query_string
+            # From the raw (still percent-encoded) URL: a decoded "%0a" in a header would be a header
+            # injection. One leading slash only: "//evil.com" as a Location is another host.
+            url = request.rel_url
+            target = "/" + url.raw_path.strip("/\\")
+            if url.raw_query_string:
+                target += "?" + url.raw_query_string
             return web.Response(status=301, headers={"Location": target})
         try:
             return await handler(request)

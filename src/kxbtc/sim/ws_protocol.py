@@ -149,8 +149,10 @@ def market_filter(params: dict[str, Any]) -> tuple[list[str], list[str]]:
     return tickers, ids
 
 
-def index_id_set(values: list[Any]) -> set[str]:
+def index_id_set(values: object) -> set[str]:
     """The index ids a ``cfbenchmarks_value`` command names (error 11 when mistyped)."""
-    if not all(isinstance(v, str) for v in values):
+    if values is None:
+        return set()
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise CommandError(11)
     return set(values)

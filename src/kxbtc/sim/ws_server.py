@@ -29,6 +29,7 @@ from kxbtc.sim import wire
 from kxbtc.sim.auth_check import AuthFailure
 from kxbtc.sim.events import EventQueue, ExchangeEvent, TickerUpdate
 from kxbtc.sim.rest_routing import json_response
+from kxbtc.sim.ws_masking import MaskCheckingResponse
 from kxbtc.sim.ws_protocol import (
     CHANNELS,
     ERRORS,
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_COMMAND_ID = 2**64 - 1
+
 
 class WsEndpoint:
     """The aiohttp handler for ``/trade-api/ws/v2``."""
@@ -62,7 +65,7 @@ class WsEndpoint:
         if isinstance(who, AuthFailure):
             return json_response(who.body, who.status)
         assert who is not None
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+        ws = MaskCheckingResponse(autoping=True, max_msg_size=1 << 20)
         await ws.prepare(request)
         connection = WsConnection(self.server, ws, who)
         self.connections.add(connection)
@@ -85,9 +88,11 @@ class WsConnection:
         self.user_id = user_id
         self.subs: dict[int, Subscription] = {}
         self._next_sid = 1
-        self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        # Each frame with the loop time it is due on the wire (its send time plus any injected delay).
+        self._outbox: asyncio.Queue[tuple[float, str] | None] = asyncio.Queue()
         self._queue: EventQueue = self.exchange.subscribe()
         self._faults = server.faults
+        self._last_due = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -138,13 +143,15 @@ class WsConnection:
             self.dispatch_pending()
 
     async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            frame = await self._outbox.get()
-            if frame is None:
+            item = await self._outbox.get()
+            if item is None:
                 return
-            delay = self._faults.delay_seconds()
-            if delay:
-                await asyncio.sleep(delay)
+            due, frame = item
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             await self.ws.send_str(frame)
 
     async def _heartbeat(self) -> None:
@@ -162,7 +169,13 @@ class WsConnection:
         if self._outbox.qsize() >= self.server.config.ws_buffer_frames:
             self._overflow()
             return
-        self._outbox.put_nowait(json.dumps(frame, separators=(",", ":")))
+        self._put(json.dumps(frame, separators=(",", ":")))
+
+    def _put(self, text: str) -> None:
+        """Queue ``text`` due now plus its delay, never before the frame ahead (TCP keeps order)."""
+        due = asyncio.get_running_loop().time() + self._faults.delay_seconds()
+        self._last_due = max(self._last_due, due)
+        self._outbox.put_nowait((self._last_due, text))
 
     def _overflow(self) -> None:
         """The client reads too slowly: every subscription ends with the terminal error 25."""
@@ -172,7 +185,7 @@ class WsConnection:
         self.subs.clear()
         for sid in subs:
             error = {"id": 0, "type": "error", "sid": sid, "msg": {"code": 25, "msg": ERRORS[25]}}
-            self._outbox.put_nowait(json.dumps(error, separators=(",", ":")))
+            self._put(json.dumps(error, separators=(",", ":")))
 
     def _send_error(self, command_id: int, code: int, sid: int | None = None) -> None:
         frame: dict[str, Any] = {
@@ -199,7 +212,7 @@ class WsConnection:
     def handle_command(self, text: str) -> None:
         try:
             command = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: also an integer of more than 4,300 digits
             self._send_error(0, 1)
             return
         if not isinstance(command, dict):
@@ -207,6 +220,9 @@ class WsConnection:
             return
         raw_id = command.get("id", 0)
         command_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else 0
+        if not 0 <= command_id <= MAX_COMMAND_ID:  # Kalshi's id is an unsigned 64-bit integer
+            self._send_error(0, 1)
+            return
         params = command.get("params")
         name = command.get("cmd")
         try:
@@ -244,13 +260,23 @@ class WsConnection:
         initial: list[Callable[[], None]] = []
         for channel in channels:
             existing = next((s for s in self.subs.values() if s.channel == channel), None)
-            if existing is not None and channel in TICKER_FILTERED and tickers:
-                # Re-subscribing adds markets to the existing subscription (idempotent since 2025-10).
-                if existing.tickers is not None:
-                    added = sorted(set(tickers) - existing.tickers)
-                    existing.tickers.update(tickers)
-                    if channel == "orderbook_delta":
-                        initial.append(partial(self._snapshots, existing, added))
+            if existing is not None:
+                # Re-subscribing adds markets to the existing subscription (idempotent since 2025-10). One
+                # subscription per channel also bounds the fan-out of each event to a connection.
+                filtered = existing.tickers is not None or existing.market_ids is not None
+                if channel in TICKER_FILTERED and (tickers or ids):
+                    if filtered:
+                        known = existing.tickers or set()
+                        added = sorted(set(tickers) - known)
+                        existing.tickers = known | set(tickers)
+                        if ids and channel == "ticker":
+                            existing.market_ids = (existing.market_ids or set()) | set(ids)
+                        if channel == "orderbook_delta":
+                            initial.append(partial(self._snapshots, existing, added))
+                elif channel in TICKER_FILTERED:
+                    existing.tickers = existing.market_ids = None  # widened to every market
+                if channel == "cfbenchmarks_value":
+                    existing.index_ids |= index_id_set(params.get("index_ids", []))
                 ack = {"channel": channel, "sid": existing.sid}
                 self._emit({"type": "subscribed", "id": command_id, "msg": ack})
                 continue
@@ -263,7 +289,7 @@ class WsConnection:
                 skip_ticker_ack=bool(params.get("skip_ticker_ack", False)),
             )
             if channel == "cfbenchmarks_value":
-                sub.index_ids = index_id_set(params.get("index_ids") or [])
+                sub.index_ids = index_id_set(params.get("index_ids", []))
             self._next_sid += 1
             self.subs[sub.sid] = sub
             self._emit({"type": "subscribed", "id": command_id, "msg": {"channel": channel, "sid": sub.sid}})

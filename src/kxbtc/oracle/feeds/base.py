@@ -27,6 +27,11 @@ from kxbtc.oracle.feeds.book import BookUpdate, L2Book, TopOfBook, VenueBook
 log = logging.getLogger(__name__)
 
 
+#: What a parser raises on a frame of an unexpected shape (a list where an object was due: AttributeError),
+#: turned into a ProtocolError so the feed reconnects instead of its task dying.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
 class FeedState(enum.Enum):
     CONNECTING = "connecting"  # dialing, or connected and waiting for the first book
     LIVE = "live"  # book current: a message arrived within ``stale_after_s``
@@ -226,7 +231,7 @@ class SpotFeed(abc.ABC):
     def _on_frame(self, raw: str | bytes) -> None:
         try:
             updates = self.parse(raw)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except _SHAPE_ERRORS as exc:
             raise ProtocolError(f"{self.venue}: unexpected frame shape: {exc!r}") from None
         self._messages += 1
         self._last_message_mono = self.clock.monotonic()

@@ -16,7 +16,7 @@ import msgspec
 from kxbtc.errors import ProtocolError
 from kxbtc.oracle.feeds.base import SpotFeed
 from kxbtc.oracle.feeds.book import BookUpdate, Level, TopOfBook
-from kxbtc.oracle.feeds.frames import FeedRejectedError, decode_json
+from kxbtc.oracle.feeds.frames import FeedRejectedError, decode_json, parse_level
 
 URL = "wss://advanced-trade-ws.coinbase.com"
 
@@ -49,7 +49,7 @@ def parse_level2(msg: dict[str, Any], product_id: str = "BTC-USD") -> list[BookU
         bids: list[Level] = []
         asks: list[Level] = []
         for row in event.get("updates") or ():
-            level = (float(row["price_level"]), float(row["new_quantity"]))
+            level = parse_level(row["price_level"], row["new_quantity"])
             side = row["side"]
             if side == "bid":
                 bids.append(level)

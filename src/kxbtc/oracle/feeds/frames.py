@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,6 +27,18 @@ def decode_json(raw: str | bytes) -> Any:
         raise ProtocolError(f"malformed JSON frame: {exc}") from None
 
 
+def parse_level(price: Any, size: Any) -> Level:
+    """One price level from a venue's strings or numbers. A price must be a finite number above 0 and a
+    size a finite number of at least 0 (0 removes the level): ``false``, ``"nan"`` or ``"inf"`` would
+    otherwise enter the book as a real price."""
+    if isinstance(price, bool) or isinstance(size, bool):
+        raise ProtocolError(f"price level ({price!r}, {size!r}): not numbers")
+    level = (float(price), float(size))
+    if not (math.isfinite(level[0]) and level[0] > 0 and math.isfinite(level[1]) and level[1] >= 0):
+        raise ProtocolError(f"price level ({price!r}, {size!r}): not a positive price and size")
+    return level
+
+
 def parse_levels(rows: Iterable[Sequence[Any]]) -> tuple[Level, ...]:
     """``[["price", "size"], ...]`` (strings or numbers) -> levels."""
-    return tuple((float(row[0]), float(row[1])) for row in rows)
+    return tuple(parse_level(row[0], row[1]) for row in rows)

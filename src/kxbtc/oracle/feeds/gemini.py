@@ -15,7 +15,7 @@ import msgspec
 from kxbtc.errors import ProtocolError
 from kxbtc.oracle.feeds.base import SpotFeed
 from kxbtc.oracle.feeds.book import BookUpdate, Level
-from kxbtc.oracle.feeds.frames import FeedRejectedError, decode_json
+from kxbtc.oracle.feeds.frames import FeedRejectedError, decode_json, parse_level
 
 URL = "wss://api.gemini.com/v2/marketdata"
 
@@ -37,7 +37,7 @@ def parse_l2(msg: dict[str, Any], symbol: str = "BTCUSD", *, first: bool = False
     bids: list[Level] = []
     asks: list[Level] = []
     for side, price, qty in msg["changes"]:
-        level = (float(price), float(qty))
+        level = parse_level(price, qty)
         if side == "buy":
             bids.append(level)
         elif side == "sell":

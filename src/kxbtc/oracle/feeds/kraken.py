@@ -22,7 +22,7 @@ import msgspec
 from kxbtc.errors import ProtocolError
 from kxbtc.oracle.feeds.base import SpotFeed
 from kxbtc.oracle.feeds.book import BookUpdate, Level
-from kxbtc.oracle.feeds.frames import FeedRejectedError, decode_json
+from kxbtc.oracle.feeds.frames import FeedRejectedError, decode_json, parse_level
 
 URL = "wss://ws.kraken.com/v2"
 DEPTH = 500  # levels per side; Bitstamp gives 100, Coinbase and Gemini the full book
@@ -36,7 +36,7 @@ def subscribe_messages(symbol: str = "BTC/USD", depth: int = DEPTH) -> list[str]
 
 
 def _levels(rows: Any) -> tuple[Level, ...]:
-    return tuple((float(r["price"]), float(r["qty"])) for r in rows or ())
+    return tuple(parse_level(r["price"], r["qty"]) for r in rows or ())
 
 
 def _ts_ms(text: Any) -> int | None:
