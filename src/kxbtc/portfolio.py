@@ -42,6 +42,9 @@ class Portfolio:
         self.fill_ids: set[str] = set()
         self.settled: set[str] = set()
         self.strategy_by_order: dict[str, str] = {}
+        #: Counts every change to the ledger (a fill, a settlement): what is derived from the ledger alone
+        #: can be kept until it moves (``Account``).
+        self.version = 0
 
     def load(self) -> None:
         """Rebuild from the store (after a restart): fills in time order, then settlements."""
@@ -54,10 +57,12 @@ class Portfolio:
         for settlement in self.store.settlements():
             self.ledger.settle(settlement.ticker, settlement.result)
             self.settled.add(settlement.ticker)
+            self.version += 1
 
     def _apply(self, fill_id: str, ticker: str, side: str, price: int, count: int, fee: int) -> None:
         self.fill_ids.add(fill_id)
         self.ledger.apply_fill(ticker, side, price, count, fee)
+        self.version += 1
 
     def add_fill(self, fill: FillRecord) -> bool:
         """Record a fill; False if it was already known (the same fill from another source).
@@ -78,6 +83,7 @@ class Portfolio:
             return False
         self.ledger.settle(record.ticker, record.result)
         self.settled.add(record.ticker)
+        self.version += 1
         self.store.record_settlement(record)
         return True
 
