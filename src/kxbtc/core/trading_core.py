@@ -219,8 +219,11 @@ class TradingCore:
         ctx = self._context(now)
         decisions: list[Decision] = []
         for strategy in self.strategies:
-            wanted = strategy.on_book(market, oracle, with_signals(ctx, strategy, [market], oracle))
-            decisions += self.quotes.manage(strategy, [ticker], wanted)
+            # ``with_signals`` and ``QuoteBook.manage`` return their input for a strategy with no signals
+            # and for one that does not quote: skipped for those on this path.
+            own = with_signals(ctx, strategy, [market], oracle) if strategy.signals else ctx
+            wanted = strategy.on_book(market, oracle, own)
+            decisions += self.quotes.manage(strategy, [ticker], wanted) if strategy.quoter else wanted
         self.act(decisions)
 
     def priors(self) -> dict[str, tuple[float, float]]:
