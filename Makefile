@@ -67,7 +67,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decision.py
 
 # Recorded events per second through the core (../shared/data/kalshi_l2_2026-05; skips without it).
-# One day file by default: about half a minute. BENCH_REPLAY=<folder or day file> to choose.
+# One day file by default, twice (the default config, and fair_value with research/wide.toml): about
+# half a minute each on an idle core. BENCH_REPLAY=<folder or day file> to choose.
 BENCH_REPLAY ?= ../shared/data/kalshi_l2_2026-05/kalshi_ws_2026-05-13.jsonl.gz
 bench-replay: $(STAMP)
 	$(BIN)/python benchmarks/bench_replay.py $(BENCH_REPLAY)

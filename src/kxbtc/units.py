@@ -107,6 +107,12 @@ def parse_price_cached(text: str, field: str = "price") -> Price:
     return value
 
 
+#: The caches' plain lookups, for a hot loop that inlines a hit: None until ``parse_*_cached`` has seen the
+#: string (the caches are emptied in place, never replaced, so these stay bound to them).
+cached_price = _price_cache.get
+cached_count = _count_cache.get
+
+
 def parse_count_cached(text: str, field: str = "count") -> Count:
     value = _count_cache.get(text)
     if value is None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 from kxbtc.core.books import BookSource
 from kxbtc.domain.instrument import Instrument
-from kxbtc.pnl import Ledger
+from kxbtc.pnl import Ledger, MarketPnl
 from kxbtc.portfolio import Portfolio
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.units import PRICE_SCALE, Count, Money
@@ -40,6 +40,20 @@ class Account:
         self.results: dict[str, str] = {}  # determined results, which mark closed positions
         self._marks: dict[str, int] = {}  # last two-sided YES mid per market
         self._liquidation_marks: dict[tuple[str, bool], int] = {}  # last exit price per (market, long YES)
+        # From the ledger alone, kept until it changes (``Portfolio.version``): equity is asked on every
+        # evaluation and the ledger moves only on fills and settlements.
+        self._version = -1
+        self._booked = 0  # realized P&L net of fees
+        self._held: list[tuple[str, MarketPnl]] = []  # markets with a position, in the ledger's order
+
+    def _ledger_figures(self) -> tuple[int, list[tuple[str, MarketPnl]]]:
+        portfolio = self.portfolio
+        if portfolio.version != self._version:
+            ledger = portfolio.ledger
+            self._booked = ledger.total_realized() - ledger.total_fees()
+            self._held = [(t, m) for t, m in ledger.markets.items() if m.position]
+            self._version = portfolio.version
+        return self._booked, self._held
 
     @property
     def ledger(self) -> Ledger:
@@ -55,9 +69,12 @@ class Account:
         """Per listed market, the cost held on the other strikes of its event (one Kelly stake per
         event: ``DecisionContext.event_cost_elsewhere``)."""
         by_event: dict[str, int] = {}
-        for ticker, pnl in self.portfolio.ledger.markets.items():
+        _, held = self._ledger_figures()
+        if not held:
+            return {}
+        for ticker, pnl in held:
             instrument = instruments.get(ticker)
-            if pnl.position and instrument is not None:
+            if instrument is not None:
                 by_event[instrument.event_ticker] = by_event.get(instrument.event_ticker, 0) + pnl.cost
         return {
             t: Money(by_event.get(i.event_ticker, 0) - self.portfolio.position_cost(t))
@@ -124,26 +141,23 @@ class Account:
     def exit_equity(self) -> Money:
         """Equity with every open position marked at its liquidation price, after the exit's taker fee:
         what the breakers measure under ``[risk] loss_basis = "marked"``."""
-        ledger = self.portfolio.ledger
+        booked, held = self._ledger_figures()
         unrealized = 0
-        for ticker, m in ledger.markets.items():
-            if not m.position:
-                continue
+        for ticker, m in held:
             mark = self.liquidation_mark(ticker, m.position)
             unrealized += m.unrealized(mark)
             if self.settled_mark(ticker) is None:
                 unrealized -= self.fees(ticker).fee(mark, abs(m.position), True)
-        return Money(self.anchor + ledger.total_realized() - ledger.total_fees() + unrealized)
+        return Money(self.anchor + booked + unrealized)
 
     def equity(self) -> Money:
-        ledger = self.portfolio.ledger
+        booked, held = self._ledger_figures()
         unrealized = 0
-        for ticker, m in ledger.markets.items():
-            if m.position:
-                mark = self.mark(ticker)
-                # Without any mark, value the position at cost (no gain, no loss) rather than guess.
-                unrealized += m.unrealized(mark) if mark is not None else 0
-        return Money(self.anchor + ledger.total_realized() - ledger.total_fees() + unrealized)
+        for ticker, m in held:
+            mark = self.mark(ticker)
+            # Without any mark, value the position at cost (no gain, no loss) rather than guess.
+            unrealized += m.unrealized(mark) if mark is not None else 0
+        return Money(self.anchor + booked + unrealized)
 
     def open_value(self) -> Money:
         """What the open positions are worth at their marks (at cost where there is no mark yet)."""

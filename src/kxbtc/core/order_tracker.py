@@ -39,7 +39,9 @@ class OrderTracker:
 
     def blocked(self, ticker: str) -> bool:
         """No new order on a market with an order unanswered or a fill not yet booked."""
-        return ticker in self.in_flight_tickers or any(t == ticker for _, _, t in self._awaiting.values())
+        if ticker in self.in_flight_tickers:
+            return True
+        return bool(self._awaiting) and any(t == ticker for _, _, t in self._awaiting.values())
 
     def sending(self, orders: Iterable[OutgoingOrder]) -> None:
         for out in orders:

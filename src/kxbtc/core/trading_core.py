@@ -85,6 +85,7 @@ class TradingCore:
         index: IndexState | None = None,
         priors: Callable[[], dict[str, tuple[float, float]]] | None = None,
         timer_sources: Sequence[TimerSource] = (),
+        kill_switch: bool = True,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -96,6 +97,9 @@ class TradingCore:
         self.index = index or IndexState()
         self._priors = priors
         self._timer_sources = list(timer_sources)
+        #: Read the manual kill switch (``kxbtc halt``) from the store on each timer. A replay's store is
+        #: its own, which nothing else writes: it skips the read.
+        self._kill_switch = kill_switch
         from kxbtc.portfolio import Portfolio  # the store-backed ledger
 
         self.portfolio = Portfolio(store)
@@ -129,7 +133,10 @@ class TradingCore:
 
     def handle(self, event: CoreEvent) -> list[Command]:
         """Process one event; the commands it produced, in order."""
-        if isinstance(event, BookDelta | BookSnapshot | BookStale):
+        kind = type(event)
+        if kind is BookDelta or kind is BookSnapshot or kind is BookStale:  # the hot path, tested first
+            self._on_book_event(event)  # type: ignore[arg-type]  # narrowed by the test above
+        elif isinstance(event, BookDelta | BookSnapshot | BookStale):
             self._on_book_event(event)
         elif isinstance(event, IndexTick):
             self.index.on_index(event.ts_ns, event.value, official=event.source in OFFICIAL_SOURCES)
@@ -194,8 +201,11 @@ class TradingCore:
 
     def end_batch(self) -> list[Command]:
         changed, self._batch = self._batch or set(), None
-        for ticker in sorted(changed):
-            self.on_book_changed(ticker)
+        if len(changed) == 1:  # the usual batch: one market, no sort
+            self.on_book_changed(next(iter(changed)))
+        else:
+            for ticker in sorted(changed):
+                self.on_book_changed(ticker)
         return self.take_commands()
 
     def on_book_changed(self, ticker: str) -> None:
@@ -222,8 +232,11 @@ class TradingCore:
         ctx = self._context(now)
         decisions: list[Decision] = []
         for strategy in self.strategies:
-            wanted = strategy.on_book(market, oracle, with_signals(ctx, strategy, [market], oracle))
-            decisions += self.quotes.manage(strategy, [ticker], wanted)
+            # ``with_signals`` and ``QuoteBook.manage`` return their input for a strategy with no signals
+            # and for one that does not quote: skipped for those on this path.
+            own = with_signals(ctx, strategy, [market], oracle) if strategy.signals else ctx
+            wanted = strategy.on_book(market, oracle, own)
+            decisions += self.quotes.manage(strategy, [ticker], wanted) if strategy.quoter else wanted
         self.act(decisions)
 
     def priors(self) -> dict[str, tuple[float, float]]:
@@ -398,6 +411,8 @@ class TradingCore:
             self._out.append(CancelAll(f"breaker: {event.kind}"))
 
     def poll_kill_switch(self) -> None:
+        if not self._kill_switch:
+            return
         reason = self.store.get_value(HALT_KEY) or ""
         if reason and not self.risk.state.manual_halt:
             self._on_breaker(self.risk.halt(reason))

@@ -57,6 +57,8 @@ from kxbtc.kalshi.ws_messages import (
 from kxbtc.units import (
     Count,
     UnitError,
+    cached_count,
+    cached_price,
     parse_count,
     parse_count_cached,
     parse_money,
@@ -189,7 +191,8 @@ class KalshiStream:
     def on_message(self, msg: Any, ts_ns: int) -> list[CoreEvent]:
         """The domain events of one decoded message (``kxbtc.kalshi.ws_messages.decode_frame``)."""
         self.stats.frames += 1
-        if isinstance(msg, OrderbookDelta | OrderbookSnapshot):
+        kind = type(msg)
+        if kind is OrderbookDelta or kind is OrderbookSnapshot:
             return self._on_book(msg, ts_ns)
         try:
             return self._on_message(msg, ts_ns)
@@ -237,15 +240,24 @@ class KalshiStream:
 
     def _on_book(self, msg: OrderbookDelta | OrderbookSnapshot, ts_ns: int) -> list[CoreEvent]:
         sid = msg.sid
-        if sid not in self._next_seq:
+        next_seq = self._next_seq
+        if sid not in next_seq:
             if not self.accept_unannounced_sids:
                 return []  # a frame for a sid we never subscribed (or already dropped): ignored
-            self._next_seq[sid] = None
+            next_seq[sid] = None
         self.stats.book_frames += 1
         ticker = msg.msg.market_ticker
-        self._tickers.setdefault(sid, set()).add(ticker)
-        snapshot = isinstance(msg, OrderbookSnapshot)
-        out = self._check_seq(sid, msg.seq, ts_ns, repaired=ticker if snapshot else None)
+        tickers = self._tickers.get(sid)
+        if tickers is None:
+            tickers = self._tickers[sid] = set()
+        tickers.add(ticker)
+        snapshot = type(msg) is OrderbookSnapshot
+        expected, seq = next_seq[sid], msg.seq
+        if expected is None or seq == expected:  # in sequence (``_check_seq``'s first case, inlined)
+            next_seq[sid] = seq + 1
+            out: list[CoreEvent] = []
+        else:
+            out = self._check_seq(sid, seq, ts_ns, repaired=ticker if snapshot else None)
         try:
             out.append(self._book_event(msg, ts_ns))
         except (UnitError, ValueError) as exc:
@@ -258,7 +270,8 @@ class KalshiStream:
 
     def _book_event(self, msg: OrderbookDelta | OrderbookSnapshot, ts_ns: int) -> BookSnapshot | BookDelta:
         """The frame as a canonical book event; UnitError/ValueError when its content is not readable."""
-        use_yes_price = self._use_yes.get(msg.sid, self.use_yes_price)
+        use_yes = self._use_yes
+        use_yes_price = use_yes.get(msg.sid, self.use_yes_price) if use_yes else self.use_yes_price
         if isinstance(msg, OrderbookSnapshot):
             body = msg.msg
             yes = _levels(body.yes_dollars_fp, flip=False)
@@ -268,12 +281,17 @@ class KalshiStream:
         d = msg.msg
         if d.side not in ("yes", "no"):
             raise ValueError(f"unknown side {d.side!r}")
-        price = parse_price_cached(d.price_dollars, "price_dollars")
+        price = cached_price(d.price_dollars)  # ``parse_price_cached``, its hit inlined
+        if price is None:
+            price = parse_price_cached(d.price_dollars, "price_dollars")
         leg = Leg.YES if d.side == "yes" else Leg.NO
         if leg is Leg.NO and use_yes_price:
             price = complement(price)
         when = d.ts_ms * 1_000_000 if d.ts_ms is not None else ts_ns
-        return BookDelta(d.market_ticker, leg, price, parse_count_cached(d.delta_fp, "delta_fp"), when)
+        delta = cached_count(d.delta_fp)
+        if delta is None:
+            delta = parse_count_cached(d.delta_fp, "delta_fp")
+        return BookDelta(d.market_ticker, leg, price, delta, when)
 
     # -- sequencing -------------------------------------------------------------------------------
 

@@ -40,6 +40,10 @@ class IndexState:
         self._windows: dict[int, SettlementTracker] = {}  # close second -> tracker
         self.spot: float | None = None
         self.last_ts_ns = 0
+        # ``dollar_vol`` moves only with a print (or a spot set by hand): kept until one of them changes.
+        self._prints = 0
+        self._vol_key: tuple[int, float | None] = (-1, None)
+        self._vol: float | None = None
 
     def track(self, close_ns: int) -> None:
         """Start keeping the settlement window of a market closing at ``close_ns``."""
@@ -48,6 +52,7 @@ class IndexState:
             self._windows[close_s] = SettlementTracker(close_s)
 
     def on_index(self, ts_ns: int, value: float, *, official: bool = True) -> None:
+        self._prints += 1
         if not math.isfinite(value) or value <= 0:
             return
         second = ts_ns // NS_PER_S
@@ -75,7 +80,11 @@ class IndexState:
         return weight * ewma + (1 - weight) * self._prior_var
 
     def dollar_vol(self) -> float | None:
-        return None if self.spot is None else self.spot * math.sqrt(self.variance_per_s())
+        key = (self._prints, self.spot)
+        if key != self._vol_key:
+            self._vol = None if self.spot is None else self.spot * math.sqrt(self.variance_per_s())
+            self._vol_key = key
+        return self._vol
 
     def observed(self, close_ns: int) -> tuple[float, int]:
         """Sum (dollars) and count of the window's seconds so far, (close - 60 s, close]."""

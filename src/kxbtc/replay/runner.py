@@ -63,6 +63,7 @@ from kxbtc.strategy.base import Strategy
 from kxbtc.units import Count, Money
 
 DEFAULT_START_CASH = Money(1_000_000_000)  # $1,000
+_NEVER = 2**63
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class ReplayRunner:
             books=BookSet(),
             strategies=strategies,
             priors=self.recorded_priors.priors if self.recorded_priors is not None else None,
+            kill_switch=False,  # the replay's store is its own: nothing writes a halt into it
         )
         self.core.account.anchor = settings.start_cash
         self.latency_ns = int(settings.latency_ms * NS_PER_MS)
@@ -156,6 +158,10 @@ class ReplayRunner:
         self._queue: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._next_second = 0
+        self._settle_delay_ns = int(settings.settle_delay_s * NS_PER_S)
+        #: Nothing is scheduled before this (answers, whole seconds, listings, settlements): an event
+        #: at or before it needs no ``_advance``.
+        self._next_due = -1
         self._fill_ids = itertools.count(1)
         self.resting = RestingOrders(
             self.clock, self.core.books, self.latency_ns, self._at, self._answer, self._fill_ids
@@ -164,26 +170,38 @@ class ReplayRunner:
     # -- the loop ---------------------------------------------------------------------------------
 
     def run(self) -> None:
-        first = True
         settings = self.settings
         skip_before = (
             settings.trade_from_ns - int(settings.warm_up_s * NS_PER_S) if settings.trade_from_ns else 0
         )
         stop_after = settings.trade_until_ns + 20 * 60 * NS_PER_S if settings.trade_until_ns else 2**63
-        for t, group in itertools.groupby(self.recording.events(), key=lambda e: e.t_ns):
+        trade_from, trade_until = settings.trade_from_ns, settings.trade_until_ns
+        core, apply = self.core, self._apply
+        events = iter(self.recording.events())
+        event = next(events, None)
+        first = True
+        # One batch per instant: every event of that ``t`` is applied, then the core evaluates.
+        while event is not None:
+            t = event.t_ns
             if t < skip_before:
+                while event is not None and event.t_ns == t:
+                    event = next(events, None)
                 continue
             if t > stop_after:
                 break
             if first:
                 self._start(t)
                 first = False
-            self._advance(t)
-            self.core.observe_only = t < self.settings.trade_from_ns or 0 < self.settings.trade_until_ns <= t
-            self.core.begin_batch()
-            for event in group:
-                self._apply(event)
-            self._send(self.core.end_batch())
+            if t > self._next_due:
+                self._advance(t)
+            elif t > self.clock.time_ns():
+                self.clock.set_ns(t)
+            core.observe_only = t < trade_from or 0 < trade_until <= t
+            core.begin_batch()
+            while event is not None and event.t_ns == t:
+                apply(event)
+                event = next(events, None)
+            self._send(core.end_batch())
         self._advance(self.clock.time_ns() + self.latency_ns * 2 + 1)
         # Markets that closed before the recording ended settle now if their result is known.
         end = self.clock.time_ns()
@@ -231,9 +249,15 @@ class ReplayRunner:
                 self._next_second += NS_PER_S
                 self._send(self.core.handle(Timer(due)))
         self.clock.set_ns(max(t, self.clock.time_ns()))
+        self._next_due = min(
+            self._queue[0][0] if self._queue else _NEVER,
+            self._next_second,
+            self._to_list[0].open_ns if self._to_list else _NEVER,
+            self._settle_at(self._to_settle[0]) if self._to_settle else _NEVER,
+        )
 
     def _settle_at(self, market: MarketInfo) -> int:
-        return market.close_ns + int(self.settings.settle_delay_s * NS_PER_S)
+        return market.close_ns + self._settle_delay_ns
 
     def _apply(self, event: RecordedEvent) -> None:
         self.counts.events += 1
@@ -261,7 +285,12 @@ class ReplayRunner:
             for stale in stream.bad_frame(event.t_ns, str(exc), event.frame):
                 self.core.handle(stale)
             return
+        core, resting = self.core, self.resting
         for domain_event in stream.on_message(msg, event.t_ns):
+            if type(domain_event) is BookDelta:  # nearly every event: what the checks below do for one
+                core.handle(domain_event)
+                resting.book_changed(domain_event.ticker)
+                continue
             if isinstance(domain_event, BookSnapshot):
                 self.with_book.add(domain_event.ticker)
             elif isinstance(domain_event, MarketDetermined):
@@ -269,9 +298,9 @@ class ReplayRunner:
             elif isinstance(domain_event, IndexTick):
                 self.kalshi_index.on_tick(domain_event)
                 continue
-            self.core.handle(domain_event)
+            core.handle(domain_event)
             if isinstance(domain_event, BookSnapshot | BookDelta):
-                self.resting.book_changed(domain_event.ticker)
+                resting.book_changed(domain_event.ticker)
 
     def _on_index(self, tick: IndexTick) -> None:
         """Every index source's ticks arrive here; only the chosen source's reach the core."""
@@ -288,6 +317,8 @@ class ReplayRunner:
 
     def _at(self, t_ns: int, action: Callable[[], None]) -> None:
         heapq.heappush(self._queue, (t_ns, next(self._seq), action))
+        if t_ns < self._next_due:
+            self._next_due = t_ns
 
     def _send(self, commands: Iterable[Command]) -> None:
         for command in commands:
