@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit browser demo sim bench bench-replay clean
+.PHONY: test lint typecheck unit browser demo sim bench bench-baseline bench-replay clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,15 @@ demo: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/kxbtc sim serve
 
+# Every speed figure in one table (median, p99) and bench.json: book delta, tick to order on the wire
+# (engine against `kxbtc sim serve` on loopback, 30 s), signing, fair value, replay, simulator orders,
+# resident memory (from soak.json, if `make soak` ran). CI checks a short version against
+# benchmarks/baseline.json (tests/unit/test_bench_baseline.py); `make bench-baseline` rewrites it.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_orderbook.py
-	$(BIN)/python benchmarks/bench_fair_value.py
-	$(BIN)/python benchmarks/bench_decision.py
+	$(BIN)/kxbtc bench --json-out bench.json
+
+bench-baseline: $(STAMP)
+	$(BIN)/python benchmarks/update_baseline.py
 
 # Recorded events per second through the core (../shared/data/kalshi_l2_2026-05; skips without it).
 # One day file by default: about half a minute. BENCH_REPLAY=<folder or day file> to choose.

@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
 #: Adding a command or group is one line here.
 COMMANDS: dict[str, str] = {
     "backtest": "kxbtc.backtest.cli:backtest",
+    "bench": "kxbtc.bench.cli:bench",
     "calibrate": "kxbtc.pricing.cli:calibrate_command",
     "config": "kxbtc.engine.cli:config_group",
     "dashboard": "kxbtc.dashboard.server:dashboard",

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 
+from kxbtc import latency
 from kxbtc.backoff import equal_jitter
 from kxbtc.clock import Clock, SystemClock
 from kxbtc.errors import ExchangeError, NetworkError, RateLimitedError, RetryableError, ServerError
@@ -67,6 +68,11 @@ class ResponseInfo:
 
 
 OnResponse = Callable[[ResponseInfo], None]
+
+
+async def _trace_order_written(event: str, info: dict[str, Any]) -> None:
+    if event == "http11.send_request_body.complete":
+        latency.order_written()
 
 
 class Retry(enum.Enum):
@@ -200,8 +206,12 @@ class RestTransport:
             # Fresh timestamp and signature on every attempt; the signer's clock is the corrected one.
             headers.update(self._signer.headers(method, full))
         sent_ns = self._clock.time_ns()
+        # Tick-to-wire measurement (kxbtc.latency): an order's request fully written.
+        extensions = {"trace": _trace_order_written} if method == "POST" and latency.installed() else None
         try:
-            response = await self._http.request(method, path, params=params, content=body, headers=headers)
+            response = await self._http.request(
+                method, path, params=params, content=body, headers=headers, extensions=extensions
+            )
         except httpx2.TransportError as exc:
             raise NetworkError(f"{type(exc).__name__}: {exc}", method=method, path=full) from exc
         if self.on_response is not None:
