@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 __all__ = ["TickToWire", "frame_received", "install", "installed", "order_written"]
 
 _FRAME_RX_NS: ContextVar[int] = ContextVar("kxbtc_frame_rx_ns", default=0)
+#: The reading thread's CPU time at the frame's arrival (``time.thread_time_ns``).
+_FRAME_CPU_NS: ContextVar[int] = ContextVar("kxbtc_frame_cpu_ns", default=0)
 
 
 @dataclass(slots=True)
@@ -30,6 +32,9 @@ class TickToWire:
     ``time.monotonic_ns()``."""
 
     samples: list[tuple[int, int]] = field(default_factory=list)
+    #: The same intervals in the loop thread's CPU time: what the code spent, without the time the
+    #: process waited for a core (a busy machine) or for the loop to come back to it.
+    cpu_samples: list[int] = field(default_factory=list)
     #: Frames stamped while installed (how many frames the samples were drawn from).
     frames: int = 0
 
@@ -52,10 +57,12 @@ def frame_received() -> None:
     if _probe is not None:
         _probe.frames += 1
         _FRAME_RX_NS.set(time.monotonic_ns())
+        _FRAME_CPU_NS.set(time.thread_time_ns())
 
 
 def order_written() -> None:
     """An order request is fully written to the socket."""
     if _probe is not None and (stamp := _FRAME_RX_NS.get()):
         _probe.samples.append((stamp, time.monotonic_ns() - stamp))
+        _probe.cpu_samples.append(time.thread_time_ns() - _FRAME_CPU_NS.get())
         _FRAME_RX_NS.set(0)

@@ -64,6 +64,8 @@ class Probe(Strategy):
 @dataclass(frozen=True, slots=True)
 class TickToWireRun:
     samples_ns: list[int]
+    #: The same, in the loop thread's CPU time (``kxbtc.latency``).
+    cpu_samples_ns: list[int]
     frames: int
     seconds: float
 
@@ -138,5 +140,10 @@ def measure(
             latency.install(None)
             with contextlib.suppress(Exception):
                 sim.close()
-    samples = [lat for at, lat in probe.samples if at >= steady_ns]
-    return TickToWireRun(samples, probe.frames, time.perf_counter() - started)
+    steady = [i for i, (at, _) in enumerate(probe.samples) if at >= steady_ns]
+    return TickToWireRun(
+        [probe.samples[i][1] for i in steady],
+        [probe.cpu_samples[i] for i in steady],
+        probe.frames,
+        time.perf_counter() - started,
+    )

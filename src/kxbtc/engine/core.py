@@ -42,6 +42,8 @@ from kxbtc.execution.router import ExecutionRouter, SubmitResult, ack_of
 from kxbtc.kalshi.discovery import ContractSpec
 from kxbtc.kalshi.reconcile import Reconciler
 from kxbtc.kalshi.rest import KalshiRestClient
+from kxbtc.kalshi.rest_orders import ORDERS_V2
+from kxbtc.kalshi.rest_transport import StartedWrite
 from kxbtc.kalshi.stream import fill_of, order_update_of
 from kxbtc.kalshi.ws import KalshiWsClient, Subscription, WsHandler
 from kxbtc.kalshi.ws_messages import (
@@ -254,6 +256,7 @@ class Engine(WsHandler):
                     self.journal.timer()
                 self.core.on_timer()
                 self._carry(self.core.take_commands())
+                self.rest.presign_orders(ORDERS_V2)  # the order path's signature stays under a second old
                 self.index_feed.maybe_snapshot()
         finally:
             await self.shutdown()
@@ -299,7 +302,10 @@ class Engine(WsHandler):
     def _carry(self, commands: list[Command]) -> None:
         for command in commands:
             if isinstance(command, PlaceOrders):
-                self._spawn(self._submit(list(command.orders)), "order submit")
+                # Written here, before the handler returns to the read loop (which would otherwise read
+                # and evaluate the rest of the burst while the order waits); only the answer is awaited.
+                orders = list(command.orders)
+                self._spawn(self._submit(orders, self._start(orders)), "order submit")
             elif isinstance(command, CancelOrders):  # the answer arrives as user_orders updates
                 self._spawn(self.router.cancel(command.orders, command.reason), "order cancel")
             elif isinstance(command, CancelAll):
@@ -309,12 +315,21 @@ class Engine(WsHandler):
             elif isinstance(command, RefreshMarkets):
                 self._refresh_soon = True
 
-    async def _submit(self, orders: list[OutgoingOrder]) -> list[SubmitResult]:
+    def _start(self, orders: list[OutgoingOrder]) -> StartedWrite | None:
+        try:
+            return self.router.start(orders)
+        except (KxbtcError, OSError) as exc:  # the usual path in ``_submit`` sends it and reports errors
+            log.warning("order fast path unavailable: %s", exc)
+            return None
+
+    async def _submit(
+        self, orders: list[OutgoingOrder], started: StartedWrite | None = None
+    ) -> list[SubmitResult]:
         approved = [o.order for o in orders]
         paired = self.desk is not None and self.desk.claim(approved)
         results: list[SubmitResult] = []
         try:
-            results = await self.router.submit(orders)
+            results = await self.router.submit(orders, started)
         finally:
             # Every order is answered, if only as unknown: the core must release what it holds for them.
             by_id = {r.client_order_id: r for r in results}
