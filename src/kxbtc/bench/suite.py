@@ -97,6 +97,14 @@ def run_all(
         out.append(
             Figure.of("tick_to_wire", "tick to order on the wire", "us", [s / 1000 for s in run.samples_ns])
         )
+        out.append(
+            Figure.of(
+                "tick_to_wire_cpu",
+                "tick to wire, loop thread CPU time",
+                "us",
+                [s / 1000 for s in run.cpu_samples_ns],
+            )
+        )
     notes: dict[str, str] = {}
     if replay is not None and replay.exists():
         rate, events = figures.replay_events_per_s(replay)
