@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit browser demo sim bench bench-baseline bench-replay clean
+.PHONY: test lint typecheck unit browser demo sim bench bench-baseline bench-replay soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ sim: $(STAMP)
 # benchmarks/baseline.json (tests/unit/test_bench_baseline.py); `make bench-baseline` rewrites it.
 bench: $(STAMP)
 	$(BIN)/kxbtc bench --json-out bench.json
+
+# The engine against the simulator for 24 simulated hours, all three series, every fault on, 4 kills with
+# restarts; one table of faults and invariants (exit 1 if one is broken) and soak.json (memory per hour).
+# About an hour of wall time on 2 busy cores. tests/integration/test_soak.py is the bounded version.
+soak: $(STAMP)
+	$(BIN)/python -m kxbtc.bench.soak --hours 24 --kills 4 --json-out soak.json
 
 bench-baseline: $(STAMP)
 	$(BIN)/python benchmarks/update_baseline.py
