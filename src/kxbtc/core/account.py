@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from kxbtc.core.books import BookSource
 from kxbtc.domain.instrument import Instrument
-from kxbtc.pnl import Ledger
+from kxbtc.pnl import Ledger, MarketPnl
 from kxbtc.portfolio import Portfolio
 from kxbtc.units import PRICE_SCALE, Count, Money
 
@@ -24,6 +24,22 @@ class Account:
         self.anchor = 0
         self.results: dict[str, str] = {}  # determined results, which mark closed positions
         self._marks: dict[str, int] = {}  # last two-sided YES mid per market
+        # The ledger's realized P&L net of fees and its open markets, as of ``_version``: equity is read
+        # on every evaluation, and the ledger holds every market ever traded (thousands in a day of
+        # hourly ladders), while only a few are open and fills are rare.
+        self._ledger: Ledger | None = None
+        self._version = -1
+        self._net_realized = 0
+        self._open: list[tuple[str, MarketPnl]] = []
+
+    def _open_markets(self) -> list[tuple[str, MarketPnl]]:
+        """The markets with a position, refreshed only when the ledger changed."""
+        ledger = self.portfolio.ledger
+        if ledger is not self._ledger or ledger.version != self._version:
+            self._ledger, self._version = ledger, ledger.version
+            self._net_realized = ledger.total_realized() - ledger.total_fees()
+            self._open = [(t, m) for t, m in ledger.markets.items() if m.position]
+        return self._open
 
     @property
     def ledger(self) -> Ledger:
@@ -39,9 +55,9 @@ class Account:
         """Per listed market, the cost held on the other strikes of its event (one Kelly stake per
         event: ``DecisionContext.event_cost_elsewhere``)."""
         by_event: dict[str, int] = {}
-        for ticker, pnl in self.portfolio.ledger.markets.items():
+        for ticker, pnl in self._open_markets():
             instrument = instruments.get(ticker)
-            if pnl.position and instrument is not None:
+            if instrument is not None:
                 by_event[instrument.event_ticker] = by_event.get(instrument.event_ticker, 0) + pnl.cost
         return {
             t: Money(by_event.get(i.event_ticker, 0) - self.portfolio.position_cost(t))
@@ -89,21 +105,17 @@ class Account:
         return book.best_yes_bid() if position > 0 else book.yes_ask()
 
     def equity(self) -> Money:
-        ledger = self.portfolio.ledger
         unrealized = 0
-        for ticker, m in ledger.markets.items():
-            if m.position:
-                mark = self.mark(ticker)
-                # Without any mark, value the position at cost (no gain, no loss) rather than guess.
-                unrealized += m.unrealized(mark) if mark is not None else 0
-        return Money(self.anchor + ledger.total_realized() - ledger.total_fees() + unrealized)
+        for ticker, m in self._open_markets():
+            mark = self.mark(ticker)
+            # Without any mark, value the position at cost (no gain, no loss) rather than guess.
+            unrealized += m.unrealized(mark) if mark is not None else 0
+        return Money(self.anchor + self._net_realized + unrealized)
 
     def open_value(self) -> Money:
         """What the open positions are worth at their marks (at cost where there is no mark yet)."""
         total = 0
-        for ticker, m in self.portfolio.ledger.markets.items():
-            if not m.position:
-                continue
+        for ticker, m in self._open_markets():
             mark = self.mark(ticker)
             total += m.cost if mark is None else m.unrealized(mark) + m.cost
         return Money(total)
@@ -111,9 +123,7 @@ class Account:
     def unrealized(self) -> tuple[Money, Money]:
         """Unrealized P&L of open positions at mid and at exit prices."""
         at_mid = at_exit = 0
-        for ticker, m in self.portfolio.ledger.markets.items():
-            if not m.position:
-                continue
+        for ticker, m in self._open_markets():
             mid, exit_ = self.mark(ticker), self.exit_mark(ticker, m.position)
             at_mid += m.unrealized(mid) if mid is not None else 0
             at_exit += m.unrealized(exit_) if exit_ is not None else 0
