@@ -69,6 +69,8 @@ CONFIG = Config.model_validate(
 )
 #: (seconds into a run segment, step in seconds) of the engine's clock against the exchange's: small
 #: steps inside the exchange's tolerance, and one beyond it that is stepped back 2 minutes later.
+#: Resident memory is sampled every this many simulated seconds (``rss_mb_by_hour``).
+RSS_EVERY_S = 3600
 CLOCK_STEPS = ((600.0, 3.0), (1_200.0, -6.0), (1_800.0, 45.0), (1_920.0, -42.0))
 
 
@@ -108,6 +110,8 @@ class SoakReport:
     book_divergences: list[str] = field(default_factory=list)
     rss_mb_by_hour: list[float] = field(default_factory=list)
     books_compared: int = 0
+    #: Orders written by the frame handler itself on the kept-alive connection (``order_wire``).
+    orders_at_once: int = 0
 
     def invariants(self) -> dict[str, int]:
         return {
@@ -129,7 +133,7 @@ class SoakReport:
         rows = [
             ("simulated hours", f"{self.simulated_hours:g} (seeds {', '.join(map(str, self.seeds))})"),
             ("wall time", f"{self.wall_s:.0f} s"),
-            ("orders sent", str(self.orders_sent)),
+            ("orders sent (of which written at once)", f"{self.orders_sent} ({self.orders_at_once})"),
             ("fills: exchange / database", f"{self.fills_exchange} / {self.fills_db}"),
             ("books compared with the exchange's at the end", str(self.books_compared)),
         ]
@@ -153,6 +157,7 @@ class SoakReport:
             "faults": dict(self.faults),
             "invariants": self.invariants(),
             "orders_sent": self.orders_sent,
+            "orders_written_at_once": self.orders_at_once,
             "fills": self.fills_exchange,
             "rss_mb_by_hour": [round(x, 1) for x in self.rss_mb_by_hour],
             "details": self.ledger_mismatches + self.risk_breaches + self.unhandled + self.book_divergences,
@@ -269,7 +274,7 @@ async def soak_one(
     async with SimHarness(exchange, config=server, keys=[key], real_clock=clock, step_interval_s=0.25) as sim:
         user_id = sim.user_id()
         audit = _RiskAudit(exchange, user_id, CONFIG, report.risk_breaches)
-        next_hour_ns = START_NS + 3600 * NS_PER_S
+        next_hour_ns = START_NS + RSS_EVERY_S * NS_PER_S
         for segment in range(segments):
             last = segment == segments - 1
             engine_clock = SteppedClock(clock)
@@ -296,14 +301,15 @@ async def soak_one(
                         report.faults["clock steps (engine vs exchange)"] += 1
                     if clock.time_ns() >= next_hour_ns:
                         report.rss_mb_by_hour.append(_rss_mb())
-                        hour = (next_hour_ns - START_NS) // (3600 * NS_PER_S)
+                        hour = (next_hour_ns - START_NS) // (RSS_EVERY_S * NS_PER_S)
                         print(
                             f"soak seed {seed}: hour {hour}, rss {report.rss_mb_by_hour[-1]:.0f} MB",
                             file=sys.stderr,
                         )
-                        next_hour_ns += 3600 * NS_PER_S
+                        next_hour_ns += RSS_EVERY_S * NS_PER_S
                 engine_clock.offset_ns = 0
                 report.orders_sent += engine.router.sent
+                report.orders_at_once += engine.rest.orders_written_at_once
                 report.faults["ws seq gaps (dropped messages)"] += engine.ws.stats.seq_gaps
                 report.faults["ws disconnects"] += engine.ws.stats.disconnects
                 report.faults["REST retries (429, 5xx, lost)"] += engine.rest.stats.retries

@@ -286,6 +286,11 @@ class RestTransport:
         )
         return None if future is None else StartedWrite(future, sent_ns)
 
+    @property
+    def orders_written_at_once(self) -> int:
+        """Requests ``start_write`` put on the wire (the rest went through the general client)."""
+        return self._order_wire.sent if self._order_wire is not None else 0
+
     def presign_orders(self, path: str) -> None:
         """Keep the order path's signature fresh (after each order, and on the engine's timer)."""
         if isinstance(self._signer, Signer):
