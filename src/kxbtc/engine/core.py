@@ -381,10 +381,8 @@ class Engine(WsHandler):
     # -- Kalshi's streams, as domain events -------------------------------------------------------
 
     def on_orderbook(self, ticker: str, book: OrderBook, msg: OrderbookSnapshot | OrderbookDelta) -> None:
-        # The decision's records are queued once its order is on the wire (``SqliteStore.held``).
-        with self.store.held():
-            self.core.on_book_changed(ticker)
-            self._carry(self.core.take_commands())
+        self.core.on_book_changed(ticker)
+        self._carry(self.core.take_commands())
 
     def on_fill(self, msg: Fill) -> None:
         self.core.on_fill(fill_of(msg))

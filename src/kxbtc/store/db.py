@@ -73,8 +73,6 @@ class SqliteStore(StoreWrites):
             self._conn, self.path, queue_size=queue_size, alarm_fraction=alarm_fraction
         )
         self._reader = open_connection(self.path)
-        #: Writes held back by ``held()`` until its block ends.
-        self._held: list[Write] | None = None
 
     @property
     def backlogged(self) -> bool:
@@ -90,34 +88,10 @@ class SqliteStore(StoreWrites):
         return self._writer.error
 
     def _submit(self, write: Write) -> None:
-        if self._held is not None:
-            self._held.append(write)
-        else:
-            self._writer.submit(write)
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        """Writes submitted inside the block are queued, in order, when it ends. The engine's frame
-        handler decides and sends an order inside one: queueing a write wakes the writer thread, which
-        then competes for the interpreter while the order has not left yet (the records were only ever
-        queued before the send, never committed, so a crash loses nothing more than before)."""
-        if self._held is not None:  # nested: the outer block queues them
-            yield
-            return
-        self._held = []
-        try:
-            yield
-        finally:
-            held, self._held = self._held, None
-            for write in held:
-                self._writer.submit(write)
+        self._writer.submit(write)
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until every write submitted so far is committed; raise if a write failed."""
-        if self._held:
-            held, self._held = self._held, []
-            for write in held:
-                self._writer.submit(write)
         self._writer.flush(timeout_s)
         if self._writer.error is not None:
             raise self._writer.error
