@@ -20,5 +20,6 @@ def test_every_invariant_holds_under_every_fault_with_a_kill(tmp_path: Path) -> 
     assert report.faults["ws seq gaps (dropped messages)"] > 0
     assert report.faults["REST retries (429, 5xx, lost)"] > 0
     assert report.books_compared > 0
+    assert report.closed_books_held == 0  # closed markets' books are dropped (memory over a day)
     assert report.faults["clock steps (engine vs exchange)"] == 8
     assert report.invariants() == dict.fromkeys(report.invariants(), 0), report.table()

@@ -110,6 +110,8 @@ class SoakReport:
     book_divergences: list[str] = field(default_factory=list)
     rss_mb_by_hour: list[float] = field(default_factory=list)
     books_compared: int = 0
+    #: Books the engine still held at the end for markets closed over a minute before (memory).
+    closed_books_held: int = 0
     #: Orders written by the frame handler itself on the kept-alive connection (``order_wire``).
     orders_at_once: int = 0
 
@@ -136,6 +138,7 @@ class SoakReport:
             ("orders sent (of which written at once)", f"{self.orders_sent} ({self.orders_at_once})"),
             ("fills: exchange / database", f"{self.fills_exchange} / {self.fills_db}"),
             ("books compared with the exchange's at the end", str(self.books_compared)),
+            ("books still held for closed markets", str(self.closed_books_held)),
         ]
         rows += [(f"fault: {name}", str(n)) for name, n in sorted(self.faults.items())]
         rows += [(f"invariant: {name}", str(n)) for name, n in self.invariants().items()]
@@ -328,6 +331,11 @@ async def soak_one(
                     await clock.sleep(2.0)
                 report.book_divergences += [d for d, n in diverged.items() if n == 3]
                 report.books_compared += len(engine.ws.books)
+                closed_before = clock.time_ns() - 60 * NS_PER_S  # a refresh (15 s) has seen them close
+                report.closed_books_held += sum(
+                    (m := exchange.markets.get(t)) is not None and m.close_ns < closed_before
+                    for t in engine.ws.books
+                )
                 stop.set()
                 await run_task
                 audit_result = compare_with_simulator(store, exchange, user_id, exchange.config.start_balance)
