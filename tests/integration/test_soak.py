@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kxbtc.bench.soak import run_soak
+from kxbtc.bench.soak import START_NS, run_soak
+from kxbtc.clock import NS_PER_S
 
 
 def test_every_invariant_holds_under_every_fault_with_a_kill(tmp_path: Path) -> None:
-    report = run_soak([3, 4], hours=0.1, kills=1, db_dir=tmp_path, clock_steps=((30.0, 3.0), (90.0, -3.0)))
+    # 00:11 -> 00:17: the 00:15 window closes and rolls over mid-run.
+    report = run_soak(
+        [3, 4],
+        hours=0.1,
+        kills=1,
+        db_dir=tmp_path,
+        clock_steps=((30.0, 3.0), (90.0, -3.0)),
+        start_ns=START_NS + 600 * NS_PER_S,
+    )
     print(report.table())
     assert report.orders_sent > 0 and report.fills_exchange > 0
     assert report.faults["kills (then restart from the database)"] == 2

@@ -261,9 +261,10 @@ async def soak_one(
     kills: int,
     report: SoakReport,
     clock_steps: tuple[tuple[float, float], ...] = CLOCK_STEPS,
+    start_ns: int = START_NS,
 ) -> None:
     """One seed: ``hours`` of simulated time, killed and restarted ``kills`` times at even intervals."""
-    clock = LoopClock(START_NS)
+    clock = LoopClock(start_ns)
     exchange = Exchange(clock, seed=seed, config=SimConfig(mispricing=0.08))
     key = generate_key_pair()
     server = ServerConfig(faults=FAULTS, fault_seed=seed, rate_limit=True)
@@ -273,11 +274,11 @@ async def soak_one(
     loop.set_exception_handler(lambda _loop, ctx: unhandled.append(f"loop: {ctx.get('message')}"))
     segments = kills + 1
     segment_s = hours * 3600 / segments
-    end_ns = START_NS + int(hours * 3600 * NS_PER_S)
+    end_ns = start_ns + int(hours * 3600 * NS_PER_S)
     async with SimHarness(exchange, config=server, keys=[key], real_clock=clock, step_interval_s=0.25) as sim:
         user_id = sim.user_id()
         audit = _RiskAudit(exchange, user_id, CONFIG, report.risk_breaches)
-        next_hour_ns = START_NS + RSS_EVERY_S * NS_PER_S
+        next_hour_ns = start_ns + RSS_EVERY_S * NS_PER_S
         for segment in range(segments):
             last = segment == segments - 1
             engine_clock = SteppedClock(clock)
@@ -304,7 +305,7 @@ async def soak_one(
                         report.faults["clock steps (engine vs exchange)"] += 1
                     if clock.time_ns() >= next_hour_ns:
                         report.rss_mb_by_hour.append(_rss_mb())
-                        hour = (next_hour_ns - START_NS) // (RSS_EVERY_S * NS_PER_S)
+                        hour = (next_hour_ns - start_ns) // (RSS_EVERY_S * NS_PER_S)
                         print(
                             f"soak seed {seed}: hour {hour}, rss {report.rss_mb_by_hour[-1]:.0f} MB",
                             file=sys.stderr,
@@ -365,6 +366,7 @@ def run_soak(
     kills: int,
     db_dir: Path | None = None,
     clock_steps: tuple[tuple[float, float], ...] = CLOCK_STEPS,
+    start_ns: int = START_NS,
 ) -> SoakReport:
     report = SoakReport(seeds)
     counter = _TracebackCounter(report.unhandled)
@@ -373,7 +375,7 @@ def run_soak(
     try:
         with _db_dir(db_dir) as tmp:
             for seed in seeds:
-                run_virtual(soak_one(tmp, seed, hours, kills, report, clock_steps))
+                run_virtual(soak_one(tmp, seed, hours, kills, report, clock_steps, start_ns))
     finally:
         logging.getLogger("kxbtc").removeHandler(counter)
     report.wall_s = time.perf_counter() - started
