@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit browser demo sim bench bench-replay clean lock audit fuzz
+.PHONY: test lint typecheck unit browser demo sim bench bench-baseline bench-replay soak clean lock audit fuzz
 
 LOCK   := requirements/test.lock
 TOOLS  := .venv-tools
@@ -61,10 +61,21 @@ demo: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/kxbtc sim serve
 
+# Every speed figure in one table (median, p99) and bench.json: book delta, tick to order on the wire
+# (engine against `kxbtc sim serve` on loopback, 30 s), signing, fair value, replay, simulator orders,
+# resident memory (from soak.json, if `make soak` ran). CI checks a short version against
+# benchmarks/baseline.json (tests/unit/test_bench_baseline.py); `make bench-baseline` rewrites it.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_orderbook.py
-	$(BIN)/python benchmarks/bench_fair_value.py
-	$(BIN)/python benchmarks/bench_decision.py
+	$(BIN)/kxbtc bench --json-out bench.json
+
+# The engine against the simulator for 24 simulated hours, all three series, every fault on, 4 kills with
+# restarts; one table of faults and invariants (exit 1 if one is broken) and soak.json (memory per hour).
+# About an hour of wall time on 2 busy cores. tests/integration/test_soak.py is the bounded version.
+soak: $(STAMP)
+	$(BIN)/python -m kxbtc.bench.soak --hours 24 --kills 4 --json-out soak.json
+
+bench-baseline: $(STAMP)
+	$(BIN)/python benchmarks/update_baseline.py
 
 # Recorded events per second through the core (../shared/data/kalshi_l2_2026-05; skips without it).
 # One day file by default, twice (the default config, and fair_value with research/wide.toml): about

@@ -19,12 +19,13 @@ from kxbtc.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 if TYPE_CHECKING:
     from kxbtc.logs import LogFormat
 
-__all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
+__all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "SHORT_HELP", "cli", "main"]
 
 #: Every subcommand: its name on the command line -> ``"module:attribute"`` of its click command.
 #: Adding a command or group is one line here.
 COMMANDS: dict[str, str] = {
     "backtest": "kxbtc.backtest.cli:backtest",
+    "bench": "kxbtc.bench.cli:bench",
     "calibrate": "kxbtc.pricing.cli:calibrate_command",
     "config": "kxbtc.engine.cli:config_group",
     "dashboard": "kxbtc.dashboard.server:dashboard",
@@ -67,6 +68,40 @@ class OneLineUsageError(click.UsageError):
         click.echo(f"{path}: {self.format_message()} (see '{path} --help')", file=file, err=file is None)
 
 
+#: Each command's one-line help, for ``kxbtc --help``: listing the commands imports none of them (their
+#: modules pull in scipy, aiohttp and the simulator: seconds). ``test_cli_registry`` checks every command
+#: has one.
+SHORT_HELP: dict[str, str] = {
+    "backtest": "Run strategies against the simulator second by second.",
+    "bench": "Speed figures (median and p99) in one table, and as JSON.",
+    "calibrate": "Score the fair-value model on one-minute candles.",
+    "config": "Configuration commands.",
+    "dashboard": "A local web page with the live state.",
+    "demo": "Run kxbtc against its built-in simulator (no keys, no network).",
+    "doctor": "Check keys, clock skew, connectivity and authentication.",
+    "fairvalue": "Probability that a BTC market settles YES.",
+    "fills": "The newest fills, newest first.",
+    "halt": "Manual kill switch: stop trading.",
+    "history": "Public market history: settled markets, candles, trades.",
+    "keys": "Create and check API key files.",
+    "llm": "The multi-LLM forecast ensemble.",
+    "oracle": "The settlement index: spot feeds and the BRTI estimate.",
+    "orders": "The newest orders, newest first.",
+    "pnl": "Realized P&L from fills and settlements.",
+    "poly": "Polymarket's 15-minute BTC up/down market.",
+    "positions": "Open positions from the recorded fills, beside the exchange's.",
+    "record": "Record market data to a file for replays.",
+    "report": "One HTML tearsheet for a backtest, replay or live run.",
+    "research": "Measurements on recorded markets.",
+    "resume": "Lift the manual kill switch.",
+    "run": "Trade live on Kalshi's demo or production exchange.",
+    "score": "Score the fair value, the market mid and a blend on recordings.",
+    "sim": "The local simulated Kalshi exchange.",
+    "status": "Balance, equity, positions, resting orders, today's P&L.",
+    "sweep": "Replay each strategy at each latency on recordings.",
+}
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands, named in ``lazy_commands``, are imported on first use; every usage
     error below it prints as one line (``OneLineUsageError``)."""
@@ -91,6 +126,21 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from ``SHORT_HELP``, importing no command module."""
+        rows = []
+        for name in self.list_commands(ctx):
+            loaded = self.commands.get(name)
+            if loaded is not None:
+                if loaded.hidden:
+                    continue
+                rows.append((name, loaded.get_short_help_str(formatter.width)))
+            else:
+                rows.append((name, SHORT_HELP.get(name, "")))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.lazy_commands:

@@ -84,6 +84,8 @@ class Ledger:
     """P&L across markets, keyed by ticker, with an optional strategy tag per fill."""
 
     markets: dict[str, MarketPnl] = field(default_factory=dict)
+    #: Bumped by every fill and settlement, so readers can cache totals until the ledger changes.
+    version: int = 0
 
     def market(self, ticker: str) -> MarketPnl:
         pnl = self.markets.get(ticker)
@@ -92,9 +94,11 @@ class Ledger:
         return pnl
 
     def apply_fill(self, ticker: str, side: str, price: int, count: int, fee: int) -> None:
+        self.version += 1
         self.market(ticker).apply_fill(side, price, count, fee)
 
     def settle(self, ticker: str, result: str) -> Money:
+        self.version += 1
         return self.market(ticker).settle(result)
 
     def total_realized(self) -> Money:

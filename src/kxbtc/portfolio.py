@@ -46,9 +46,6 @@ class Portfolio:
         #: Told of each fill and settlement newly booked (whoever found it: stream, reconciliation),
         #: after the ledger has applied it; the operator's feed listens here.
         self.on_booked: Callable[[FillRecord | SettlementRecord], None] | None = None
-        #: Counts every change to the ledger (a fill, a settlement): what is derived from the ledger alone
-        #: can be kept until it moves (``Account``).
-        self.version = 0
 
     def load(self) -> None:
         """Rebuild from the store (after a restart): fills in time order, then settlements."""
@@ -61,12 +58,10 @@ class Portfolio:
         for settlement in self.store.settlements():
             self.ledger.settle(settlement.ticker, settlement.result)
             self.settled.add(settlement.ticker)
-            self.version += 1
 
     def _apply(self, fill_id: str, ticker: str, side: str, price: int, count: int, fee: int) -> None:
         self.fill_ids.add(fill_id)
         self.ledger.apply_fill(ticker, side, price, count, fee)
-        self.version += 1
 
     def add_fill(self, fill: FillRecord) -> bool:
         """Record a fill; False if it was already known (the same fill from another source).
@@ -89,7 +84,6 @@ class Portfolio:
             return False
         self.ledger.settle(record.ticker, record.result)
         self.settled.add(record.ticker)
-        self.version += 1
         self.store.record_settlement(record)
         if self.on_booked is not None:
             self.on_booked(record)

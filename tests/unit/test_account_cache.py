@@ -1,4 +1,4 @@
-"""Equity and the event costs keep ledger figures between fills (``Portfolio.version``): they must still
+"""Equity and the event costs keep ledger figures between fills (``Ledger.version``): they must still
 move with every fill, settlement and mark, exactly as recomputed from the ledger."""
 
 from __future__ import annotations

@@ -40,19 +40,19 @@ class Account:
         self.results: dict[str, str] = {}  # determined results, which mark closed positions
         self._marks: dict[str, int] = {}  # last two-sided YES mid per market
         self._liquidation_marks: dict[tuple[str, bool], int] = {}  # last exit price per (market, long YES)
-        # From the ledger alone, kept until it changes (``Portfolio.version``): equity is asked on every
-        # evaluation and the ledger moves only on fills and settlements.
+        # From the ledger alone, kept until it changes (``Ledger.version``): equity is asked on every
+        # evaluation, the ledger holds every market ever traded, and it moves only on fills and settlements.
+        self._ledger: Ledger | None = None
         self._version = -1
         self._booked = 0  # realized P&L net of fees
         self._held: list[tuple[str, MarketPnl]] = []  # markets with a position, in the ledger's order
 
     def _ledger_figures(self) -> tuple[int, list[tuple[str, MarketPnl]]]:
-        portfolio = self.portfolio
-        if portfolio.version != self._version:
-            ledger = portfolio.ledger
+        ledger = self.portfolio.ledger
+        if ledger is not self._ledger or ledger.version != self._version:
+            self._ledger, self._version = ledger, ledger.version
             self._booked = ledger.total_realized() - ledger.total_fees()
             self._held = [(t, m) for t, m in ledger.markets.items() if m.position]
-            self._version = portfolio.version
         return self._booked, self._held
 
     @property
@@ -162,9 +162,7 @@ class Account:
     def open_value(self) -> Money:
         """What the open positions are worth at their marks (at cost where there is no mark yet)."""
         total = 0
-        for ticker, m in self.portfolio.ledger.markets.items():
-            if not m.position:
-                continue
+        for ticker, m in self._ledger_figures()[1]:
             mark = self.mark(ticker)
             total += m.cost if mark is None else m.unrealized(mark) + m.cost
         return Money(total)
@@ -172,9 +170,7 @@ class Account:
     def unrealized(self) -> tuple[Money, Money]:
         """Unrealized P&L of open positions at mid and at exit prices."""
         at_mid = at_exit = 0
-        for ticker, m in self.portfolio.ledger.markets.items():
-            if not m.position:
-                continue
+        for ticker, m in self._ledger_figures()[1]:
             mid, exit_ = self.mark(ticker), self.exit_mark(ticker, m.position)
             at_mid += m.unrealized(mid) if mid is not None else 0
             at_exit += m.unrealized(exit_) if exit_ is not None else 0

@@ -21,6 +21,7 @@ from kxbtc.errors import ExchangeError
 from kxbtc.kalshi.rest import KalshiRestClient
 from kxbtc.kalshi.rest_messages import CancelRequestItem, CreateOrderRequest, order_request
 from kxbtc.kalshi.rest_orders import batch_item_error
+from kxbtc.kalshi.rest_transport import StartedWrite
 from kxbtc.store.db import SqliteStore
 from kxbtc.units import Count, parse_count
 
@@ -124,8 +125,19 @@ class ExecutionRouter:
         log.warning("order %s on %s %s: %s", request.client_order_id, request.ticker, status, error)
         return SubmitResult(request.client_order_id, request.ticker, None, status, Count(0), Count(0), error)
 
-    async def submit(self, orders: Sequence[OutgoingOrder]) -> list[SubmitResult]:
-        """Send orders the core approved and recorded as intended; their acknowledgements, in order."""
+    def start(self, orders: Sequence[OutgoingOrder]) -> StartedWrite | None:
+        """Put a single order on the wire now, before returning (no await: the loop does not go back to
+        reading frames first); pass the result to ``submit``. None: ``submit`` sends it the usual way
+        (a batch, or no idle kept-alive connection or fresh signature at hand)."""
+        if len(orders) != 1:
+            return None
+        return self.rest.start_create(self._request(orders[0]))
+
+    async def submit(
+        self, orders: Sequence[OutgoingOrder], started: StartedWrite | None = None
+    ) -> list[SubmitResult]:
+        """Send orders the core approved and recorded as intended; their acknowledgements, in order.
+        ``started``: what ``start`` wrote for them."""
         if not orders:
             return []
         requests = [self._request(o) for o in orders]
@@ -133,7 +145,7 @@ class ExecutionRouter:
         if len(requests) == 1:
             [request] = requests
             try:
-                ack = await self.rest.create_order(request)
+                ack = await self.rest.create_order(request, started=started)
             except ExchangeError as exc:
                 return [self._record_error(request, exc)]
             return [self._record_ack(request, ack.order_id, ack.fill_count, ack.remaining_count)]

@@ -120,5 +120,7 @@ class BookManager:
         return self.mark_stale(list(self._books), reason)
 
     def remove(self, ticker: str) -> None:
+        """Forget a market (closed and unsubscribed): its book, grid and halt."""
         self._books.pop(ticker, None)
+        self._grids.pop(ticker, None)
         self._halted.pop(ticker, None)

@@ -38,7 +38,7 @@ from kxbtc.kalshi.rest_messages import (
     parse_rfc3339_ns,
 )
 from kxbtc.kalshi.rest_paging import ORDERS_LIST, PagedReads
-from kxbtc.kalshi.rest_transport import Attempts, Retry, path_segment, query_params
+from kxbtc.kalshi.rest_transport import Attempts, Retry, StartedWrite, path_segment, query_params
 from kxbtc.units import Count, Price, format_count, format_price
 
 # The records keep the logger name they had when this code lived in ``kxbtc.kalshi.rest``.
@@ -52,8 +52,15 @@ ORDERS_V2 = "/portfolio/events/orders"
 class OrderEndpoints(PagedReads):
     """Order entry (signed)."""
 
+    def start_create(self, order: CreateOrderRequest) -> StartedWrite | None:
+        """Write the create now, before returning (``RestTransport.start_write``), or None when it must go
+        the usual way; pass the result to ``create_order(..., started=...)`` for the answer."""
+        if not order.client_order_id:
+            raise ValueError("every order needs a client_order_id")
+        return self.start_write(ORDERS_V2, encode(order))
+
     async def create_order(
-        self, order: CreateOrderRequest, *, assume_sent: bool = False
+        self, order: CreateOrderRequest, *, assume_sent: bool = False, started: StartedWrite | None = None
     ) -> CreateOrderResult:
         """Place one order; retried with the same client_order_id where safe.
 
@@ -65,11 +72,15 @@ class OrderEndpoints(PagedReads):
             raise ValueError("every order needs a client_order_id")
         state = Attempts()
         try:
-            raw = await self._request("POST", ORDERS_V2, body=encode(order), retry=Retry.SAFE, attempts=state)
+            raw = await self._request(
+                "POST", ORDERS_V2, body=encode(order), retry=Retry.SAFE, attempts=state, started=started
+            )
         except ConflictError as exc:
             if code_is(exc.code, ORDER_ALREADY_EXISTS) and (state.ambiguous or assume_sent):
                 return await self._resolve_existing(order, exc)
             raise
+        finally:
+            self.presign_orders(ORDERS_V2)  # after the send: the next order's signature, off the hot path
         return decode(raw, CreateOrderResult, f"POST {self.full_path(ORDERS_V2)}")
 
     async def find_order_by_client_id(

@@ -17,6 +17,7 @@ refused it unprocessed, so the repeat is safe for every request, order creates a
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import random
@@ -28,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 
+from kxbtc import latency
 from kxbtc.backoff import equal_jitter
 from kxbtc.clock import Clock, SystemClock
 from kxbtc.errors import (
@@ -41,6 +43,7 @@ from kxbtc.errors import (
 )
 from kxbtc.kalshi.auth import Signer
 from kxbtc.kalshi.error_bodies import parse_error
+from kxbtc.kalshi.order_wire import OrderWire
 from kxbtc.kalshi.ratelimit import RateLimiter
 from kxbtc.kalshi.rest_messages import decode
 
@@ -86,6 +89,11 @@ OnClockRejected = Callable[[], Awaitable[None]]
 TIMESTAMP_EXPIRED = "header_timestamp_expired"
 
 
+async def _trace_order_written(event: str, info: dict[str, Any]) -> None:
+    if event == "http11.send_request_body.complete":
+        latency.order_written()
+
+
 class Retry(enum.Enum):
     NEVER = "never"
     RATE_LIMIT = "rate_limit"  # 429 only: the server did not process the request
@@ -125,6 +133,14 @@ def path_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+@dataclass(frozen=True, slots=True)
+class StartedWrite:
+    """A request ``start_write`` put on the wire: its answer to come, and when it left."""
+
+    answer: asyncio.Future[httpx2.Response]
+    sent_ns: int
+
+
 @dataclass(slots=True)
 class RestStats:
     """What the client survived: for operators and tests, without reading log text."""
@@ -161,6 +177,7 @@ class RestTransport:
         rng: random.Random | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         on_clock_rejected: OnClockRejected | None = None,
+        order_wire: bool = True,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if not parts.scheme or not parts.netloc:
@@ -186,6 +203,11 @@ class RestTransport:
             transport=transport,
             follow_redirects=False,
         )
+        #: Kept-alive connections for order creates (``start_write``); not with a custom transport
+        #: (tests that mock HTTP), whose requests must all go through it.
+        self._order_wire: OrderWire | None = None
+        if order_wire and transport is None:
+            self._order_wire = OrderWire(self.base_url, timeout_s=timeout_s)
 
     async def __aenter__(self) -> Self:
         return self
@@ -194,6 +216,8 @@ class RestTransport:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self._order_wire is not None:
+            await self._order_wire.aclose()
         await self._http.aclose()
 
     # ----------------------------------------------------------------------------------------------
@@ -219,10 +243,18 @@ class RestTransport:
             # Fresh timestamp and signature on every attempt; the signer's clock is the corrected one.
             headers.update(self._signer.headers(method, full))
         sent_ns = self._clock.time_ns()
+        # Tick-to-wire measurement (kxbtc.latency): an order's request fully written.
+        extensions = {"trace": _trace_order_written} if method == "POST" and latency.installed() else None
         try:
-            response = await self._http.request(method, path, params=params, content=body, headers=headers)
+            response = await self._http.request(
+                method, path, params=params, content=body, headers=headers, extensions=extensions
+            )
         except httpx2.TransportError as exc:
             raise NetworkError(f"{type(exc).__name__}: {exc}", method=method, path=full) from exc
+        self._answered(method, full, response, sent_ns)
+        return response
+
+    def _answered(self, method: str, full: str, response: httpx2.Response, sent_ns: int) -> None:
         if self.on_response is not None:
             info = ResponseInfo(
                 method,
@@ -236,6 +268,52 @@ class RestTransport:
                 self.on_response(info)
             except Exception:  # a broken metrics hook must not break trading
                 log.exception("on_response hook failed for %s %s", method, full)
+
+    # -- the order path: written before the caller returns (``order_wire``) -------------------------
+
+    def start_write(self, path: str, body: bytes, items: int = 1) -> StartedWrite | None:
+        """POST ``body`` to ``path`` now, on a kept-alive connection with a signature prepared ahead, in
+        one write before returning; None when that cannot be done at once (no idle connection, no
+        fresh signature, no rate-limit tokens without waiting), and the caller sends the usual way.
+        The result goes to ``_request(..., started=...)`` as its first attempt."""
+        wire, signer = self._order_wire, self._signer
+        if wire is None or not isinstance(signer, Signer) or not wire.ready():
+            return None
+        full = self.full_path(path)
+        try:
+            signed = signer.presigned_headers("POST", full)
+        except KxbtcError:  # a distrusted clock: the usual path raises it where the caller expects it
+            return None
+        if signed is None:
+            signer.presign("POST", full)  # for the next one; this one goes the usual way
+            return None
+        limiter = self.rate_limiter
+        if limiter is not None and not limiter.bucket_for("POST", full).try_acquire(
+            limiter.cost("POST", full, items)
+        ):
+            return None
+        sent_ns = self._clock.time_ns()
+        future = wire.try_send(
+            "POST", full, body, {"Content-Type": "application/json", "Accept": "application/json", **signed}
+        )
+        return None if future is None else StartedWrite(future, sent_ns)
+
+    @property
+    def orders_written_at_once(self) -> int:
+        """Requests ``start_write`` put on the wire (the rest went through the general client)."""
+        return self._order_wire.sent if self._order_wire is not None else 0
+
+    def presign_orders(self, path: str) -> None:
+        """Keep the order path's signature fresh (after each order, and on the engine's timer)."""
+        if isinstance(self._signer, Signer):
+            self._signer.presign("POST", self.full_path(path))
+        if self._order_wire is not None:
+            self._order_wire.replenish()
+
+    async def _finish_started(self, started: StartedWrite, full: str) -> httpx2.Response:
+        assert self._order_wire is not None
+        response = await self._order_wire.answer(started.answer)
+        self._answered("POST", full, response, started.sent_ns)
         return response
 
     async def _request(
@@ -248,8 +326,10 @@ class RestTransport:
         retry: Retry = Retry.SAFE,
         items: int = 1,
         attempts: Attempts | None = None,
+        started: StartedWrite | None = None,
     ) -> bytes:
-        """Send with retries per ``retry``; return the 2xx body or raise the typed error."""
+        """Send with retries per ``retry``; return the 2xx body or raise the typed error. ``started``: the
+        first attempt, already written by ``start_write``."""
         state = attempts if attempts is not None else Attempts()
         full = self.full_path(path)
         resynced = False
@@ -257,7 +337,11 @@ class RestTransport:
             state.count += 1
             self.stats.requests += 1
             try:
-                response = await self._send_once(method, path, params, body, items)
+                if started is not None:
+                    first, started = started, None
+                    response = await self._finish_started(first, full)
+                else:
+                    response = await self._send_once(method, path, params, body, items)
             except NetworkError as exc:
                 state.ambiguous = True
                 error: ExchangeError = exc

@@ -32,6 +32,7 @@ from kxbtc.errors import (
 )
 from kxbtc.kalshi.auth import Signer
 from kxbtc.kalshi.ws_core import WsContext, log
+from kxbtc.latency import frame_received
 from kxbtc.ws_lifecycle import SocketLifecycle
 
 
@@ -204,6 +205,7 @@ class WsConnection(SocketLifecycle):
     async def _read_loop(self, ws: ClientConnection) -> None:
         try:
             async for frame in ws:
+                frame_received()  # tick-to-wire measurement (kxbtc.latency), when installed
                 self._last_rx = self.ctx.clock.monotonic()
                 try:
                     self.hooks.frame_received(frame)

@@ -96,6 +96,10 @@ class SqliteStore(StoreWrites):
         if self._writer.error is not None:
             raise self._writer.error
 
+    def discard_pending(self) -> int:
+        """Drop the writes not yet committed (the soak's emulated kill); how many were dropped."""
+        return self._writer.discard_pending()
+
     def close(self) -> None:
         self._writer.stop()
         self._conn.close()

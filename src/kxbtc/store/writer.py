@@ -103,6 +103,21 @@ class StoreWriter:
             if not done.wait(timeout_s):
                 raise StoreError(f"{self.path}: writer did not flush within {timeout_s} s")
 
+    def discard_pending(self) -> int:
+        """Drop every write still queued (never committed): what a killed process loses. For the soak's
+        emulated kill; returns how many were dropped."""
+        dropped = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return dropped
+            self._queue.task_done()
+            if isinstance(item, threading.Event):
+                item.set()
+            else:
+                dropped += 1
+
     def stop(self) -> None:
         """Commit what is queued, then end the thread."""
         if self._thread.is_alive():

@@ -1,0 +1,49 @@
+"""``kxbtc bench``: the speed figures in one table, and the same as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+DEFAULT_REPLAY = Path("../shared/data/kalshi_l2_2026-05/kalshi_ws_2026-05-13.jsonl.gz")
+
+
+@click.command("bench")
+@click.option(
+    "--json-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("bench.json"),
+    show_default=True,
+    help="Write the figures here as JSON.",
+)
+@click.option(
+    "--tick-seconds",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Wall seconds of the tick-to-wire run (engine against `kxbtc sim serve`); 0 skips it.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_REPLAY,
+    show_default=True,
+    help="Recording for the replay figure (skipped when absent).",
+)
+@click.option(
+    "--soak-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("soak.json"),
+    show_default=True,
+    help="`make soak`'s JSON, for resident memory per simulated hour.",
+)
+def bench(json_out: Path, tick_seconds: float, replay: Path, soak_json: Path) -> None:
+    """Speed figures (median and p99 each) in one table, also written as JSON."""
+    from kxbtc.bench.suite import run_all, table
+
+    doc = run_all(tick_seconds=tick_seconds, replay=replay, soak_json=soak_json)
+    click.echo(table(doc))
+    json_out.write_text(json.dumps(doc, indent=2) + "\n")
+    click.echo(f"wrote {json_out}")

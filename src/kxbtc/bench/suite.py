@@ -1,0 +1,178 @@
+"""``kxbtc bench``: every speed figure in one table, written as JSON too, and the CI check against a baseline.
+
+A figure is a list of timings (median and 99th percentile shown) or a single rate. The CI check
+(``compare``) divides each timing's 10th percentile by the calibration workload's, measured in the same
+process (``figures.calibration_us``): a machine or a load that slows everything alike leaves the ratio
+alone, so only a change in kxbtc's own code can move it by 2x.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kxbtc.bench import figures
+
+#: Figures the CI check compares (fast, deterministic inputs, in-process).
+QUICK = ("book_delta", "sign_rsa", "sign_ed25519", "fair_value", "sim_order")
+#: How much worse than the baseline (as a ratio to the calibration) a figure may be before CI fails.
+TOLERANCE = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    name: str
+    what: str
+    unit: str
+    median: float
+    p99: float | None
+    #: Samples the median and p99 come from.
+    n: int
+    #: The 10th percentile: what the CI check compares, as the least disturbed by a busy machine.
+    p10: float | None = None
+
+    @staticmethod
+    def of(name: str, what: str, unit: str, values: list[float]) -> Figure:
+        ordered = sorted(values)
+        if not ordered:
+            return Figure(name, what, unit, 0.0, None, 0)
+        median = statistics.median(ordered)
+        return Figure(name, what, unit, median, _rank(ordered, 0.99), len(ordered), _rank(ordered, 0.10))
+
+
+def _rank(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def machine() -> dict[str, Any]:
+    """CPU model and cores (from /proc/cpuinfo where there is one), Python, and the date."""
+    model, cores = platform.processor() or platform.machine(), 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("", platform.machine(), platform.processor()):
+                model = line.split(":", 1)[1].strip()
+            cores += line.startswith("processor")
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": cores or None,
+        "python": platform.python_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+QUICK_FIGURES: dict[str, tuple[str, Callable[[], list[float]]]] = {
+    "book_delta": ("decode + apply of one book delta", figures.book_delta_us),
+    "sign_rsa": ("signing one request, RSA-2048 (PSS)", lambda: figures.sign_us("rsa")),
+    "sign_ed25519": ("signing one request, Ed25519", lambda: figures.sign_us("ed25519")),
+    "fair_value": ("one fair-value evaluation", figures.fair_value_us),
+    "sim_order": ("one order into the simulator's exchange", figures.sim_order_us),
+}
+
+
+def run_quick() -> tuple[Figure, list[Figure]]:
+    """The calibration and the quick figures, each in microseconds."""
+    calibration = Figure.of("calibration", "fixed pure-Python workload", "us", figures.calibration_us())
+    out = [Figure.of(name, what, "us", make()) for name, (what, make) in QUICK_FIGURES.items()]
+    return calibration, out
+
+
+def run_all(
+    *, tick_seconds: float = 30.0, replay: Path | None = None, soak_json: Path | None = None
+) -> dict[str, Any]:
+    """Every figure; the JSON document ``kxbtc bench`` writes."""
+    from kxbtc.bench.tick_to_wire import measure
+
+    calibration, quick = run_quick()
+    out = [calibration, *quick]
+    if tick_seconds > 0:
+        run = measure(tick_seconds)
+        out.append(
+            Figure.of("tick_to_wire", "tick to order on the wire", "us", [s / 1000 for s in run.samples_ns])
+        )
+        out.append(
+            Figure.of(
+                "tick_to_wire_cpu",
+                "tick to wire, loop thread CPU time",
+                "us",
+                [s / 1000 for s in run.cpu_samples_ns],
+            )
+        )
+    notes: dict[str, str] = {}
+    if replay is not None and replay.exists():
+        rate, events = figures.replay_events_per_s(replay)
+        out.append(Figure("replay", f"replay of {replay.name}", "events/s", rate, None, events))
+    else:
+        notes["replay"] = "skipped: no recording (../shared/data absent)"
+    memory = _soak_memory(soak_json)
+    if memory is not None:
+        out.extend(memory)
+    else:
+        notes["memory"] = "not measured: run `make soak` first (its JSON holds RSS per simulated hour)"
+    return {
+        "machine": machine(),
+        "figures": {f.name: _figure_json(f) for f in out},
+        "notes": notes,
+    }
+
+
+def _soak_memory(path: Path | None) -> list[Figure] | None:
+    if path is None or not path.exists():
+        return None
+    rss = json.loads(path.read_text()).get("rss_mb_by_hour") or []
+    if len(rss) < 2:
+        return None
+    first, last = rss[0], rss[-1]
+    growth = 100.0 * (last - first) / first if first else 0.0
+    return [
+        Figure("rss_hour1", "resident memory after simulated hour 1", "MB", first, None, 1),
+        Figure(
+            f"rss_hour{len(rss)}", f"resident memory after simulated hour {len(rss)}", "MB", last, None, 1
+        ),
+        Figure("rss_growth", f"memory growth, hour 1 to hour {len(rss)}", "%", growth, None, 1),
+    ]
+
+
+def _figure_json(f: Figure) -> dict[str, Any]:
+    return {"what": f.what, "unit": f.unit, "median": round(f.median, 3), "p99": _round(f.p99), "n": f.n}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def table(doc: Mapping[str, Any]) -> str:
+    """The one table people read: machine first, then each figure's median, p99 and rate."""
+    m = doc["machine"]
+    lines = [
+        f"machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}; {m['date']}",
+        f"{'figure':<44} {'median':>12} {'p99':>12}  {'unit':<9} {'per second':>12}",
+    ]
+    for f in doc["figures"].values():
+        per_s = f"{1e6 / f['median']:,.0f}" if f["unit"] == "us" and f["median"] > 0 else ""
+        p99 = f"{f['p99']:,.1f}" if f["p99"] is not None else ""
+        lines.append(f"{f['what']:<44} {f['median']:>12,.1f} {p99:>12}  {f['unit']:<9} {per_s:>12}")
+    lines += [f"{name}: {note}" for name, note in doc.get("notes", {}).items()]
+    return "\n".join(lines)
+
+
+def ratios(calibration: Figure, quick: list[Figure]) -> dict[str, float]:
+    """Each quick figure's 10th percentile over the calibration's (medians swing more on a busy machine)."""
+    return {f.name: (f.p10 or f.median) / (calibration.p10 or calibration.median) for f in quick}
+
+
+def compare(current: Mapping[str, float], baseline: Mapping[str, float]) -> list[str]:
+    """The figures more than ``TOLERANCE`` times worse than the baseline, described."""
+    worse = []
+    for name, base in baseline.items():
+        now = current.get(name)
+        if now is not None and base > 0 and now > TOLERANCE * base:
+            worse.append(f"{name}: {now:.2f} x calibration, baseline {base:.2f} (over {TOLERANCE:.0f}x)")
+    return worse
