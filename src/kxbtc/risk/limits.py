@@ -35,9 +35,8 @@ An order refused because the breaker room is used up is a sizing refusal (rule `
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from kxbtc.clock import NS_PER_S, Clock
 from kxbtc.config import RiskConfig, to_count, to_money
@@ -118,14 +117,25 @@ class RiskState:
     events: list[RiskEvent] = field(default_factory=list)
 
 
+#: The last day named, and the span of seconds well inside it (a second clear of either midnight, so
+#: the microsecond rounding of ``fromtimestamp`` cannot reach another day): asked every tick, built once.
+_last_day: tuple[float, float, str] = (0.0, -1.0, "")
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+
+
 def _utc_day(ts_ns: int) -> str:
-    # Read on every order check; formatting a date costs tens of us, a Unix day is exactly 86,400 s.
-    return _day_name(ts_ns // (86_400 * NS_PER_S))
-
-
-@functools.lru_cache(maxsize=8)
-def _day_name(day: int) -> str:
-    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+    global _last_day
+    seconds = ts_ns / NS_PER_S
+    low, high, day = _last_day
+    if low <= seconds < high:
+        return day
+    when = datetime.fromtimestamp(seconds, UTC)
+    day = when.strftime("%Y-%m-%d")
+    start = (when.date() - _EPOCH_DAY).days * 86_400
+    _last_day = (start + 1.0, start + 86_399.0, day)
+    return day
 
 
 def order_cost(side: str, price: int, count: int) -> Money:
