@@ -583,3 +583,30 @@ async def test_a_late_subscribe_ack_is_waited_for_with_backoff_not_fatal(rig: Ri
     [sub] = task.result()
     assert sub.sid is not None
     await rig.until(lambda: rig.books_match(A), "snapshot")
+
+
+async def test_a_cancel_during_the_disconnect_cleanup_stops_the_client(rig: Rig) -> None:
+    # Found by the soak: at shutdown, a cancel that reached the connection while it was still waiting for
+    # a session task to finish was swallowed, and the client reconnected instead of stopping.
+    await rig.until(lambda: rig.client.connected, "connect")
+    runner = rig.client.start()  # the running task (start() returns it while it runs)
+    release, stopping = asyncio.Event(), asyncio.Event()
+
+    async def slow_to_stop() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopping.set()
+            await release.wait()  # like a handler finishing a write before it lets go
+
+    rig.client._ctx.spawn(slow_to_stop())
+    await rig.server.drop()
+    await rig.until(stopping.is_set, "the connection's cleanup under way", advance=0.0)
+    runner.cancel()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    release.set()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert runner.done() and runner.cancelled()
+    assert rig.client.stats.connects == 1  # no reconnect after the cancel

@@ -189,18 +189,24 @@ class WsConnection(SocketLifecycle):
                     log.error("ws: %s crashed; reconnecting", task.get_name(), exc_info=crash)
                     ctx.record(NetworkError(f"{task.get_name()} crashed: {crash!r}", code="ws_internal"))
         finally:
-            for task in (reader, watchdog, *ctx.session_tasks):
+            children = (reader, watchdog, *ctx.session_tasks)
+            for task in children:
                 task.cancel()
-            for task in (reader, watchdog, *ctx.session_tasks):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            ctx.session_tasks.clear()
-            with contextlib.suppress(Exception):
-                await ws.close()
-            self._ws = None
-            self._connected.clear()
-            ctx.stats.disconnects += 1
-            self.hooks.connection_lost(self._closing)
+            try:
+                # wait() leaves the children's outcomes alone but raises a cancel aimed at this task: awaiting
+                # each child under a suppress swallowed such a cancel, and run() then reconnected forever.
+                await asyncio.wait(children)
+            finally:
+                for task in children:
+                    if task.done() and not task.cancelled():
+                        task.exception()  # retrieved here: a crash was logged above
+                ctx.session_tasks.clear()
+                with contextlib.suppress(Exception):
+                    await ws.close()
+                self._ws = None
+                self._connected.clear()
+                ctx.stats.disconnects += 1
+                self.hooks.connection_lost(self._closing)
 
     async def _read_loop(self, ws: ClientConnection) -> None:
         try:
