@@ -35,6 +35,7 @@ from kxbtc.config import Config, PolymarketConfig, RiskConfig, StrategyConfig
 from kxbtc.core.commands import OutgoingOrder
 from kxbtc.engine.core import Engine
 from kxbtc.execution.router import SubmitResult
+from kxbtc.kalshi.rest_transport import StartedWrite
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.poly_config import PolySimConfig
@@ -197,9 +198,17 @@ async def test_a_killed_kalshi_leg_unwinds_the_polymarket_leg_within_the_bound(
             price = Price(100 if intent.side == "bid" else PRICE_SCALE - 100)  # $0.01 bid / $0.99 ask
             return replace(o, order=replace(o.order, intent=replace(intent, price=price)))
 
-        async def submit(orders: Sequence[OutgoingOrder]) -> list[SubmitResult]:
-            return await real_submit([unfillable(o) for o in orders])
+        real_start = engine.router.start
 
+        def start(orders: Sequence[OutgoingOrder]) -> StartedWrite | None:  # the one-send order path
+            return real_start([unfillable(o) for o in orders])
+
+        async def submit(
+            orders: Sequence[OutgoingOrder], started: StartedWrite | None = None
+        ) -> list[SubmitResult]:
+            return await real_submit([unfillable(o) for o in orders], started)
+
+        engine.router.start = start  # type: ignore[method-assign]
         engine.router.submit = submit  # type: ignore[method-assign]
 
     engine, entry, db_path, held = await run_pair(

@@ -375,7 +375,11 @@ def run_soak(
     try:
         with _db_dir(db_dir) as tmp:
             for seed in seeds:
-                run_virtual(soak_one(tmp, seed, hours, kills, report, clock_steps, start_ns))
+                # The safety net in real seconds scales with the run: a simulated hour takes about a
+                # minute here, several on a loaded machine; the default 600 s ended 24-hour soaks early.
+                real_timeout_s = 600.0 + 900.0 * hours
+                soak = soak_one(tmp, seed, hours, kills, report, clock_steps, start_ns)
+                run_virtual(soak, real_timeout_s=real_timeout_s)
     finally:
         logging.getLogger("kxbtc").removeHandler(counter)
     report.wall_s = time.perf_counter() - started

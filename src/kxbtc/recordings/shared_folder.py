@@ -199,16 +199,13 @@ def _chunks(path: Path) -> Iterator[bytes]:
             return
         inflate = zlib.decompressobj(wbits=31)
         empty = True  # an empty file reads as no lines, as ``gzip`` reads it
-        try:
-            while chunk := fh.read(_BLOCK):
-                empty = False
-                yield inflate.decompress(chunk)
-                while inflate.eof and inflate.unused_data:  # the next gzip member
-                    tail = inflate.unused_data
-                    inflate = zlib.decompressobj(wbits=31)
-                    yield inflate.decompress(tail)
-        except zlib.error as exc:
-            raise SharedFormatError(f"{path}: not a readable gzip file: {exc}") from None
+        while chunk := fh.read(_BLOCK):  # zlib.error: not gzip (``reading`` names the file)
+            empty = False
+            yield inflate.decompress(chunk)
+            while inflate.eof and inflate.unused_data:  # the next gzip member
+                tail = inflate.unused_data
+                inflate = zlib.decompressobj(wbits=31)
+                yield inflate.decompress(tail)
         if not inflate.eof and not empty:
             raise SharedFormatError(f"{path}: the compressed data ends early (a truncated file)")
 
