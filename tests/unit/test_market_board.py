@@ -33,14 +33,15 @@ def test_markets_are_published_once_a_second_and_a_settled_one_is_dropped(tmp_pa
     assert before.yes_bids and before.yes_asks and before.fair_yes is not None
     assert 0 < before.window_count <= 60 and before.index_source == "simulator"
 
-    session.run_until(START + 120 * NS_PER_S)  # 12:16: closed at 12:15, awaiting settlement
+    # 12:15:01.5: closed at 12:15:00, its settlement (at 12:15:01) not yet across the network when the
+    # board last published
+    session.run_until(START + 61 * NS_PER_S + NS_PER_S // 2)
     store.flush()
     closed = {s.ticker: s for s in read_market_states(store._reader)}[before.ticker]
     assert closed.window_count == 60 and closed.fair_yes is None  # the whole window, nothing to price
     assert len(read_market_states(store._reader)) == 2  # and the next 15-minute market
 
-    session.core.forget_market(before.ticker)  # what settlement does
-    session.run_until(START + 122 * NS_PER_S)
+    session.run_until(START + 122 * NS_PER_S)  # settled: the session forgets it, traded or not
     session.finish()
     store.flush()
     left = [s.ticker for s in read_market_states(store._reader)]

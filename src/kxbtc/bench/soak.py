@@ -32,12 +32,14 @@ import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kxbtc.bench import traced
 from kxbtc.clock import NS_PER_S, Clock, LoopClock
 from kxbtc.config import Config
 from kxbtc.engine.audit import compare_with_simulator
@@ -114,6 +116,21 @@ class SoakReport:
     closed_books_held: int = 0
     #: Orders written by the frame handler itself on the kept-alive connection (``order_wire``).
     orders_at_once: int = 0
+    #: With ``--trace-memory``: live Python allocations each hour, kxbtc's own against the simulator's.
+    traced_by_hour: list[traced.TracedShare] = field(default_factory=list)
+    #: With ``--trace-memory``: the source lines that grew most from the first hourly sample to the last.
+    traced_growth: list[str] = field(default_factory=list)
+    first_snapshot: tracemalloc.Snapshot | None = None
+
+    def sample_traced(self) -> None:
+        if not tracemalloc.is_tracing():
+            return
+        snapshot = tracemalloc.take_snapshot()
+        self.traced_by_hour.append(traced.share(snapshot))
+        if self.first_snapshot is None:
+            self.first_snapshot = snapshot
+        else:
+            self.traced_growth = traced.top_growth(self.first_snapshot, snapshot)
 
     def invariants(self) -> dict[str, int]:
         return {
@@ -145,6 +162,15 @@ class SoakReport:
         if len(self.rss_mb_by_hour) >= 2:
             first, last = self.rss_mb_by_hour[0], self.rss_mb_by_hour[-1]
             rows.append(("resident memory hour 1 -> last", f"{first:.0f} -> {last:.0f} MB"))
+        if len(self.traced_by_hour) >= 2:
+            a, b = self.traced_by_hour[0], self.traced_by_hour[-1]
+            rows.append(
+                ("traced kxbtc (not sim) hour 1 -> last", f"{a.engine_mb:.1f} -> {b.engine_mb:.1f} MB")
+            )
+            rows.append(
+                ("traced simulator hour 1 -> last", f"{a.simulator_mb:.1f} -> {b.simulator_mb:.1f} MB")
+            )
+            rows.append(("traced other hour 1 -> last", f"{a.other_mb:.1f} -> {b.other_mb:.1f} MB"))
         width = max(len(r[0]) for r in rows)
         lines = [f"{name:<{width}}  {value}" for name, value in rows]
         details = self.ledger_mismatches + self.risk_breaches + self.unhandled + self.book_divergences
@@ -163,6 +189,15 @@ class SoakReport:
             "orders_written_at_once": self.orders_at_once,
             "fills": self.fills_exchange,
             "rss_mb_by_hour": [round(x, 1) for x in self.rss_mb_by_hour],
+            "traced_mb_by_hour": [
+                {
+                    "engine": round(t.engine_mb, 2),
+                    "simulator": round(t.simulator_mb, 2),
+                    "other": round(t.other_mb, 2),
+                }
+                for t in self.traced_by_hour
+            ],
+            "traced_growth_top": self.traced_growth,
             "details": self.ledger_mismatches + self.risk_breaches + self.unhandled + self.book_divergences,
         }
 
@@ -305,6 +340,7 @@ async def soak_one(
                         report.faults["clock steps (engine vs exchange)"] += 1
                     if clock.time_ns() >= next_hour_ns:
                         report.rss_mb_by_hour.append(_rss_mb())
+                        report.sample_traced()
                         hour = (next_hour_ns - start_ns) // (RSS_EVERY_S * NS_PER_S)
                         print(
                             f"soak seed {seed}: hour {hour}, rss {report.rss_mb_by_hour[-1]:.0f} MB",
@@ -402,8 +438,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, action="append", help="repeat for several seeds (default 1)")
     parser.add_argument("--kills", type=int, default=4, help="kills with restarts per seed")
     parser.add_argument("--json-out", type=Path, default=Path("soak.json"))
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="also split live allocations hourly into kxbtc's and the simulator's (tracemalloc, ~2x slower)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
+    if args.trace_memory:
+        traced.start()
     report = run_soak(args.seed or [1], args.hours, args.kills)
     print(report.table())
     args.json_out.write_text(json.dumps(report.to_json(), indent=2) + "\n")

@@ -30,6 +30,7 @@ from kxbtc.domain.events import (
     BookStale,
     CoreEvent,
     FillEvent,
+    MarketDetermined,
     MarketSettled,
     OrderEvent,
     Timer,
@@ -174,7 +175,12 @@ class SimSession:
             self.counts.market_events += 1
         for command in self.core.handle(event):
             self._to_venue(command, self.clock.time_ns())
-        if isinstance(event, MarketSettled):
+        if isinstance(event, MarketSettled | MarketDetermined) and event.ticker in self.venue.settled:
+            # The market is over: the core drops its instrument and book (kept, every market ever listed
+            # stayed in memory and on the market board).
+            self.venue.settled.discard(event.ticker)
+            self.core.forget_market(event.ticker)
+        elif isinstance(event, MarketSettled):
             self.core.forget_market(event.ticker)
 
     def _execute(self, command: Command) -> None:

@@ -43,6 +43,9 @@ class SimVenue:
         self.followed: set[str] = set()
         self.listed: set[str] = set()
         self.listed_opens: dict[str, int] = {}  # ticker -> open time, kept after the exchange forgets it
+        #: Followed markets whose settlement was published and not yet delivered to the core (the runner
+        #: then forgets them, held or not: a market we never traded gets no ``MarketSettled``).
+        self.settled: set[str] = set()
 
     def cash(self) -> Money:
         return self.exchange.accounts.cash_of(self.user_id, 0, CRYPTO_SHARD)
@@ -153,6 +156,7 @@ class SimVenue:
         if event.event_type != "settled":
             return None
         self.followed.discard(market.ticker)
+        self.settled.add(market.ticker)
         for s in self.exchange.accounts.settlements.get(self.user_id, []):
             if s.ticker == market.ticker:
                 return MarketSettled(
