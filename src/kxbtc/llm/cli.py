@@ -196,7 +196,8 @@ def check(config_path: Path | None, as_json: bool) -> None:
     else:
         for p in providers:
             verdict = "OK  " if p.valid else "FAIL"
-            line = f"{verdict} {p.provider} ({p.kind}, {p.model}): {p.latency_ms} ms, cost {_cost(p.cost)}"
+            cost = format_usd_exact(p.cost)  # most calls cost under a cent: sub-cent places stay
+            line = f"{verdict} {p.provider} ({p.kind}, {p.model}): {p.latency_ms} ms, cost {cost}"
             click.echo(line + (f": {p.error}" if p.error else ", valid forecast"))
         for src in sources:
             verdict = "FAIL" if src.error else "OK  "
@@ -207,11 +208,6 @@ def check(config_path: Path | None, as_json: bool) -> None:
         if not providers:
             click.echo("no provider is used by an enabled role")
     sys.exit(EXIT_FAILURE if failed else EXIT_OK)
-
-
-def _cost(micros: int) -> str:
-    """A call's cost for people: most cost under a cent, so sub-cent places stay (``$0.0031``)."""
-    return format_usd_exact(micros)
 
 
 @llm.command("scores")
