@@ -42,12 +42,21 @@ def intended_record(out: OutgoingOrder, now: int) -> OrderRecord:
     )
 
 
-def save_risk_baseline(store: SqliteStore, risk: RiskManager, last_saved: str) -> str:
-    """Write the day's start equity and the peak when they changed; what is saved now."""
+RiskBaseline = tuple[str, int, int]  # day, its start equity, the peak
+
+
+def save_risk_baseline(
+    store: SqliteStore, risk: RiskManager, last_saved: RiskBaseline | None
+) -> RiskBaseline:
+    """Write the day's start equity and the peak when they changed; what is saved now. Compared as a
+    tuple first: this runs on every evaluation that acts and every second, and rarely changes."""
     st = risk.state
-    baseline = json.dumps({"day": st.day, "day_start_equity": st.day_start_equity, "peak": st.peak_equity})
+    baseline = (st.day, st.day_start_equity, st.peak_equity)
     if baseline != last_saved:
-        store.set_value(RISK_BASELINE_KEY, baseline)
+        store.set_value(
+            RISK_BASELINE_KEY,
+            json.dumps({"day": st.day, "day_start_equity": st.day_start_equity, "peak": st.peak_equity}),
+        )
     return baseline
 
 

@@ -18,6 +18,7 @@ from kxbtc.config import Config
 from kxbtc.core import feed as lines
 from kxbtc.core.account import Account
 from kxbtc.core.bookkeeping import (
+    RiskBaseline,
     fill_record,
     intended_record,
     pnl_snapshot,
@@ -120,7 +121,7 @@ class TradingCore:
         #: or the warm-up part of a replay).
         self.observe_only = False
         self._out: list[Command] = []
-        self._saved_baseline = ""
+        self._saved_baseline: RiskBaseline | None = None
         self._last_snapshot_ns = 0
         self._batch: set[str] | None = None
         #: Where the last index print came from (``IndexTick.source``), for the operator's view.

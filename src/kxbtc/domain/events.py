@@ -2,11 +2,15 @@
 
 A venue adapter turns its wire messages into these. Book levels are canonical: YES bids at YES-leg
 prices and NO bids at NO-leg prices (a NO bid at q is a YES ask at 1 - q).
+
+They are frozen ``msgspec.Struct``s rather than frozen dataclasses: one is built for every recorded or
+received frame, and a Struct is built in C (about 60 ns against 580 ns for a frozen dataclass of five
+fields, which sets each field through ``object.__setattr__``); equality, hashing and repr are the same.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from kxbtc.domain.instrument import Instrument
 from kxbtc.domain.orders import Fill, OrderAck, OrderUpdate
@@ -15,16 +19,14 @@ from kxbtc.units import Count, Money, Price
 Level = tuple[int, int]  # (price, size)
 
 
-@dataclass(frozen=True, slots=True)
-class BookSnapshot:
+class BookSnapshot(msgspec.Struct, frozen=True):
     ticker: str
     yes_bids: tuple[Level, ...]
     no_bids: tuple[Level, ...]  # NO-leg prices
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class BookDelta:
+class BookDelta(msgspec.Struct, frozen=True):
     ticker: str
     leg: str  # Leg: which bids changed
     price: Price  # on that leg
@@ -32,8 +34,7 @@ class BookDelta:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class BookStale:
+class BookStale(msgspec.Struct, frozen=True):
     """The book no longer matches the venue (a sequence gap, a disconnect): never trade it until a
     snapshot rebuilds it."""
 
@@ -42,8 +43,7 @@ class BookStale:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class IndexTick:
+class IndexTick(msgspec.Struct, frozen=True):
     """One print of the settlement index (or of an estimate of it), in dollars."""
 
     ts_ns: int
@@ -51,23 +51,20 @@ class IndexTick:
     source: str = "kalshi"
 
 
-@dataclass(frozen=True, slots=True)
-class MarketListed:
+class MarketListed(msgspec.Struct, frozen=True):
     """A market to trade was found (discovery, a lifecycle ``created``/``activated``)."""
 
     instrument: Instrument
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class MarketDetermined:
+class MarketDetermined(msgspec.Struct, frozen=True):
     ticker: str
     result: str  # yes | no
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class MarketSettled:
+class MarketSettled(msgspec.Struct, frozen=True):
     """The venue paid out a market we held."""
 
     ticker: str
@@ -82,24 +79,20 @@ class MarketSettled:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class FillEvent:
+class FillEvent(msgspec.Struct, frozen=True):
     fill: Fill
 
 
-@dataclass(frozen=True, slots=True)
-class AckEvent:
+class AckEvent(msgspec.Struct, frozen=True):
     acks: tuple[OrderAck, ...]
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class OrderEvent:
+class OrderEvent(msgspec.Struct, frozen=True):
     update: OrderUpdate
 
 
-@dataclass(frozen=True, slots=True)
-class Timer:
+class Timer(msgspec.Struct, frozen=True):
     ts_ns: int
 
 

@@ -23,9 +23,9 @@ The lognormal (Turnbull–Wakeman/Levy moment matching) version is a cross-check
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal, get_args
 
+import msgspec
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr, stdtr
@@ -39,8 +39,7 @@ STRIKE_TYPES: tuple[str, ...] = get_args(StrikeType)
 FloatArray = NDArray[np.float64]
 
 
-@dataclass(frozen=True, slots=True)
-class AverageMoments:
+class AverageMoments(msgspec.Struct, frozen=True):  # built per evaluation: in C
     """Mean and standard deviation of the settlement average, in dollars."""
 
     mean: float

@@ -9,8 +9,9 @@ YES is bought at the YES ask; NO at the NO ask (1 − best YES bid) with p_no = 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
 from typing import Literal
+
+import msgspec
 
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, Count, Money, Price, notional
@@ -23,8 +24,7 @@ WHOLE_CONTRACT = Count(COUNT_SCALE)
 _FEE_REFERENCE_COUNT = Count(100 * COUNT_SCALE)
 
 
-@dataclass(frozen=True, slots=True)
-class KellyDecision:
+class KellyDecision(msgspec.Struct, frozen=True):  # built per evaluation: in C
     """What to buy. ``side`` is None (and count 0) when neither side has an edge after fees."""
 
     side: Side | None
@@ -152,5 +152,7 @@ def size_binary(
     if not trades:
         # No side, but keep the nearest side's edge and cost so callers can log why nothing was bought.
         nearest = max(candidates, key=lambda d: d.edge, default=NO_TRADE)
-        return replace(nearest, side=None, price=None, fraction=0.0, count=Count(0), cost=Money(0))
+        return msgspec.structs.replace(
+            nearest, side=None, price=None, fraction=0.0, count=Count(0), cost=Money(0)
+        )
     return max(trades, key=lambda d: _growth(d.probability, d.all_in_cost, d.fraction))

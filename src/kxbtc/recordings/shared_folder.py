@@ -211,13 +211,28 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 
 def read_spot_file(path: Path) -> Iterator[SpotTick]:
+    # Rows as lists, columns found once in the header: a dict per row cost a tenth of a replay's reading.
     with reading(path), gzip.open(path, "rt", newline="") as fh:
-        for number, row in enumerate(csv.DictReader(fh), 2):
+        rows = csv.reader(fh)
+        header = next(rows, None)
+        if header is None:
+            return
+        try:
+            t_col, ts_col, price_col, source_col = (
+                header.index(name) for name in ("t_ns", "exchange_ts", "price", "source")
+            )
+        except ValueError:
+            raise SharedFormatError(
+                f"{path}: line 1: the header needs t_ns, exchange_ts, price and source, got {header}"
+            ) from None
+        for number, row in enumerate(rows, 2):
+            if not row:  # a blank line, skipped as csv.DictReader skips it
+                continue
             try:
                 yield SpotTick(
-                    int(row["t_ns"]), parse_utc_ns(row["exchange_ts"]), float(row["price"]), row["source"]
+                    int(row[t_col]), parse_utc_ns(row[ts_col]), float(row[price_col]), row[source_col]
                 )
-            except (KeyError, ValueError, TypeError, AttributeError) as exc:  # short rows give None
+            except (IndexError, ValueError, TypeError, AttributeError) as exc:  # a short row
                 raise SharedFormatError(f"{path}: line {number}: {exc!r}") from None
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 from kxbtc.domain.instrument import Instrument
 from kxbtc.pricing.fees import BTC_DEFAULT_FEES, FeeSchedule
 from kxbtc.units import PriceGrid
@@ -50,23 +52,20 @@ class MarketInfo:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class WsFrame:
+class WsFrame(msgspec.Struct, frozen=True):  # one per recorded line: built in C
     t_ns: int
     conn: str
     frame: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SpotTick:
+class SpotTick(msgspec.Struct, frozen=True):  # one per recorded line: built in C
     t_ns: int
     exchange_ns: int
     price: float
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionChange:
+class ConnectionChange(msgspec.Struct, frozen=True):  # one per recorded line: built in C
     t_ns: int
     conn: str
     up: bool

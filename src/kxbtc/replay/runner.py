@@ -110,6 +110,10 @@ def _recorded_priors(config: Config, path: Path | None, clock: ManualClock) -> R
     return RecordedPriors(rounds, clock, config.llm.max_age_s)
 
 
+#: Records handed to the store's writer thread at once (``SqliteStore.hold_writes``).
+_HELD_WRITES = 512
+
+
 class ReplayRunner:
     def __init__(
         self,
@@ -135,6 +139,9 @@ class ReplayRunner:
             kill_switch=False,  # the replay's store is its own: nothing writes a halt into it
         )
         self.core.account.anchor = settings.start_cash
+        # The replay's store is its own and read only once it ends (after ``flush``): its records go to
+        # the writer thread in batches, not one commit each.
+        store.hold_writes(_HELD_WRITES)
         self.latency_ns = int(settings.latency_ms * NS_PER_MS)
         self.streams: dict[str, KalshiStream] = {}
         self.basis = BasisEstimator()

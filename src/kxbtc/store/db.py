@@ -73,6 +73,8 @@ class SqliteStore(StoreWrites):
             self._conn, self.path, queue_size=queue_size, alarm_fraction=alarm_fraction
         )
         self._reader = open_connection(self.path)
+        self._held: list[Write] = []
+        self._held_limit = 1
 
     @property
     def backlogged(self) -> bool:
@@ -88,10 +90,34 @@ class SqliteStore(StoreWrites):
         return self._writer.error
 
     def _submit(self, write: Write) -> None:
-        self._writer.submit(write)
+        if self._held_limit > 1:
+            self._held.append(write)
+            if len(self._held) >= self._held_limit:
+                self._hand_over_held()
+        else:
+            self._writer.submit(write)
+
+    def hold_writes(self, count: int) -> None:
+        """Hand writes to the writer thread ``count`` at a time, as one transaction. For a replay, whose
+        store is its own and which writes a P&L snapshot every simulated second: a commit (and a thread
+        wake-up) per record cost about a twentieth of its time. ``flush`` and ``close`` hand over what is
+        held. The default, 1, hands each write over at once: a live engine's records commit as they come."""
+        self._hand_over_held()
+        self._held_limit = max(1, count)
+
+    def _hand_over_held(self) -> None:
+        held, self._held = self._held, []
+        if held:
+
+            def write_all(conn: sqlite3.Connection) -> None:
+                for write in held:
+                    write(conn)
+
+            self._writer.submit(write_all)
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until every write submitted so far is committed; raise if a write failed."""
+        self._hand_over_held()
         self._writer.flush(timeout_s)
         if self._writer.error is not None:
             raise self._writer.error
@@ -101,6 +127,7 @@ class SqliteStore(StoreWrites):
         return self._writer.discard_pending()
 
     def close(self) -> None:
+        self._hand_over_held()
         self._writer.stop()
         self._conn.close()
         self._reader.close()

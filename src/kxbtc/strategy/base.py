@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import ClassVar, Generic
 
+import msgspec
 from typing_extensions import TypeVar
 
 from kxbtc.book.orderbook import OrderBook
@@ -25,41 +25,41 @@ from kxbtc.units import Count, Money
 #: A market's contract terms as strategies see them: the domain's ``Instrument``.
 ContractView = Instrument
 
+# The views below are frozen ``msgspec.Struct``s: several are built for every evaluation of a market
+# (every book change), and a Struct is built in C, about ten times faster than a frozen dataclass.
 
-@dataclass(frozen=True, slots=True)
-class OracleView:
+
+class OracleView(msgspec.Struct, frozen=True):
     """The index as the model sees it at one instant."""
 
     spot: float | None  # BRTI estimate, dollars
     dollar_vol: float | None  # dollars per sqrt(second)
     ts_ns: int
     # Settlement-window samples already published, per market close time (close_ns -> (sum, count)).
-    observed: dict[int, tuple[float, int]] = field(default_factory=dict)
+    observed: dict[int, tuple[float, int]] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class MarketState:
+class MarketState(msgspec.Struct, frozen=True):
     contract: ContractView
     book: OrderBook
     position: Count
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionContext:
+class DecisionContext(msgspec.Struct, frozen=True):
     now_ns: int
     bankroll: Money
     #: Extra drift in dollars per second per ticker (order-book imbalance, an LLM prior).
-    drift: dict[str, float] = field(default_factory=dict)
+    drift: dict[str, float] = msgspec.field(default_factory=dict)
     #: Probability priors per ticker from the LLM ensemble, with their blend weight.
-    priors: dict[str, tuple[float, float]] = field(default_factory=dict)
+    priors: dict[str, tuple[float, float]] = msgspec.field(default_factory=dict)
     #: The risk layer's final-minute freeze, so strategies don't propose what it will refuse.
     final_freeze_s: float = 60.0
     #: The signals the deciding strategy declared (``Strategy.signals``), per name and ticker, for the
     #: markets it is deciding on; computed by the core from ``strategy/signals.py``.
-    signals: dict[str, dict[str, float]] = field(default_factory=dict)
+    signals: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
     #: Per ticker: the cost of what is held on the other strikes of its event (hourly ladders). Kelly
     #: sizes one event's strikes from one stake, so this much of the bankroll is already committed.
-    event_cost_elsewhere: dict[str, Money] = field(default_factory=dict)
+    event_cost_elsewhere: dict[str, Money] = msgspec.field(default_factory=dict)
 
     def signal(self, name: str, ticker: str) -> float:
         """One declared signal's value on one market; a clear error for one that was never declared."""
@@ -71,8 +71,7 @@ class DecisionContext:
             ) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True):
     """An intent with what the strategy saw: recorded in the store's decisions table."""
 
     intent: OrderIntent

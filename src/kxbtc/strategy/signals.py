@@ -13,10 +13,11 @@ and busy markets.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
+
+import msgspec
 
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.config import StrategyConfig
@@ -86,4 +87,4 @@ def with_signals(
         name: {m.contract.ticker: PROVIDERS[name](m.book, oracle, strategy.config) for m in markets}
         for name in strategy.signals
     }
-    return dataclasses.replace(ctx, signals=values)
+    return msgspec.structs.replace(ctx, signals=values)
