@@ -202,6 +202,17 @@ def test_vectorised_matches_scalar() -> None:
     )
 
 
+def test_scalar_student_t_is_the_ufunc_to_the_bit() -> None:
+    """The scalar path calls Student-t's scalar entry point for speed: it must be the same function, so a
+    replay's decisions do not move by a rounding."""
+    from scipy.special import cython_special, stdtr
+
+    rng = np.random.default_rng(11)
+    for df in (2.5, 3.0, 4.0, 6.0, 12.0, 30.0):
+        for t in rng.normal(0, 4, 2_000):
+            assert cython_special.stdtr(df, float(t)) == float(stdtr(df, float(t)))
+
+
 def test_student_t_tails_keep_the_variance_and_fatten_the_tails() -> None:
     sigma = 5.0
     at_money = fair_value(SPOT, SPOT, 300.0, sigma, tail_df=4.0, settlement_tick=0.0)

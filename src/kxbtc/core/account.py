@@ -46,6 +46,10 @@ class Account:
         self._version = -1
         self._booked = 0  # realized P&L net of fees
         self._held: list[tuple[str, MarketPnl]] = []  # markets with a position, in the ledger's order
+        # ``event_costs`` for this ledger, at this (ledger version, listing version).
+        self._costs_ledger: Ledger | None = None
+        self._costs_for: tuple[int, int | None] = (-1, None)
+        self._costs: dict[str, Money] = {}
 
     def _ledger_figures(self) -> tuple[int, list[tuple[str, MarketPnl]]]:
         ledger = self.portfolio.ledger
@@ -65,13 +69,34 @@ class Account:
     def position_cost(self, ticker: str) -> Money:
         return self.portfolio.position_cost(ticker)
 
-    def event_costs(self, instruments: Mapping[str, Instrument]) -> dict[str, Money]:
+    def event_costs(
+        self, instruments: Mapping[str, Instrument], listing_version: int | None = None
+    ) -> dict[str, Money]:
         """Per listed market, the cost held on the other strikes of its event (one Kelly stake per
-        event: ``DecisionContext.event_cost_elsewhere``)."""
-        by_event: dict[str, int] = {}
+        event: ``DecisionContext.event_cost_elsewhere``). With ``listing_version`` (the caller's count of
+        changes to ``instruments``) the answer is kept until the ledger or the listing changes: it is
+        asked on every evaluation and walks every listed market. Read it, never change it."""
         _, held = self._ledger_figures()
         if not held:
             return {}
+        if (
+            listing_version is not None
+            and self._costs_ledger is self._ledger
+            and self._costs_for == (self._version, listing_version)
+        ):
+            return self._costs
+        costs = self._event_costs(held, instruments)
+        self._costs_ledger, self._costs_for, self._costs = (
+            self._ledger,
+            (self._version, listing_version),
+            costs,
+        )
+        return costs
+
+    def _event_costs(
+        self, held: list[tuple[str, MarketPnl]], instruments: Mapping[str, Instrument]
+    ) -> dict[str, Money]:
+        by_event: dict[str, int] = {}
         for ticker, pnl in held:
             instrument = instruments.get(ticker)
             if instrument is not None:

@@ -124,6 +124,9 @@ class TradingCore:
         self._saved_baseline: RiskBaseline | None = None
         self._last_snapshot_ns = 0
         self._batch: set[str] | None = None
+        #: Counts changes to ``instruments`` (listings, forgotten markets): what is derived from them
+        #: is kept until it moves (``Account.event_costs``).
+        self._listing_version = 0
         #: Where the last index print came from (``IndexTick.source``), for the operator's view.
         self.index_source = ""
         #: Called with the time at the end of every timer: the heartbeat and the market board
@@ -168,6 +171,7 @@ class TradingCore:
         if self.feed.active and instrument.ticker not in self.instruments:
             self.feed.emit(lines.market_opened(instrument, self.clock.time_ns()))
         self.instruments[instrument.ticker] = instrument
+        self._listing_version += 1
         self.stats.markets_seen.add(instrument.ticker)
         self.index.track(instrument.close_ns)
         if isinstance(self.books, BookSet):
@@ -178,6 +182,7 @@ class TradingCore:
         core keeps itself goes too (kept, a day of all three series held every book ever listed, each with
         its price grid: the demo's traced memory grew about 0.1 MB per simulated hour from books alone)."""
         self.instruments.pop(ticker, None)
+        self._listing_version += 1
         if self.own_books and isinstance(self.books, BookSet):
             self.books.remove(ticker)
 
@@ -255,7 +260,7 @@ class TradingCore:
             {},
             self.priors(),
             self.config.risk.final_freeze_s,
-            event_cost_elsewhere=self.account.event_costs(self.instruments),
+            event_cost_elsewhere=self.account.event_costs(self.instruments, self._listing_version),
         )
 
     def open_markets(self, now: int) -> list[MarketState]:

@@ -30,8 +30,12 @@ class FeeSchedule:
     # fee() runs on the fast path, where Fraction arithmetic costs ~40 us a call and ints ~0.3 us.
     _taker: tuple[int, int] = field(init=False, repr=False, compare=False)
     _maker: tuple[int, int] = field(init=False, repr=False, compare=False)
+    #: Results of pure functions of this schedule, per price, filled on demand (``pricing.kelly``'s
+    #: ``all_in_cost``, asked twice on every evaluation of a market): a price grid has at most 10,000.
+    memo: dict[tuple[int, bool], float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "memo", {})
         for name, is_taker in (("_taker", True), ("_maker", False)):
             rate = self.coefficient(is_taker) * self.multiplier
             object.__setattr__(self, name, (rate.numerator, rate.denominator * 1_000_000))

@@ -52,8 +52,12 @@ def kelly_fraction(probability: float, cost: float) -> float:
 
 def all_in_cost(price: Price, fees: FeeSchedule = BTC_DEFAULT_FEES, *, is_taker: bool = True) -> float:
     """Price plus the per-contract fee, in dollars (fee measured on a 100-contract fill)."""
-    fee = fees.fee(price, _FEE_REFERENCE_COUNT, is_taker)
-    return price / PRICE_SCALE + fee / MONEY_SCALE / (_FEE_REFERENCE_COUNT / COUNT_SCALE)
+    key = (price, is_taker)
+    cost = fees.memo.get(key)
+    if cost is None:
+        fee = fees.fee(price, _FEE_REFERENCE_COUNT, is_taker)
+        cost = fees.memo[key] = price / PRICE_SCALE + fee / MONEY_SCALE / (_FEE_REFERENCE_COUNT / COUNT_SCALE)
+    return cost
 
 
 def _growth(p: float, c: float, f: float) -> float:
