@@ -35,7 +35,7 @@ def _expected(lines: list[bytes]) -> list[WsFrame]:
 def _same(got: list[WsFrame], lines: list[bytes]) -> None:
     want = _expected(lines)
     assert [(f.t_ns, f.conn) for f in got] == [(f.t_ns, f.conn) for f in want]
-    assert [json.loads(f.frame) for f in got] == [json.loads(f.frame) for f in want]
+    assert [json.loads(bytes(f.frame)) for f in got] == [json.loads(f.frame) for f in want]
 
 
 def test_every_line_in_order_whatever_the_block_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,6 +55,8 @@ class MarketInfo:
 class WsFrame(msgspec.Struct, frozen=True):  # one per recorded line: built in C
     t_ns: int
     conn: str
+    #: The frame's JSON text: bytes, or from the shared-format reader a ``msgspec.Raw`` (bytes-like, typed
+    #: as bytes by msgspec) viewing the decompressed block. Hand it to a JSON decoder, or ``bytes()`` it.
     frame: bytes
 
 
