@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import headless_chromium
 import pytest
 
 import kxbtc
@@ -124,41 +125,23 @@ def _render_png(capture: str, tmp_path: Path) -> None:
     console.print(Text.from_ansi(capture.split(DONE)[0]), soft_wrap=True)
     svg = tmp_path / "demo_terminal.svg"
     svg.write_text(console.export_svg(title="kxbtc demo"))
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    browser = headless_chromium.find()
     if browser is None:
         return  # the text capture is the artifact
     png = ARTIFACTS / "demo_terminal.png"
     lines = capture.count("\n")
     run = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={png}",
-            f"--window-size=1500,{100 + 25 * lines}",
-            svg.as_uri(),
-        ],
+        headless_chromium.command(
+            browser, tmp_path / "profile", 1500, 100 + 25 * lines, f"--screenshot={png}", svg.as_uri()
+        ),
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
     )
     assert run.returncode == 0 and png.is_file(), run.stderr[-3000:]
-    _shrink(png)
-
-
-def _shrink(png: Path) -> None:
-    """A terminal has few colours: a 64-colour palette keeps the picture and a fraction of the bytes."""
-    try:
-        from PIL import Image  # installed with matplotlib (the test extras); without it the PNG stays
-    except ImportError:
-        return
-    with Image.open(png) as image:
-        small = image.convert("RGB").quantize(colors=64, method=Image.Quantize.FASTOCTREE)
-    small.save(png, optimize=True)
+    # A terminal has few colours: 64 keep the picture.
+    headless_chromium.shrink(png, 64)
 
 
 def test_ctrl_c_in_the_live_panel_stops_with_the_summary_so_far(tmp_path: Path) -> None:

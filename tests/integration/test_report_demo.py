@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import headless_chromium
 import pytest
-from matplotlib.image import imread
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 SCREENSHOT = ARTIFACTS / "report_screenshot.png"
@@ -64,34 +63,18 @@ def test_the_report_of_a_demo_run_agrees_with_the_demo(
     assert {"equity.png", "pnl_by_strategy.png", "reliability.png"} <= {p.name for p in out.glob("*.png")}
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def test_the_report_opens_in_headless_chromium(
     demo_report: tuple[dict[str, Any], dict[str, Any], Path], tmp_path: Path
 ) -> None:
-    browser = _chromium()
+    browser = headless_chromium.find()
     if browser is None:
-        pytest.skip("no chromium or chromium-browser on PATH (make test installs it: make browser)")
+        pytest.skip(headless_chromium.MISSING)
     page = (demo_report[2] / "report.html").resolve()
     SCREENSHOT.unlink(missing_ok=True)
     run = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",  # tests may run as root, where Chromium's sandbox refuses to start
-            "--disable-gpu",
-            "--hide-scrollbars",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={SCREENSHOT}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}",
-            page.as_uri(),
-        ],
+        headless_chromium.command(
+            browser, tmp_path / "profile", *WINDOW, f"--screenshot={SCREENSHOT}", page.as_uri()
+        ),
         capture_output=True,
         text=True,
         timeout=180,
@@ -99,9 +82,4 @@ def test_the_report_opens_in_headless_chromium(
     )
     assert run.returncode == 0 and SCREENSHOT.is_file(), run.stderr[-3000:]
     assert SCREENSHOT.stat().st_size > 20_000
-    pixels = imread(SCREENSHOT)
-    assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
-    rgb = np.round(pixels[..., :3] * 255).astype(np.int64)
-    colours = np.unique(rgb.reshape(-1, 3), axis=0)
-    assert len(colours) > 50, "the screenshot is (nearly) one colour"
-    assert tuple(rgb[5, 5]) == BACKGROUND, "the page's own background is not there: it did not render"
+    headless_chromium.assert_drawn(SCREENSHOT, WINDOW, BACKGROUND, (5, 5))
