@@ -26,9 +26,45 @@ from kxbtc.units import format_contracts, format_price_usd, format_usd
 FEED_LINES = 18
 
 
-class SessionView:
-    """A live panel with the feed under it on a terminal, else the feed printed line by line (and, for
-    the in-process demo, a progress line every simulated quarter hour). ``kxbtc run`` uses it too."""
+class FeedPanel:
+    """A live panel on stderr with the event feed's last lines under it, on a terminal; elsewhere the feed
+    printed line by line. The views below say what the panel shows and when."""
+
+    def __init__(self, *, interactive: bool, console: Console | None = None, refresh_per_second: int) -> None:
+        self.interactive = interactive
+        self.err = console or Console(stderr=True)
+        self.tail = FeedTail(FEED_LINES)
+        self._live: Live | None = None
+        self._refresh_per_second = refresh_per_second
+
+    def sinks(self) -> list[FeedSink]:
+        """What to attach to the core's feed: the tail under the panel, or a printer without one."""
+        return [self.tail if self.interactive else FeedPrinter(self.err), FeedLog()]
+
+    def _open(self) -> None:
+        if self.interactive:
+            self._live = Live(
+                Text("starting..."),
+                console=self.err,
+                refresh_per_second=self._refresh_per_second,
+                transient=False,
+            )
+            self._live.__enter__()
+
+    def _show(self, panel: Panel, *, refresh: bool = False) -> None:
+        if self._live is not None:
+            self._live.update(Group(panel, self.tail.render()), refresh=refresh)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.__exit__(exc_type, exc, tb)
+
+
+class SessionView(FeedPanel):
+    """The core's panel over the feed (and, for the in-process demo without a terminal, a progress line
+    every simulated quarter hour). ``kxbtc run`` uses it too."""
 
     def __init__(
         self,
@@ -37,27 +73,13 @@ class SessionView:
         console: Console | None = None,
         title: str = "kxbtc demo (paper, simulator, one simulated clock)",
     ) -> None:
-        self.interactive = interactive
+        super().__init__(interactive=interactive, console=console, refresh_per_second=8)
         self.title = title
-        self.err = console or Console(stderr=True)
-        self.tail = FeedTail(FEED_LINES)
-        self._live: Live | None = None
         self._drawn = 0.0
 
-    def sinks(self) -> list[FeedSink]:
-        return [self.tail if self.interactive else FeedPrinter(self.err), FeedLog()]
-
     def __enter__(self) -> SessionView:
-        if self.interactive:
-            self._live = Live(Text("starting..."), console=self.err, refresh_per_second=8, transient=False)
-            self._live.__enter__()
+        self._open()
         return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._live is not None:
-            self._live.__exit__(exc_type, exc, tb)
 
     def draw(self, core: TradingCore, *, force: bool = False) -> None:
         """Redraw the panel: the run goes much faster than a terminal redraws, so at most 10 times a
@@ -65,8 +87,7 @@ class SessionView:
         if self._live is None or not (force or time.monotonic() - self._drawn >= 0.1):
             return
         self._drawn = time.monotonic()
-        panel = core_panel(core, self.title)
-        self._live.update(Group(panel, self.tail.render()), refresh=force)
+        self._show(core_panel(core, self.title), refresh=force)
 
     def progress(self, core: TradingCore, orders: int) -> None:
         """The line printed every simulated quarter hour when there is no live panel."""

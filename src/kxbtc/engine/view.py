@@ -8,63 +8,42 @@ readable.
 from __future__ import annotations
 
 import time
-from types import TracebackType
 from typing import Protocol
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.panel import Panel
+from rich.console import Console
 from rich.table import Table
 
-from kxbtc.core.feed import FeedSink
 from kxbtc.engine.core import Engine
 from kxbtc.engine.demo import DemoSummary
-from kxbtc.engine.feed_view import FeedLog, FeedPrinter, FeedTail
-from kxbtc.engine.live_view import FEED_LINES, SessionView, core_panel
+from kxbtc.engine.live_view import FeedPanel, SessionView, core_panel
 from kxbtc.session.demo import SessionSummary
 from kxbtc.units import format_usd, parse_money
 
 __all__ = ["DemoView", "SessionView", "print_session_summary"]
 
 
-class DemoView:
+class DemoView(FeedPanel):
     """The ``--socket`` demo's view: the engine's panel and the event feed under it."""
 
     def __init__(self, *, minutes: float, speed: float, interactive: bool) -> None:
+        super().__init__(interactive=interactive, refresh_per_second=4)
         self.minutes = minutes
         self.speed = speed
-        self.interactive = interactive
-        self.err = Console(stderr=True)
         self.out = Console()
-        self.tail = FeedTail(FEED_LINES)
-        self._live: Live | None = None
         self._last_line = 0.0
-
-    def sinks(self) -> list[FeedSink]:
-        """What to attach to the core's feed: the tail under the panel, or a printer without one."""
-        return [self.tail if self.interactive else FeedPrinter(self.err), FeedLog()]
 
     def __enter__(self) -> DemoView:
         self.err.print(
             f"kxbtc demo: simulator + engine at {self.speed:g}x for {self.minutes:g} min "
             f"({self.minutes * self.speed:g} simulated minutes)"
         )
-        if self.interactive:
-            self._live = Live(Panel("starting..."), console=self.err, refresh_per_second=4, transient=False)
-            self._live.__enter__()
+        self._open()
         return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._live is not None:
-            self._live.__exit__(exc_type, exc, tb)
 
     def update(self, engine: Engine, elapsed_s: float) -> None:
         if self._live is not None:
             elapsed = f"{elapsed_s:.0f}s / {self.minutes * 60:.0f}s"
-            panel = core_panel(engine.core, "kxbtc demo (paper, simulator)", elapsed)
-            self._live.update(Group(panel, self.tail.render()))
+            self._show(core_panel(engine.core, "kxbtc demo (paper, simulator)", elapsed))
         elif time.monotonic() - self._last_line >= 10.0:
             self._last_line = time.monotonic()
             s = engine.stats
