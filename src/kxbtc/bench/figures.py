@@ -14,11 +14,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kxbtc.bench.book_stream import fresh_book, generate
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.kalshi.ws_messages import OrderbookDelta, decode_frame
 from kxbtc.units import Money
+
+if TYPE_CHECKING:
+    from kxbtc.sim.exchange import Exchange
 
 
 def batched_us(work: Callable[[], None], *, batch: int, batches: int) -> list[float]:
@@ -105,8 +109,10 @@ def fair_value_us(n: int = 40_000, batch: int = 100) -> list[float]:
     return out
 
 
-def sim_order_us(n: int = 4_000, batch: int = 2) -> list[float]:
-    """One order into the simulator's exchange core (entry, matching, accounting; 30 % cancels)."""
+def sim_order_flow(seed: int = 7) -> tuple[Exchange, Callable[[], None]]:
+    """The simulator's exchange core and one step of random order flow into one of its markets: a limit
+    order from one of 50 users, or (30 % of steps) a cancel of a resting one. Shared with
+    ``benchmarks/sim_matching.py``."""
     from kxbtc.sim.exchange import Exchange, SimRejection
 
     ex = Exchange(
@@ -116,10 +122,10 @@ def sim_order_us(n: int = 4_000, batch: int = 2) -> list[float]:
         m.ticker for m in ex.markets.values() if m.series_ticker == "KXBTCD" and m.status == "active"
     )
     users = [ex.ensure_user(f"u{i}") for i in range(50)]
-    rng = random.Random(7)
+    rng = random.Random(seed)
     live: list[tuple[str, str]] = []
 
-    def work() -> None:
+    def step() -> None:
         if live and rng.random() < 0.3:
             user, oid = live.pop(rng.randrange(len(live)))
             with contextlib.suppress(SimRejection):  # already filled
@@ -137,7 +143,13 @@ def sim_order_us(n: int = 4_000, batch: int = 2) -> list[float]:
         if result.order.is_live:
             live.append((result.order.user_id, result.order.order_id))
 
-    out = batched_us(work, batch=batch, batches=n // batch)
+    return ex, step
+
+
+def sim_order_us(n: int = 4_000, batch: int = 2) -> list[float]:
+    """One order into the simulator's exchange core (entry, matching, accounting; 30 % cancels)."""
+    ex, step = sim_order_flow()
+    out = batched_us(step, batch=batch, batches=n // batch)
     ex.check_invariants()
     return out
 
