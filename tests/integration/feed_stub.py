@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import loopback
 from aiohttp import web
 
 
@@ -27,11 +28,7 @@ class FeedStub:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_get("/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await loopback.serve(app)
         self.base_url = f"http://127.0.0.1:{port}"
         return self.base_url
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import loopback
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -113,11 +114,7 @@ class KalshiStub:
             r.add_get(PREFIX + rel, self._fixture_handler(name))
         r.add_get(PREFIX + "/markets/{ticker}/orderbook", self._fixture_handler("orderbook__base"))
         r.add_get(PREFIX + "/markets/{ticker}", self._market)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await loopback.serve(app)
         self.base_url = f"http://127.0.0.1:{port}{PREFIX}"
         return self.base_url
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import loopback
 from aiohttp import WSMsgType, web
 
 from kxbtc.units import PRICE_SCALE
@@ -88,11 +89,7 @@ class PolyStub:
         app.router.add_get("/events", self._events)
         app.router.add_get("/book", self._book)
         app.router.add_get("/ws/market", self._ws)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await loopback.serve(app)
 
     async def stop(self) -> None:
         for session in self.sessions:
