@@ -9,12 +9,13 @@ preemptions and the median stays the code's own speed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from kxbtc.bench.book_stream import fresh_book, generate
 from kxbtc.clock import NS_PER_S, ManualClock
@@ -22,6 +23,7 @@ from kxbtc.kalshi.ws_messages import OrderbookDelta, decode_frame
 from kxbtc.units import Money
 
 if TYPE_CHECKING:
+    from kxbtc.recordings.source import MarketRecording, RecordedEvent
     from kxbtc.sim.exchange import Exchange
 
 
@@ -152,6 +154,43 @@ def sim_order_us(n: int = 4_000, batch: int = 2) -> list[float]:
     out = batched_us(step, batch=batch, batches=n // batch)
     ex.check_invariants()
     return out
+
+
+def replay_cpu_us(path: Path, events: int = 150_000) -> list[float]:
+    """CPU microseconds per recorded event through the core, over the recording's first ``events`` (CI's
+    replay figure: process CPU time, so a busy machine's preemptions are not counted)."""
+    from kxbtc.config import Config
+    from kxbtc.recordings.open import open_recording
+    from kxbtc.replay.runner import ReplayRunner, ReplaySettings
+    from kxbtc.store.db import SqliteStore
+
+    with tempfile.TemporaryDirectory(prefix="kxbtc-bench-replay-") as tmp:
+        store = SqliteStore(Path(tmp) / "replay.db")
+        try:
+            recording = _FirstEvents(open_recording(path), events)
+            runner = ReplayRunner(
+                Config(), cast("MarketRecording", recording), ReplaySettings(latency_ms=50), store
+            )
+            started = time.process_time()
+            runner.run()
+            seconds = time.process_time() - started
+        finally:
+            store.close()
+    return [seconds * 1e6 / max(1, runner.counts.events)]
+
+
+class _FirstEvents:
+    """A recording cut after its first ``count`` events (everything else as the recording says)."""
+
+    def __init__(self, recording: MarketRecording, count: int) -> None:
+        self._recording = recording
+        self._count = count
+
+    def events(self) -> Iterator[RecordedEvent]:
+        return itertools.islice(self._recording.events(), self._count)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._recording, name)
 
 
 def replay_events_per_s(path: Path) -> tuple[float, int]:

@@ -19,8 +19,13 @@ from typing import Any
 
 from kxbtc.bench import figures
 
-#: Figures the CI check compares (fast, deterministic inputs, in-process).
-QUICK = ("book_delta", "sign_rsa", "sign_ed25519", "fair_value", "sim_order")
+#: Figures the CI check compares (fast, deterministic inputs, in-process). ``replay`` needs the shared
+#: research recording beside the repository and is left out where it is absent.
+QUICK = ("book_delta", "sign_rsa", "sign_ed25519", "fair_value", "sim_order", "replay")
+#: The recording ``replay`` reads: the shared research folder's 2026-05-13 day file.
+QUICK_REPLAY = (
+    Path(__file__).resolve().parents[3].parent / "shared/data/kalshi_l2_2026-05/kalshi_ws_2026-05-13.jsonl.gz"
+)
 #: How much worse than the baseline (as a ratio to the calibration) a figure may be before CI fails.
 TOLERANCE = 2.0
 
@@ -77,10 +82,13 @@ QUICK_FIGURES: dict[str, tuple[str, Callable[[], list[float]]]] = {
 }
 
 
-def run_quick() -> tuple[Figure, list[Figure]]:
-    """The calibration and the quick figures, each in microseconds."""
+def run_quick(replay: Path | None = QUICK_REPLAY) -> tuple[Figure, list[Figure]]:
+    """The calibration and the quick figures, each in microseconds (``replay`` where the file exists)."""
     calibration = Figure.of("calibration", "fixed pure-Python workload", "us", figures.calibration_us())
     out = [Figure.of(name, what, "us", make()) for name, (what, make) in QUICK_FIGURES.items()]
+    if replay is not None and replay.exists():
+        what = "one recorded event through the core (CPU)"
+        out.append(Figure.of("replay", what, "us", figures.replay_cpu_us(replay)))
     return calibration, out
 
 
