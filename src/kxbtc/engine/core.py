@@ -4,7 +4,13 @@ Every decision is made by ``kxbtc.core.TradingCore``, the same code paper tradin
 backtests run. This module only translates: Kalshi's stream messages become domain events for the core,
 the core's commands become REST calls (``ExecutionRouter``), and their answers go back as events. Slow
 work (reconciliation, market discovery, P&L snapshots, the LLM priors) runs on the timer beside the fast
-path; the order is sent by a task so the stream handler returns at once.
+path.
+
+The fast path: the frames the WebSocket connection received together are applied as one batch, each
+changed market is evaluated once at its end, and an order is written to the socket right there, before
+the read loop reads on (only its answer is awaited, in a task). Its ``intended`` row is written ahead to
+a file first (``kxbtc.store.intents``); the records the evaluation made reach the store's writer thread
+after the send (``SqliteStore.hold``).
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from kxbtc import latency
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import Clock
 from kxbtc.config import Config
-from kxbtc.core.bookkeeping import RISK_BASELINE_KEY
+from kxbtc.core.bookkeeping import RISK_BASELINE_KEY, intended_record
 from kxbtc.core.commands import (
     CancelAll,
     CancelOrders,
@@ -174,6 +181,8 @@ class Engine(WsHandler):
         self._reconcile_soon = False
         self._refresh_soon = False
         self._stopping = False
+        #: Markets whose book changed in the current batch of frames (None: not inside a batch).
+        self._batch: set[str] | None = None
 
     # -- the core's state, for readers ------------------------------------------------------------
 
@@ -214,6 +223,10 @@ class Engine(WsHandler):
     # -- start, run, stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Orders a killed run wrote ahead but never committed: known before anything is reconciled.
+        recovered = self.store.recover_write_ahead()
+        if recovered:
+            log.info("recovered %d written-ahead order rows", recovered)
         active = [st.name for st in self.core.strategies] + (["cross_venue"] if self.desk is not None else [])
         trade, why = trading_decision(self.config, active=active, simulated=self.simulated)
         self.core.observe_only = not trade
@@ -324,10 +337,10 @@ class Engine(WsHandler):
                 # Written here, before the handler returns to the read loop (which would otherwise read
                 # and evaluate the rest of the burst while the order waits); only the answer is awaited.
                 orders = list(command.orders)
-                # Write-ahead: the orders' "intended" rows are committed before any byte leaves, so a
-                # SIGKILL right after the send never leaves an order on the exchange that the database
-                # does not know (the kill test caught 3 of 108 without this, on a loaded machine).
-                self.store.flush()
+                # Write-ahead: the orders' "intended" rows leave the process (one os.write) before any byte
+                # of the order does, so a SIGKILL right after the send never leaves an order on the
+                # exchange that the database will not know at the next start.
+                self.store.write_ahead([intended_record(o, command.ts_ns) for o in orders])
                 self._spawn(self._submit(orders, self._start(orders)), "order submit")
             elif isinstance(command, CancelOrders):  # the answer arrives as user_orders updates
                 self._spawn(self.router.cancel(command.orders, command.reason), "order cancel")
@@ -355,6 +368,7 @@ class Engine(WsHandler):
         try:
             results = await self.router.submit(orders, started)
         finally:
+            latency.forget()  # what the answer leads to was not caused by the frame
             # Every order is answered, if only as unknown: the core must release what it holds for them.
             by_id = {r.client_order_id: r for r in results}
             acks = tuple(ack_of(o, by_id.get(o.client_order_id)) for o in orders)
@@ -409,9 +423,31 @@ class Engine(WsHandler):
 
     # -- Kalshi's streams, as domain events -------------------------------------------------------
 
+    def on_batch_start(self) -> None:
+        self._batch = set()
+        if self.journal is not None:
+            self.journal.batch(end=False)
+
     def on_orderbook(self, ticker: str, book: OrderBook, msg: OrderbookSnapshot | OrderbookDelta) -> None:
-        self.core.on_book_changed(ticker)
-        self._carry(self.core.take_commands())
+        if self._batch is not None:
+            self._batch.add(ticker)  # evaluated once, when the batch ends
+        else:  # a book changed outside the read loop (none do today): evaluated now
+            self._evaluate([ticker])
+
+    def on_batch_end(self) -> None:
+        changed, self._batch = self._batch, None
+        if self.journal is not None:
+            self.journal.batch(end=True)
+        if changed:
+            # In the order the replay's batches use (``TradingCore.end_batch``), so parity holds.
+            self._evaluate(sorted(changed) if len(changed) > 1 else list(changed))
+
+    def _evaluate(self, tickers: list[str]) -> None:
+        # The store hears the evaluations' records after their orders are on the wire.
+        with self.store.hold():
+            for ticker in tickers:
+                self.core.on_book_changed(ticker)
+                self._carry(self.core.take_commands())
 
     def on_fill(self, msg: Fill) -> None:
         self.core.on_fill(fill_of(msg))

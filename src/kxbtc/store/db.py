@@ -12,12 +12,13 @@ queries (``reads``); ``SqliteStore`` puts them together.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from kxbtc.store.connection import StoreError, describe_error, migrate, open_connection
+from kxbtc.store.intents import IntentLog, intents_path
 from kxbtc.store.reads import read_fills, read_orders, read_positions, read_risk_events, read_settlements
 from kxbtc.store.records import (
     FillRecord,
@@ -73,6 +74,9 @@ class SqliteStore(StoreWrites):
             self._conn, self.path, queue_size=queue_size, alarm_fraction=alarm_fraction
         )
         self._reader = open_connection(self.path)
+        self._intents = IntentLog(intents_path(self.path))
+        #: Writes held back by ``hold`` (None: not holding).
+        self._held: list[Write] | None = None
 
     @property
     def backlogged(self) -> bool:
@@ -88,7 +92,41 @@ class SqliteStore(StoreWrites):
         return self._writer.error
 
     def _submit(self, write: Write) -> None:
-        self._writer.submit(write)
+        if self._held is not None:
+            self._held.append(write)
+        else:
+            self._writer.submit(write)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Writes made inside go to the writer thread only on leaving, in order: the frame handler's
+        records (decisions, intended orders) are queued after its order is on the wire, so the writer
+        thread is not woken to compete for the interpreter while the order is being written."""
+        if self._held is not None:  # nested: the outer block releases
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            for write in held:
+                self._writer.submit(write)
+
+    def write_ahead(self, orders: Sequence[OrderRecord]) -> None:
+        """Put these orders' ``intended`` rows beyond a SIGKILL now, before they are sent
+        (``kxbtc.store.intents``); their usual records still go through the queue."""
+        self._intents.append(orders)
+
+    def recover_write_ahead(self) -> int:
+        """At start: commit the ``intended`` rows a killed run wrote ahead but never committed, then
+        empty the file. How many rows it held."""
+        rows = self._intents.read()
+        for row in rows:
+            self.record_written_ahead(row)
+        self.flush()
+        self._intents.clear()
+        return len(rows)
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until every write submitted so far is committed; raise if a write failed."""
@@ -101,6 +139,7 @@ class SqliteStore(StoreWrites):
         return self._writer.discard_pending()
 
     def close(self) -> None:
+        self._intents.close()
         self._writer.stop()
         self._conn.close()
         self._reader.close()
