@@ -90,7 +90,7 @@ class SimProcess:
         key_dir: Path,
         seed: int,
         *,
-        requote_s: float = REQUOTE_S,
+        requote_s: float | None = REQUOTE_S,
         write_rate: int = WRITE_RATE,
         core: int | None = None,
     ) -> None:
@@ -99,7 +99,9 @@ class SimProcess:
         public.write_bytes(self.key.public_key_pem)
         trust = f"{self.key.key_id}={public}"
         command = [sys.executable, "-m", "kxbtc", "sim", "serve", "--seed", str(seed), "--trust", trust]
-        command += ["--requote-s", str(requote_s), "--write-rate", str(write_rate)]
+        command += ["--write-rate", str(write_rate)]
+        if requote_s is not None:  # None: the simulator's own cadence
+            command += ["--requote-s", str(requote_s)]
         self.proc = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -138,6 +140,7 @@ async def _run_engine(sim: SimProcess, db: Path, seconds: float, series: Sequenc
                 series=series,
                 strategies=[*build_strategies(config.strategies), Probe(config.strategies["fair_value"])],
                 simulated=True,
+                freeze_gc=True,  # as `kxbtc run` does
             )
             stop = asyncio.Event()
             asyncio.get_running_loop().call_later(seconds, stop.set)
@@ -153,7 +156,7 @@ def measure(
     seed: int = 1,
     series: Sequence[str] = ALL_SERIES,
     pin: tuple[int, int] | None = None,
-    requote_s: float = REQUOTE_S,
+    requote_s: float | None = REQUOTE_S,
     write_rate: int = WRITE_RATE,
 ) -> TickToWireRun:
     """Run the engine against a fresh simulator for ``seconds`` of wall time; the tick-to-wire samples
