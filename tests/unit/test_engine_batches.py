@@ -136,10 +136,11 @@ def test_the_evaluations_records_reach_the_store_after_the_send(tmp_path: Path) 
     try:
         store.flush()  # what the setup wrote is committed: the queue is empty
         engine.on_batch_start()
+        store.set_value("seen", "a record another frame of the batch made")
         _book_changed(engine, "A")
         engine.on_batch_end()
         assert events[-1] == "sent A"
-        assert queued_at_send == [0]  # the decision and intended records were held until now
+        assert queued_at_send == [0]  # the batch's records were held until the order was out
         store.flush()
         assert [o.client_order_id for o in store.orders()] != []
     finally:

@@ -188,6 +188,8 @@ class Engine(WsHandler):
         self._stopping = False
         #: Markets whose book changed in the current batch of frames (None: not inside a batch).
         self._batch: set[str] | None = None
+        #: This batch started holding the store's writes (``SqliteStore.hold_writes``).
+        self._holding = False
 
     # -- the core's state, for readers ------------------------------------------------------------
 
@@ -436,6 +438,9 @@ class Engine(WsHandler):
 
     def on_batch_start(self) -> None:
         self._batch = set()
+        # Every record the batch makes (order updates, fills, decisions) is queued after its orders
+        # are written, when ``on_batch_end`` releases them.
+        self._holding = self.store.hold_writes()
         if self.journal is not None:
             self.journal.batch(end=False)
 
@@ -449,9 +454,14 @@ class Engine(WsHandler):
         changed, self._batch = self._batch, None
         if self.journal is not None:
             self.journal.batch(end=True)
-        if changed:
-            # In the order the replay's batches use (``TradingCore.end_batch``), so parity holds.
-            self._evaluate(sorted(changed) if len(changed) > 1 else list(changed))
+        try:
+            if changed:
+                # In the order the replay's batches use (``TradingCore.end_batch``), so parity holds.
+                self._evaluate(sorted(changed) if len(changed) > 1 else list(changed))
+        finally:
+            if self._holding:
+                self._holding = False
+                self.store.release_writes()
 
     def _evaluate(self, tickers: list[str]) -> None:
         # The store hears the evaluations' records after their orders are on the wire.

@@ -101,17 +101,27 @@ class SqliteStore(StoreWrites):
     def hold(self) -> Iterator[None]:
         """Writes made inside go to the writer thread only on leaving, in order: the frame handler's
         records (decisions, intended orders) are queued after its order is on the wire, so the writer
-        thread is not woken to compete for the interpreter while the order is being written."""
-        if self._held is not None:  # nested: the outer block releases
-            yield
-            return
-        self._held = []
+        thread is not woken to compete for the interpreter while the order is being written. Nested
+        holds release with the outermost."""
+        started = self.hold_writes()
         try:
             yield
         finally:
-            held, self._held = self._held, None
-            for write in held:
-                self._writer.submit(write)
+            if started:
+                self.release_writes()
+
+    def hold_writes(self) -> bool:
+        """Start holding writes (see ``hold``); False when already holding."""
+        if self._held is not None:
+            return False
+        self._held = []
+        return True
+
+    def release_writes(self) -> None:
+        """Queue the held writes, in order, and stop holding."""
+        held, self._held = self._held or [], None
+        for write in held:
+            self._writer.submit(write)
 
     def write_ahead(self, orders: Sequence[OrderRecord]) -> None:
         """Put these orders' ``intended`` rows beyond a SIGKILL now, before they are sent
