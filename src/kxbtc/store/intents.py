@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import msgspec
+
 from kxbtc.store.records import OrderRecord
 from kxbtc.units import Count, Price
 
@@ -29,30 +31,28 @@ def intents_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + SUFFIX)
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def _line(record: OrderRecord) -> bytes:
-    return (
-        json.dumps(
-            [
-                record.client_order_id,
-                record.ticker,
-                record.side,
-                record.price,
-                record.count,
-                record.time_in_force,
-                record.created_ns,
-                record.strategy,
-                record.exchange_index,
-            ],
-            separators=(",", ":"),
-        ).encode()
-        + b"\n"
+    fields = (
+        record.client_order_id,
+        record.ticker,
+        record.side,
+        record.price,
+        record.count,
+        record.time_in_force,
+        record.created_ns,
+        record.strategy,
+        record.exchange_index,
     )
+    return _encode(fields) + b"\n"
 
 
 def _record(line: bytes) -> OrderRecord | None:
     try:
         coid, ticker, side, price, count, tif, created, strategy, index = json.loads(line)
-    except ValueError:  # a line cut short (a kill inside the write): that order never left
+    except (ValueError, TypeError):  # a line cut short (a kill inside the write): that order never left
         return None
     return OrderRecord(
         client_order_id=coid,
