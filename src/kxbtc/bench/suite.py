@@ -184,6 +184,8 @@ def table(doc: Mapping[str, Any]) -> str:
     ]
     for f in doc["figures"].values():
         per_s = f"{1e6 / f['median']:,.0f}" if f["unit"] == "us" and f["median"] > 0 else ""
+        if "p90" in f:  # a latency, not a rate
+            per_s = ""
         p99 = f"{f['p99']:,.1f}" if f["p99"] is not None else ""
         lines.append(f"{f['what']:<44} {f['median']:>12,.1f} {p99:>12}  {f['unit']:<9} {per_s:>12}")
         if "p90" in f:
