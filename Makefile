@@ -62,8 +62,8 @@ sim: $(STAMP)
 	$(BIN)/kxbtc sim serve
 
 # Every speed figure in one table (median, p99) and bench.json: book delta, tick to order on the wire
-# (engine against `kxbtc sim serve` on loopback, 30 s), signing, fair value, replay, simulator orders,
-# resident memory (from soak.json, if `make soak` ran). CI checks a short version against
+# (engine against `kxbtc sim serve` on loopback, 60 s; `kxbtc bench --pin 0,1` pins them to two cores),
+# signing, fair value, replay, simulator orders, resident memory (from soak.json, if `make soak` ran). CI checks a short version against
 # benchmarks/baseline.json (tests/unit/test_bench_baseline.py); `make bench-baseline` rewrites it.
 bench: $(STAMP)
 	$(BIN)/kxbtc bench --json-out bench.json

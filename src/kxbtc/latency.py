@@ -2,13 +2,15 @@
 
 Off by default and then nearly free (one global read per frame). ``install`` a ``TickToWire`` and:
 
-- the WebSocket read loop calls ``frame_received()`` as each frame is handed to kxbtc, which stamps
-  ``time.monotonic_ns()`` into a context variable of the reading task;
-- an order caused by that frame carries the stamp with it: the engine's order sender runs in the same
-  task or in a task spawned from it (a task copies its parent's context when it is created);
+- the WebSocket read loop calls ``frame_received()`` as each frame is handed to kxbtc; the first frame of
+  a batch (the frames the connection had received together, handled at once) stamps
+  ``time.monotonic_ns()`` into a context variable of the reading task, and ``batch_done()`` clears it;
+- an order caused by that batch carries the stamp with it: the engine writes it from the same task, or
+  sends it from a task spawned from it (a task copies its parent's context when it is created);
 - the order path calls ``order_written()`` once the request's last byte went to the transport; the
-  sample is the difference, and the stamp is cleared so a later order of the same task (one sent on an
-  acknowledgement, say) is not counted against an old frame.
+  sample is the difference from the batch's first frame (every order of a batch is sampled). A spawned
+  sender calls ``forget()`` once its order is out, so an order it sends later (on the acknowledgement,
+  say) is not counted against an old frame.
 
 Orders the timer starts carry no stamp and are not sampled.
 """
@@ -19,7 +21,15 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["TickToWire", "frame_received", "install", "installed", "order_written"]
+__all__ = [
+    "TickToWire",
+    "batch_done",
+    "forget",
+    "frame_received",
+    "install",
+    "installed",
+    "order_written",
+]
 
 _FRAME_RX_NS: ContextVar[int] = ContextVar("kxbtc_frame_rx_ns", default=0)
 #: The reading thread's CPU time at the frame's arrival (``time.thread_time_ns``).
@@ -53,16 +63,31 @@ def installed() -> TickToWire | None:
 
 
 def frame_received() -> None:
-    """A WebSocket frame arrived; orders it causes are measured from now."""
+    """A WebSocket frame arrived; orders its batch causes are measured from the batch's first frame."""
     if _probe is not None:
         _probe.frames += 1
-        _FRAME_RX_NS.set(time.monotonic_ns())
-        _FRAME_CPU_NS.set(time.thread_time_ns())
+        if not _FRAME_RX_NS.get():
+            _FRAME_RX_NS.set(time.monotonic_ns())
+            _FRAME_CPU_NS.set(time.thread_time_ns())
 
 
-def order_written() -> None:
-    """An order request is fully written to the socket."""
+def batch_done() -> None:
+    """The batch was handled (its orders are written): later orders are not its."""
+    if _probe is not None:
+        _FRAME_RX_NS.set(0)
+
+
+def forget() -> None:
+    """This task's orders from now on were not caused by the frame it was spawned from."""
+    if _probe is not None:
+        _FRAME_RX_NS.set(0)
+
+
+def order_written(*, last: bool = False) -> None:
+    """An order request is fully written to the socket (``last``: the task sends nothing more for the
+    frame, so its stamp is cleared)."""
     if _probe is not None and (stamp := _FRAME_RX_NS.get()):
         _probe.samples.append((stamp, time.monotonic_ns() - stamp))
         _probe.cpu_samples.append(time.thread_time_ns() - _FRAME_CPU_NS.get())
-        _FRAME_RX_NS.set(0)
+        if last:
+            _FRAME_RX_NS.set(0)

@@ -81,7 +81,10 @@ def test_the_backtest_replay_of_a_live_run_gives_the_same_orders(tmp_path: Path)
         (o.client_order_id, o.order.intent.ticker, o.order.intent.side, o.order.intent.price, o.order.count)
         for o in placed
     ]
-    assert replayed == live_orders
+    # Compared as sets of whole orders: two orders of one evaluation share an instant, so the live list's
+    # order within an instant is the database's, not the sending order. The ids still pin the sequence:
+    # each is derived from (run, strategy, market, sequence number).
+    assert sorted(replayed) == sorted(live_orders)
 
 
 def test_a_journal_is_a_recording_the_replay_and_the_scoring_read(tmp_path: Path) -> None:

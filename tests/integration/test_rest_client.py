@@ -499,6 +499,10 @@ def test_endpoint_costs_match_templates(fixtures_dir: Path) -> None:
     assert table.cost("POST", "/trade-api/v2/portfolio/events/orders") == 10
     assert table.cost("POST", "/trade-api/v2/portfolio/orders/batched") == 20
     assert table.cost("GET", "/trade-api/v2/cfbenchmarks/v1/values?id=BRTI") == 150
+    # Asked again (the order path asks on every order): the same answers, from what was looked up.
+    assert table.cost("POST", "/trade-api/v2/portfolio/events/orders") == 10
+    assert table.cost("get", "/trade-api/v2/portfolio/orders/abc") == 2
+    assert table.cost("GET", "/trade-api/v2/portfolio/orders/abc") == 2
     limiter = RateLimiter(ManualClock(), costs=table)
     assert limiter.bucket_for("POST", "/trade-api/v2/portfolio/events/orders") is limiter.write
     assert limiter.bucket_for("GET", "/trade-api/v2/portfolio/orders") is limiter.read

@@ -14,7 +14,8 @@ Every line has ``t`` (the local receive time, Unix ns, on the recorder's clock) 
 - ``end``: the last line of a recording that was stopped cleanly;
 - ``timer``, ``ack`` and ``booked`` (engine journals only, ``kxbtc.engine.journal``): the instants the
   engine's timer ran, the exchange's answers to its orders (client order id, order id, status, counts),
-  and the reconciliations that found every fill booked.
+  and the reconciliations that found every fill booked; ``batch`` (``end`` false, then true) brackets
+  frames the engine received together and evaluated once, at the end.
 
 A line that is not a JSON object with an integer ``t`` and a known ``k``, or a header of another format
 or version, raises ``RecordingError`` naming the file and line.
@@ -40,7 +41,9 @@ from kxbtc.units import PriceGrid, format_price
 
 FORMAT = "kxbtc-recording"
 VERSION = 1
-KINDS = frozenset({"header", "market", "ws", "connection", "result", "end", "timer", "ack", "booked"})
+KINDS = frozenset(
+    {"header", "market", "ws", "connection", "result", "end", "timer", "ack", "booked", "batch"}
+)
 
 
 class RecordingError(KxbtcError):

@@ -21,9 +21,15 @@ DEFAULT_REPLAY = Path("../shared/data/kalshi_l2_2026-05/kalshi_ws_2026-05-13.jso
 @click.option(
     "--tick-seconds",
     type=click.FloatRange(0),
-    default=30.0,
+    default=60.0,
     show_default=True,
     help="Wall seconds of the tick-to-wire run (engine against `kxbtc sim serve`); 0 skips it.",
+)
+@click.option(
+    "--pin",
+    metavar="ENGINE,SIM",
+    default=None,
+    help="Run the tick-to-wire engine and simulator on these two cores (e.g. 0,1); default: unpinned.",
 )
 @click.option(
     "--replay",
@@ -39,11 +45,23 @@ DEFAULT_REPLAY = Path("../shared/data/kalshi_l2_2026-05/kalshi_ws_2026-05-13.jso
     show_default=True,
     help="`make soak`'s JSON, for resident memory per simulated hour.",
 )
-def bench(json_out: Path, tick_seconds: float, replay: Path, soak_json: Path) -> None:
+def bench(json_out: Path, tick_seconds: float, pin: str | None, replay: Path, soak_json: Path) -> None:
     """Speed figures (median and p99 each) in one table, also written as JSON."""
     from kxbtc.bench.suite import run_all, table
 
-    doc = run_all(tick_seconds=tick_seconds, replay=replay, soak_json=soak_json)
+    doc = run_all(tick_seconds=tick_seconds, replay=replay, soak_json=soak_json, pin=_cores(pin))
     click.echo(table(doc))
     json_out.write_text(json.dumps(doc, indent=2) + "\n")
     click.echo(f"wrote {json_out}")
+
+
+def _cores(spec: str | None) -> tuple[int, int] | None:
+    if spec is None:
+        return None
+    try:
+        engine, sim = (int(part) for part in spec.split(","))
+    except ValueError:
+        raise click.BadParameter("two core numbers, e.g. 0,1", param_hint="--pin") from None
+    if engine == sim or min(engine, sim) < 0:
+        raise click.BadParameter("two different cores", param_hint="--pin")
+    return engine, sim

@@ -41,6 +41,8 @@ class Figure:
     n: int
     #: The 10th percentile: what the CI check compares, as the least disturbed by a busy machine.
     p10: float | None = None
+    p90: float | None = None
+    max: float | None = None
 
     @staticmethod
     def of(name: str, what: str, unit: str, values: list[float]) -> Figure:
@@ -48,7 +50,17 @@ class Figure:
         if not ordered:
             return Figure(name, what, unit, 0.0, None, 0)
         median = statistics.median(ordered)
-        return Figure(name, what, unit, median, _rank(ordered, 0.99), len(ordered), _rank(ordered, 0.10))
+        return Figure(
+            name,
+            what,
+            unit,
+            median,
+            _rank(ordered, 0.99),
+            len(ordered),
+            _rank(ordered, 0.10),
+            _rank(ordered, 0.90),
+            ordered[-1],
+        )
 
 
 def _rank(ordered: list[float], q: float) -> float:
@@ -93,17 +105,29 @@ def run_quick(replay: Path | None = QUICK_REPLAY) -> tuple[Figure, list[Figure]]
 
 
 def run_all(
-    *, tick_seconds: float = 30.0, replay: Path | None = None, soak_json: Path | None = None
+    *,
+    tick_seconds: float = 60.0,
+    replay: Path | None = None,
+    soak_json: Path | None = None,
+    pin: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Every figure; the JSON document ``kxbtc bench`` writes."""
+    """Every figure; the JSON document ``kxbtc bench`` writes. ``pin``: the tick-to-wire run's engine
+    and simulator each on its own core (engine's, simulator's)."""
     from kxbtc.bench.tick_to_wire import measure
 
     calibration, quick = run_quick()
     out = [calibration, *quick]
+    notes: dict[str, str] = {}
     if tick_seconds > 0:
-        run = measure(tick_seconds)
+        run = measure(tick_seconds, pin=pin)
+        where = f"pinned: engine on core {pin[0]}, simulator on core {pin[1]}" if pin else "not pinned"
         out.append(
-            Figure.of("tick_to_wire", "tick to order on the wire", "us", [s / 1000 for s in run.samples_ns])
+            Figure.of(
+                "tick_to_wire",
+                "tick to order on the wire",
+                "us",
+                [s / 1000 for s in run.samples_ns],
+            )
         )
         out.append(
             Figure.of(
@@ -113,7 +137,7 @@ def run_all(
                 [s / 1000 for s in run.cpu_samples_ns],
             )
         )
-    notes: dict[str, str] = {}
+        notes["tick_to_wire"] = f"{where}; {run.frames} frames in {run.seconds:.0f} s"
     if replay is not None and replay.exists():
         rate, events = figures.replay_events_per_s(replay)
         out.append(Figure("replay", f"replay of {replay.name}", "events/s", rate, None, events))
@@ -149,7 +173,10 @@ def _soak_memory(path: Path | None) -> list[Figure] | None:
 
 
 def _figure_json(f: Figure) -> dict[str, Any]:
-    return {"what": f.what, "unit": f.unit, "median": round(f.median, 3), "p99": _round(f.p99), "n": f.n}
+    out = {"what": f.what, "unit": f.unit, "median": round(f.median, 3), "p99": _round(f.p99), "n": f.n}
+    if f.name.startswith("tick_to_wire"):  # a latency's tail is the point: p90 and the worst too
+        out |= {"p90": _round(f.p90), "max": _round(f.max)}
+    return out
 
 
 def _round(value: float | None) -> float | None:
@@ -165,8 +192,13 @@ def table(doc: Mapping[str, Any]) -> str:
     ]
     for f in doc["figures"].values():
         per_s = f"{1e6 / f['median']:,.0f}" if f["unit"] == "us" and f["median"] > 0 else ""
+        if "p90" in f:  # a latency, not a rate
+            per_s = ""
         p99 = f"{f['p99']:,.1f}" if f["p99"] is not None else ""
         lines.append(f"{f['what']:<44} {f['median']:>12,.1f} {p99:>12}  {f['unit']:<9} {per_s:>12}")
+        if "p90" in f:
+            n = f"  (n={f['n']:,})"
+            lines.append(f"{n:<44} {'p90':>12} {f['p90']:>12,.1f}  max {f['max']:,.1f}")
     lines += [f"{name}: {note}" for name, note in doc.get("notes", {}).items()]
     return "\n".join(lines)
 

@@ -280,6 +280,7 @@ async def _run_live(
             simulated=env == "sim",
             journal=journal,
             mode="sim" if env == "sim" else f"kalshi-{env}",
+            freeze_gc=True,
         )
         # On a terminal: the live panel with the feed under it; elsewhere the feed line by line.
         view = SessionView(interactive=sys.stderr.isatty(), title=f"kxbtc run --env {env}")

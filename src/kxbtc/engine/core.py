@@ -4,20 +4,28 @@ Every decision is made by ``kxbtc.core.TradingCore``, the same code paper tradin
 backtests run. This module only translates: Kalshi's stream messages become domain events for the core,
 the core's commands become REST calls (``ExecutionRouter``), and their answers go back as events. Slow
 work (reconciliation, market discovery, P&L snapshots, the LLM priors) runs on the timer beside the fast
-path; the order is sent by a task so the stream handler returns at once.
+path.
+
+The fast path: the frames the WebSocket connection received together are applied as one batch, each
+changed market is evaluated once at its end, and an order is written to the socket right there, before
+the read loop reads on (only its answer is awaited, in a task). Its ``intended`` row is written ahead to
+a file first (``kxbtc.store.intents``); the records the evaluation made reach the store's writer thread
+after the send (``SqliteStore.hold``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from kxbtc import latency
 from kxbtc.book.orderbook import OrderBook
 from kxbtc.clock import Clock
 from kxbtc.config import Config
-from kxbtc.core.bookkeeping import RISK_BASELINE_KEY
+from kxbtc.core.bookkeeping import RISK_BASELINE_KEY, intended_record
 from kxbtc.core.commands import (
     CancelAll,
     CancelOrders,
@@ -103,8 +111,12 @@ class Engine(WsHandler):
         journal: EngineJournal | None = None,
         mode: str | None = None,
         wall_clock: Clock | None = None,
+        freeze_gc: bool = False,
     ) -> None:
         self.config = config
+        #: Freeze the objects start-up built out of the garbage collector's reach (a process that runs
+        #: one engine: ``kxbtc run``, the tick-to-wire bench). See ``start``.
+        self.freeze_gc = freeze_gc
         self.rest = rest
         self.ws = ws
         ws.handler = self
@@ -174,6 +186,10 @@ class Engine(WsHandler):
         self._reconcile_soon = False
         self._refresh_soon = False
         self._stopping = False
+        #: Markets whose book changed in the current batch of frames (None: not inside a batch).
+        self._batch: set[str] | None = None
+        #: This batch started holding the store's writes (``SqliteStore.hold_writes``).
+        self._holding = False
 
     # -- the core's state, for readers ------------------------------------------------------------
 
@@ -214,6 +230,10 @@ class Engine(WsHandler):
     # -- start, run, stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Orders a killed run wrote ahead but never committed: known before anything is reconciled.
+        recovered = self.store.recover_write_ahead()
+        if recovered:
+            log.info("recovered %d written-ahead order rows", recovered)
         active = [st.name for st in self.core.strategies] + (["cross_venue"] if self.desk is not None else [])
         trade, why = trading_decision(self.config, active=active, simulated=self.simulated)
         self.core.observe_only = not trade
@@ -248,6 +268,12 @@ class Engine(WsHandler):
         self._carry(self.core.take_commands())
         self.core.update_equity()
         self.view.start()
+        if self.freeze_gc:
+            # A full collection scans every object alive: with all start-up built (modules, markets,
+            # books) that was a 48 ms pause of the loop thread, twice a minute, in the tick-to-wire
+            # profile. Frozen, those objects are never scanned again; trading's own garbage still is.
+            gc.collect()
+            gc.freeze()
 
     def _feed_health(self) -> dict[str, str]:
         feeds = self.index_feed.status().get("feeds") or {}
@@ -324,10 +350,10 @@ class Engine(WsHandler):
                 # Written here, before the handler returns to the read loop (which would otherwise read
                 # and evaluate the rest of the burst while the order waits); only the answer is awaited.
                 orders = list(command.orders)
-                # Write-ahead: the orders' "intended" rows are committed before any byte leaves, so a
-                # SIGKILL right after the send never leaves an order on the exchange that the database
-                # does not know (the kill test caught 3 of 108 without this, on a loaded machine).
-                self.store.flush()
+                # Write-ahead: the orders' "intended" rows leave the process (one os.write) before any byte
+                # of the order does, so a SIGKILL right after the send never leaves an order on the
+                # exchange that the database will not know at the next start.
+                self.store.write_ahead([intended_record(o, command.ts_ns) for o in orders])
                 self._spawn(self._submit(orders, self._start(orders)), "order submit")
             elif isinstance(command, CancelOrders):  # the answer arrives as user_orders updates
                 self._spawn(self.router.cancel(command.orders, command.reason), "order cancel")
@@ -355,6 +381,7 @@ class Engine(WsHandler):
         try:
             results = await self.router.submit(orders, started)
         finally:
+            latency.forget()  # what the answer leads to was not caused by the frame
             # Every order is answered, if only as unknown: the core must release what it holds for them.
             by_id = {r.client_order_id: r for r in results}
             acks = tuple(ack_of(o, by_id.get(o.client_order_id)) for o in orders)
@@ -409,9 +436,39 @@ class Engine(WsHandler):
 
     # -- Kalshi's streams, as domain events -------------------------------------------------------
 
+    def on_batch_start(self) -> None:
+        self._batch = set()
+        # Every record the batch makes (order updates, fills, decisions) is queued after its orders
+        # are written, when ``on_batch_end`` releases them.
+        self._holding = self.store.hold_writes()
+        if self.journal is not None:
+            self.journal.batch(end=False)
+
     def on_orderbook(self, ticker: str, book: OrderBook, msg: OrderbookSnapshot | OrderbookDelta) -> None:
-        self.core.on_book_changed(ticker)
-        self._carry(self.core.take_commands())
+        if self._batch is not None:
+            self._batch.add(ticker)  # evaluated once, when the batch ends
+        else:  # a book changed outside the read loop (none do today): evaluated now
+            self._evaluate([ticker])
+
+    def on_batch_end(self) -> None:
+        changed, self._batch = self._batch, None
+        if self.journal is not None:
+            self.journal.batch(end=True)
+        try:
+            if changed:
+                # In the order the replay's batches use (``TradingCore.end_batch``), so parity holds.
+                self._evaluate(sorted(changed) if len(changed) > 1 else list(changed))
+        finally:
+            if self._holding:
+                self._holding = False
+                self.store.release_writes()
+
+    def _evaluate(self, tickers: list[str]) -> None:
+        # The store hears the evaluations' records after their orders are on the wire.
+        with self.store.hold():
+            for ticker in tickers:
+                self.core.on_book_changed(ticker)
+                self._carry(self.core.take_commands())
 
     def on_fill(self, msg: Fill) -> None:
         self.core.on_fill(fill_of(msg))

@@ -2,7 +2,8 @@
 
 A kxbtc recording (``kxbtc.backtest.recording``) with the engine's own inputs: every WebSocket frame as
 received (``ws``), every market the engine listed (``market``, when it listed it), every timer run
-(``timer``) and the exchange's answer to every order (``ack``). Replayed with recorded execution
+(``timer``), the exchange's answer to every order (``ack``) and the bounds of each batch of frames the
+engine evaluated at once (``batch``). Replayed with recorded execution
 (``kxbtc.replay.journal_replay``) it drives a fresh core through the same inputs at the same instants:
 the same decisions must come out (the parity test, tests/integration/test_parity.py). It is also the
 record a trader can replay to ask "why did it do that?".
@@ -33,6 +34,10 @@ class EngineJournal:
 
     def market(self, spec: ContractSpec) -> None:
         self.writer.put(spec_to_json(spec, self.clock.time_ns()))
+
+    def batch(self, *, end: bool) -> None:
+        """The frames between a begin and an end were received together and evaluated once, at the end."""
+        self.writer.put({"t": self.clock.time_ns(), "k": "batch", "end": end})
 
     def timer(self) -> None:
         self.writer.put({"t": self.clock.time_ns(), "k": "timer"})

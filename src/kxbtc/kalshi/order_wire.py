@@ -31,7 +31,7 @@ from kxbtc.errors import NetworkError
 log = logging.getLogger(__name__)
 
 #: Connections kept open: one order in flight per connection (HTTP/1.1 has no multiplexing).
-DEFAULT_CONNECTIONS = 4
+DEFAULT_CONNECTIONS = 16
 
 
 class _Connection(asyncio.Protocol):

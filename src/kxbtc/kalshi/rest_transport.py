@@ -91,7 +91,7 @@ TIMESTAMP_EXPIRED = "header_timestamp_expired"
 
 async def _trace_order_written(event: str, info: dict[str, Any]) -> None:
     if event == "http11.send_request_body.complete":
-        latency.order_written()
+        latency.order_written(last=True)  # a task of its own: nothing more for this frame
 
 
 class Retry(enum.Enum):

@@ -277,6 +277,12 @@ class KalshiWsClient:
     def watchdog_tick(self, now: float) -> None:
         self._resync.check_timeouts(self._subs.all, now)
 
+    def batch_started(self) -> None:
+        self._ctx.emit(self.handler.on_batch_start)
+
+    def batch_ended(self) -> None:
+        self._ctx.emit(self.handler.on_batch_end)
+
     # -- wiring between parts ----------------------------------------------------------------------
 
     def _notice(self, notice: StreamNotice) -> None:

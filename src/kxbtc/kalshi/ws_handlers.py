@@ -57,6 +57,12 @@ class WsHandler:
 
     def on_connection(self, connected: bool) -> None: ...
 
+    def on_batch_start(self) -> None:
+        """Frames received together follow (each through the callbacks above), then ``on_batch_end``: a
+        handler may defer per-market work to the end and do it once (the engine evaluates there)."""
+
+    def on_batch_end(self) -> None: ...
+
 
 class QueueHandler(WsHandler):
     """Puts every event on ``queue`` as ``(kind, payload)``; ``kind`` is the callback name minus ``on_``."""

@@ -18,7 +18,7 @@ from kxbtc.backtest.recording import Recording, RecordingError, spec_from_json
 from kxbtc.clock import ManualClock
 from kxbtc.config import Config
 from kxbtc.core.books import BookSet
-from kxbtc.core.commands import OutgoingOrder, PlaceOrders
+from kxbtc.core.commands import Command, OutgoingOrder, PlaceOrders
 from kxbtc.core.trading_core import TradingCore
 from kxbtc.domain.events import AckEvent, CoreEvent, Timer
 from kxbtc.domain.orders import OrderAck
@@ -75,6 +75,11 @@ class JournalReplay:
                 self._handle([Timer(line.t)])
             elif line.kind == "ack":
                 self._handle([AckEvent(tuple(_ack(a) for a in line.body["acks"]), line.t)])
+            elif line.kind == "batch":  # frames received together: evaluated once, at the end
+                if line.body.get("end"):
+                    self._handle_commands(self.core.end_batch())
+                else:
+                    self.core.begin_batch()
             elif line.kind == "booked":
                 self.core.orders.all_booked()
             elif line.kind == "end":
@@ -85,9 +90,12 @@ class JournalReplay:
 
     def _handle(self, events: Sequence[CoreEvent]) -> None:
         for event in events:
-            for command in self.core.handle(event):
-                if isinstance(command, PlaceOrders):
-                    self.placed += command.orders
+            self._handle_commands(self.core.handle(event))
+
+    def _handle_commands(self, commands: Sequence[Command]) -> None:
+        for command in commands:
+            if isinstance(command, PlaceOrders):
+                self.placed += command.orders
 
 
 def _ack(item: list[object]) -> OrderAck:

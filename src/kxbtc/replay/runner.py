@@ -110,8 +110,8 @@ def _recorded_priors(config: Config, path: Path | None, clock: ManualClock) -> R
     return RecordedPriors(rounds, clock, config.llm.max_age_s)
 
 
-#: Records handed to the store's writer thread at once (``SqliteStore.hold_writes``).
-_HELD_WRITES = 512
+#: Records handed to the store's writer thread at once (``SqliteStore.batch_writes``).
+_BATCHED_WRITES = 512
 
 
 class ReplayRunner:
@@ -141,7 +141,7 @@ class ReplayRunner:
         self.core.account.anchor = settings.start_cash
         # The replay's store is its own and read only once it ends (after ``flush``): its records go to
         # the writer thread in batches, not one commit each.
-        store.hold_writes(_HELD_WRITES)
+        store.batch_writes(_BATCHED_WRITES)
         self.latency_ns = int(settings.latency_ms * NS_PER_MS)
         self.streams: dict[str, KalshiStream] = {}
         self.basis = BasisEstimator()

@@ -29,6 +29,7 @@ from kxbtc.errors import ConfigError, KxbtcError
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.faults import FaultSpec
 from kxbtc.sim.harness import KeyPair, SimHarness, generate_key_pair
+from kxbtc.sim.liquidity import Counterparties, LiquidityConfig
 from kxbtc.sim.price_path import CsvPath, PricePath
 from kxbtc.sim.server import ServerConfig
 from kxbtc.units import UnitError, parse_money
@@ -83,6 +84,20 @@ def _parse_trust(values: tuple[str, ...]) -> list[KeyPair]:
 @click.option(
     "--rate-limit/--no-rate-limit", default=False, show_default=True, help="Per-user token buckets."
 )
+@click.option(
+    "--write-rate",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Write tokens per second (and burst) the account limits report; the tick-to-wire bench raises it.",
+)
+@click.option(
+    "--requote-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Makers requote every market this often, in simulated seconds (default 1 for 15-minute "
+    "markets, 5 for hourly): the books' update rate; the tick-to-wire bench raises it.",
+)
 @click.option("--counterparties/--no-counterparties", default=True, show_default=True)
 @click.option(
     "--polymarket",
@@ -99,6 +114,8 @@ def serve(
     faults_spec: str,
     prices: Path | None,
     rate_limit: bool,
+    write_rate: int,
+    requote_s: float | None,
     counterparties: bool,
     polymarket: bool,
 ) -> None:
@@ -129,7 +146,12 @@ def serve(
         exchange = Exchange(
             clock, seed=seed, start_balance=start_balance, prices=path_source, counterparties=counterparties
         )
-        config = ServerConfig(faults=faults, fault_seed=seed, rate_limit=rate_limit)
+        if counterparties and requote_s is not None:
+            quick = LiquidityConfig(
+                mispricing=exchange.config.mispricing, requote_15m_s=requote_s, requote_hourly_s=requote_s
+            )
+            exchange.liquidity = Counterparties(exchange, quick, seed=seed)
+        config = ServerConfig(faults=faults, fault_seed=seed, rate_limit=rate_limit, write_rate=write_rate)
         harness = SimHarness(exchange, config=config, keys=keys, host=host, port=port, polymarket=polymarket)
         asyncio.run(_serve(harness))
     except KxbtcError as exc:

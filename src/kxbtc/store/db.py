@@ -12,12 +12,13 @@ queries (``reads``); ``SqliteStore`` puts them together.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from kxbtc.store.connection import StoreError, describe_error, migrate, open_connection
+from kxbtc.store.intents import IntentLog, intents_path
 from kxbtc.store.reads import read_fills, read_orders, read_positions, read_risk_events, read_settlements
 from kxbtc.store.records import (
     FillRecord,
@@ -73,8 +74,12 @@ class SqliteStore(StoreWrites):
             self._conn, self.path, queue_size=queue_size, alarm_fraction=alarm_fraction
         )
         self._reader = open_connection(self.path)
-        self._held: list[Write] = []
-        self._held_limit = 1
+        self._intents = IntentLog(intents_path(self.path))
+        #: Writes held back by ``hold`` (None: not holding).
+        self._held: list[Write] | None = None
+        #: ``batch_writes``: writes handed to the writer thread this many at a time, and those waiting.
+        self._batch_size = 1
+        self._batched: list[Write] = []
 
     @property
     def backlogged(self) -> bool:
@@ -90,34 +95,78 @@ class SqliteStore(StoreWrites):
         return self._writer.error
 
     def _submit(self, write: Write) -> None:
-        if self._held_limit > 1:
+        if self._held is not None:
             self._held.append(write)
-            if len(self._held) >= self._held_limit:
-                self._hand_over_held()
+        elif self._batch_size > 1:
+            self._batched.append(write)
+            if len(self._batched) >= self._batch_size:
+                self._hand_over_batch()
         else:
             self._writer.submit(write)
 
-    def hold_writes(self, count: int) -> None:
+    def batch_writes(self, count: int) -> None:
         """Hand writes to the writer thread ``count`` at a time, as one transaction. For a replay, whose
         store is its own and which writes a P&L snapshot every simulated second: a commit (and a thread
         wake-up) per record cost about a twentieth of its time. ``flush`` and ``close`` hand over what is
-        held. The default, 1, hands each write over at once: a live engine's records commit as they come."""
-        self._hand_over_held()
-        self._held_limit = max(1, count)
+        waiting. The default, 1, hands each write over at once: a live engine's records commit as they
+        come."""
+        self._hand_over_batch()
+        self._batch_size = max(1, count)
 
-    def _hand_over_held(self) -> None:
-        held, self._held = self._held, []
-        if held:
+    def _hand_over_batch(self) -> None:
+        batch, self._batched = self._batched, []
+        if batch:
 
             def write_all(conn: sqlite3.Connection) -> None:
-                for write in held:
+                for write in batch:
                     write(conn)
 
             self._writer.submit(write_all)
 
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Writes made inside go to the writer thread only on leaving, in order: the frame handler's
+        records (decisions, intended orders) are queued after its order is on the wire, so the writer
+        thread is not woken to compete for the interpreter while the order is being written. Nested
+        holds release with the outermost."""
+        started = self.hold_writes()
+        try:
+            yield
+        finally:
+            if started:
+                self.release_writes()
+
+    def hold_writes(self) -> bool:
+        """Start holding writes (see ``hold``); False when already holding."""
+        if self._held is not None:
+            return False
+        self._held = []
+        return True
+
+    def release_writes(self) -> None:
+        """Queue the held writes, in order, and stop holding."""
+        held, self._held = self._held or [], None
+        for write in held:
+            self._submit(write)
+
+    def write_ahead(self, orders: Sequence[OrderRecord]) -> None:
+        """Put these orders' ``intended`` rows beyond a SIGKILL now, before they are sent
+        (``kxbtc.store.intents``); their usual records still go through the queue."""
+        self._intents.append(orders)
+
+    def recover_write_ahead(self) -> int:
+        """At start: commit the ``intended`` rows a killed run wrote ahead but never committed, then
+        empty the file. How many rows it held."""
+        rows = self._intents.read()
+        for row in rows:
+            self.record_written_ahead(row)
+        self.flush()
+        self._intents.clear()
+        return len(rows)
+
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until every write submitted so far is committed; raise if a write failed."""
-        self._hand_over_held()
+        self._hand_over_batch()
         self._writer.flush(timeout_s)
         if self._writer.error is not None:
             raise self._writer.error
@@ -127,7 +176,8 @@ class SqliteStore(StoreWrites):
         return self._writer.discard_pending()
 
     def close(self) -> None:
-        self._hand_over_held()
+        self._hand_over_batch()
+        self._intents.close()
         self._writer.stop()
         self._conn.close()
         self._reader.close()

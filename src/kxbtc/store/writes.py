@@ -43,36 +43,12 @@ class StoreWrites(abc.ABC):
         self._submit(write)
 
     def record_order(self, order: OrderRecord) -> None:
-        row = (
-            order.client_order_id,
-            order.order_id,
-            order.ticker,
-            order.side,
-            order.price,
-            order.count,
-            order.time_in_force,
-            order.strategy,
-            order.status,
-            order.fill_count,
-            order.remaining_count,
-            order.fees,
-            order.exchange_index,
-            order.created_ns,
-            order.updated_ns,
-        )
-        self._sql(
-            (
-                "INSERT INTO orders (client_order_id, order_id, ticker, side, price, count, time_in_force,"
-                " strategy, status, fill_count, remaining_count, fees, exchange_index, created_ns,"
-                " updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(client_order_id) DO NOTHING",
-                row,
-            ),
-            (
-                "INSERT INTO order_events (client_order_id, order_id, ts_ns, kind, status)"
-                " VALUES (?,?,?,?,?)",
-                (order.client_order_id, order.order_id, order.created_ns, "recorded", order.status),
-            ),
-        )
+        self._sql(*_order_statements(order, "recorded", only_if_new=False))
+
+    def record_written_ahead(self, order: OrderRecord) -> None:
+        """An ``intended`` row from the write-ahead file: inserted, with its event, only if the killed run
+        never committed it."""
+        self._sql(*_order_statements(order, "written_ahead", only_if_new=True))
 
     def update_order(
         self,
@@ -214,3 +190,39 @@ class StoreWrites(abc.ABC):
                 conn.execute(sql, args)
 
         self._submit(write)
+
+
+def _order_statements(
+    order: OrderRecord, event: str, *, only_if_new: bool
+) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    row = (
+        order.client_order_id,
+        order.order_id,
+        order.ticker,
+        order.side,
+        order.price,
+        order.count,
+        order.time_in_force,
+        order.strategy,
+        order.status,
+        order.fill_count,
+        order.remaining_count,
+        order.fees,
+        order.exchange_index,
+        order.created_ns,
+        order.updated_ns,
+    )
+    # changes(): rows the INSERT just before touched (0 when the order was there already).
+    values = "SELECT ?,?,?,?,? WHERE changes() > 0" if only_if_new else "VALUES (?,?,?,?,?)"
+    return (
+        (
+            "INSERT INTO orders (client_order_id, order_id, ticker, side, price, count, time_in_force,"
+            " strategy, status, fill_count, remaining_count, fees, exchange_index, created_ns,"
+            " updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(client_order_id) DO NOTHING",
+            row,
+        ),
+        (
+            "INSERT INTO order_events (client_order_id, order_id, ts_ns, kind, status) " + values,
+            (order.client_order_id, order.order_id, order.created_ns, event, order.status),
+        ),
+    )

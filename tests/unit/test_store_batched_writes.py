@@ -1,4 +1,4 @@
-"""A replay's store hands its records to the writer in batches (``SqliteStore.hold_writes``): nothing
+"""A replay's store hands its records to the writer in batches (``SqliteStore.batch_writes``): nothing
 written is lost or reordered, ``flush`` and ``close`` commit what is held, and a failed write still
 surfaces instead of vanishing in a batch."""
 
@@ -18,10 +18,10 @@ def _values(path: Path) -> list[tuple[str, str]]:
         return conn.execute("SELECT key, value FROM kv ORDER BY key").fetchall()
 
 
-def test_held_writes_all_commit_in_order_at_flush_and_close(tmp_path: Path) -> None:
+def test_batched_writes_all_commit_in_order_at_flush_and_close(tmp_path: Path) -> None:
     path = tmp_path / "replay.db"
     store = SqliteStore(path)
-    store.hold_writes(4)
+    store.batch_writes(4)
     for i in range(6):  # one full batch of 4 handed over, 2 still held
         store.set_value(f"k{i}", str(i))
     store.set_value("k0", "last")  # a later write of the same key wins, as without holding
@@ -33,9 +33,9 @@ def test_held_writes_all_commit_in_order_at_flush_and_close(tmp_path: Path) -> N
     assert _values(path) == [("k0", "last")] + [(f"k{i}", str(i)) for i in range(1, 7)]
 
 
-def test_a_failed_write_in_a_held_batch_is_raised(tmp_path: Path) -> None:
+def test_a_failed_write_in_a_batch_is_raised(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "replay.db")
-    store.hold_writes(100)
+    store.batch_writes(100)
     store.set_value("fine", "1")
     store._sql(("INSERT INTO no_such_table VALUES (?)", (1,)))
     with pytest.raises(StoreError):

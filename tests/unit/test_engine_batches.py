@@ -1,0 +1,147 @@
+"""The engine evaluates each market once per batch of frames received together, at the batch's end, and
+writes an order there, before the read loop goes back to reading; a book that changes outside a batch is
+evaluated at once. Offline: the books are set directly, the order path is observed, nothing is sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kxbtc.clock import NS_PER_S, ManualClock
+from kxbtc.config import Config
+from kxbtc.core.books import BookSet
+from kxbtc.core.commands import OutgoingOrder
+from kxbtc.domain.events import BookSnapshot, IndexTick, MarketListed
+from kxbtc.domain.instrument import Instrument
+from kxbtc.domain.orders import OrderIntent
+from kxbtc.engine.core import Engine
+from kxbtc.kalshi.auth import Signer
+from kxbtc.kalshi.rest import KalshiRestClient
+from kxbtc.kalshi.ws import KalshiWsClient
+from kxbtc.sim.harness import generate_key_pair
+from kxbtc.store.db import SqliteStore
+from kxbtc.store.intents import intents_path
+from kxbtc.strategy.base import Decision, DecisionContext, MarketState, OracleView, Strategy
+from kxbtc.units import Count, Money, Price
+
+NOW = 1_780_315_200 * NS_PER_S
+URL = "http://127.0.0.1:9/trade-api/v2"
+
+
+class _Recorder(Strategy):
+    """Notes every evaluation; asks for a one-cent bid on ``orders_on``."""
+
+    name = "recorder"
+
+    def __init__(self, orders_on: str) -> None:
+        self.seen: list[str] = []
+        self.orders_on = orders_on
+
+    def on_book(self, market: MarketState, oracle: OracleView, ctx: DecisionContext) -> list[Decision]:
+        ticker = market.contract.ticker
+        self.seen.append(ticker)
+        if ticker != self.orders_on:
+            return []
+        intent = OrderIntent(ticker, "bid", Price(100), Count(100), self.name, "test", "fill_or_kill")
+        return [Decision(intent, {})]
+
+
+def _engine(tmp_path: Path, strategy: _Recorder) -> tuple[Engine, SqliteStore, list[str]]:
+    clock = ManualClock(NOW)
+    key = generate_key_pair()
+    signer = Signer(key.key_id, key.private_key_pem, clock)
+    store = SqliteStore(tmp_path / "kxbtc.db")
+    rest = KalshiRestClient(URL, signer, clock)
+    engine = Engine(
+        Config(),
+        rest=rest,
+        ws=KalshiWsClient("ws://127.0.0.1:9/trade-api/ws/v2", signer, clock),
+        store=store,
+        clock=clock,
+        run_id="batches",
+        strategies=[strategy],
+        simulated=True,
+    )
+    core = engine.core
+    core.books = books = BookSet()
+    core.account.anchor = Money(1_000_000_000)  # $1,000 of cash, as reconciled at start
+    core.update_equity()
+    core.handle(IndexTick(NOW, 100_000.0, "simulator"))
+    for ticker in ("A", "B", "C"):
+        instrument = Instrument(
+            ticker, "EV", "KXBTCD", "greater", 100_000.0, None, NOW - 600 * NS_PER_S, NOW + 600 * NS_PER_S
+        )
+        core.handle(MarketListed(instrument, NOW))
+        books.apply(BookSnapshot(ticker, ((4000, 1000),), ((5000, 1000),), NOW))
+    # What happens on the wire, in order: the order path is observed, never connected.
+    events: list[str] = []
+
+    def start(orders: list[OutgoingOrder]) -> None:
+        written = intents_path(store.path).read_bytes()
+        events.extend(
+            f"written ahead {o.order.intent.ticker}" for o in orders if o.client_order_id.encode() in written
+        )
+        events.append(f"sent {orders[0].order.intent.ticker}")
+
+    def spawn(work: Any, what: str) -> None:
+        work.close()  # the answer's task: not run here
+
+    engine.router.start = start  # type: ignore[assignment,method-assign]
+    engine._spawn = spawn  # type: ignore[method-assign]
+    return engine, store, events
+
+
+def _book_changed(engine: Engine, ticker: str) -> None:
+    engine.on_orderbook(ticker, engine.core.books.get(ticker), None)  # type: ignore[arg-type]
+
+
+def test_a_burst_of_frames_is_one_evaluation_per_market_at_the_end(tmp_path: Path) -> None:
+    strategy = _Recorder(orders_on="B")
+    engine, store, events = _engine(tmp_path, strategy)
+    try:
+        engine.on_batch_start()
+        for ticker in ("B", "A", "B", "C", "B", "A"):
+            _book_changed(engine, ticker)
+        assert strategy.seen == []  # nothing evaluated while the batch's frames are applied
+        engine.on_batch_end()
+        assert strategy.seen == ["A", "B", "C"]
+        # The order is written (its intended row ahead of it) before on_batch_end returns, i.e. before
+        # the read loop reads the next frame.
+        assert events == ["written ahead B", "sent B"]
+    finally:
+        store.close()
+
+
+def test_a_book_changed_outside_a_batch_is_evaluated_at_once(tmp_path: Path) -> None:
+    strategy = _Recorder(orders_on="none")
+    engine, store, _ = _engine(tmp_path, strategy)
+    try:
+        _book_changed(engine, "C")
+        assert strategy.seen == ["C"]
+    finally:
+        store.close()
+
+
+def test_the_evaluations_records_reach_the_store_after_the_send(tmp_path: Path) -> None:
+    strategy = _Recorder(orders_on="A")
+    engine, store, events = _engine(tmp_path, strategy)
+    queued_at_send: list[int] = []
+    start = engine.router.start
+
+    def watching(orders: list[OutgoingOrder]) -> None:
+        queued_at_send.append(store._writer._queue.qsize())
+        start(orders)  # type: ignore[operator]
+
+    engine.router.start = watching  # type: ignore[assignment,method-assign]
+    try:
+        store.flush()  # what the setup wrote is committed: the queue is empty
+        engine.on_batch_start()
+        store.set_value("seen", "a record another frame of the batch made")
+        _book_changed(engine, "A")
+        engine.on_batch_end()
+        assert events[-1] == "sent A"
+        assert queued_at_send == [0]  # the batch's records were held until the order was out
+        store.flush()
+        assert [o.client_order_id for o in store.orders()] != []
+    finally:
+        store.close()
