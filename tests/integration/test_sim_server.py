@@ -655,7 +655,7 @@ def test_sim_serve_prints_urls_serves_and_exits_cleanly_on_sigterm(tmp_path: Pat
         "4",
         "--no-counterparties",
     ]
-    command += ["--trust", f"{key.key_id}={public}", "--balance", "250"]
+    command += ["--trust", f"{key.key_id}={public}", "--balance", "250", "--write-rate", "2500"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
@@ -668,20 +668,26 @@ def test_sim_serve_prints_urls_serves_and_exits_cleanly_on_sigterm(tmp_path: Pat
         port = rest[1].split(":")[2].split("/")[0]
         assert ws == ["WS", f"ws://127.0.0.1:{port}/trade-api/ws/v2"] and port != "0"
 
-        async def talk() -> tuple[Any, Any]:
+        async def talk() -> tuple[Any, Any, Any]:
             signer = Signer(key.key_id, key.private_key_pem)
-            path = "/trade-api/v2/portfolio/balance"
             async with aiohttp.ClientSession() as s:
                 async with s.get(rest[1] + "/exchange/status") as response:
                     status = await response.json()
                 async with s.get(
-                    rest[1] + "/portfolio/balance", headers=signer.headers("GET", path)
+                    rest[1] + "/portfolio/balance",
+                    headers=signer.headers("GET", "/trade-api/v2/portfolio/balance"),
                 ) as response:
-                    return status, await response.json()
+                    balance = await response.json()
+                async with s.get(
+                    rest[1] + "/account/limits", headers=signer.headers("GET", "/trade-api/v2/account/limits")
+                ) as response:
+                    return status, balance, await response.json()
 
-        status, balance = asyncio.run(talk())
+        status, balance, limits = asyncio.run(talk())
         assert status == {"exchange_active": True, "trading_active": True}
         assert balance["balance_dollars"] == "250.0000"
+        # --write-rate is what the account limits report (the tick-to-wire bench raises it).
+        assert limits["write"] == {"bucket_capacity": 2500, "refill_rate": 2500}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:
