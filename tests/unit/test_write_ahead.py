@@ -107,3 +107,20 @@ def test_held_writes_reach_the_database_only_after_the_block(tmp_path: Path) -> 
         assert [o.client_order_id for o in store.orders()] == ["coid-1"]
     finally:
         store.close()
+
+
+def test_the_file_is_emptied_once_its_rows_are_committed_but_never_while_writes_are_held(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "kxbtc.db")
+    try:
+        with store.hold():
+            store.record_order(ORDER)
+            store.write_ahead([ORDER])
+            store.trim_write_ahead()  # held: its record is not committed yet, so the row must stay
+            assert intents_path(store.path).read_bytes() != b""
+        store.trim_write_ahead()  # the reconciliation's call: commits, then empties the file
+        assert intents_path(store.path).read_bytes() == b""
+        assert [o.client_order_id for o in store.orders()] == ["coid-1"]
+    finally:
+        store.close()

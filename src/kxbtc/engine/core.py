@@ -426,6 +426,7 @@ class Engine(WsHandler):
 
     async def reconcile(self) -> None:
         await self.sync.reconcile()
+        self.store.trim_write_ahead()
 
     def _note_event(self, record: RiskEventRecord) -> None:
         self.core.note(record)

@@ -154,6 +154,15 @@ class SqliteStore(StoreWrites):
         (``kxbtc.store.intents``); their usual records still go through the queue."""
         self._intents.append(orders)
 
+    def trim_write_ahead(self) -> None:
+        """Empty the write-ahead file once every row in it is committed, so it stays small over a long
+        run. The rows' queued records are committed by a flush, so call it off the order path (the
+        engine does at each reconciliation) and never while writes are held (then it does nothing)."""
+        if self._intents.rows == 0 or self._held is not None:
+            return
+        self.flush()
+        self._intents.clear()
+
     def recover_write_ahead(self) -> int:
         """At start: commit the ``intended`` rows a killed run wrote ahead but never committed, then
         empty the file. How many rows it held."""

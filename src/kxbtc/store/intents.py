@@ -75,12 +75,15 @@ class IntentLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        #: Rows appended since the file was last emptied.
+        self.rows = 0
 
     def append(self, records: Iterable[OrderRecord]) -> None:
         data = b"".join(_line(r) for r in records)
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.write(self._fd, data)  # one write: all of it is in the kernel when this returns
+        self.rows += data.count(b"\n")
 
     def read(self) -> list[OrderRecord]:
         """The rows left by the last run (a cut-short last line is skipped)."""
@@ -95,6 +98,7 @@ class IntentLog:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.ftruncate(self._fd, 0)
+        self.rows = 0
 
     def close(self) -> None:
         if self._fd is not None:
