@@ -2,7 +2,8 @@
 loopback, on one simulated clock (``kxbtc.virtual_loop``), for many simulated hours with every fault on.
 
 Faults (all at once): the simulator's ``FaultSpec`` (dropped WS messages, so seq gaps and resyncs;
-disconnects; per-message delay; 429s and 500s; order responses lost after the order executed, and slow
+disconnects; per-message delay; frames of different channels reordered, and rarely a book delta ahead of
+its predecessor (a seq gap); 429s and 500s; order responses lost after the order executed, and slow
 ones through the delay), the engine's wall clock stepped forwards and backwards against the exchange's
 (a step beyond the exchange's tolerance gets 401s until it is stepped back), and kills with restarts.
 
@@ -64,6 +65,7 @@ FAULTS = FaultSpec(
     http_429=0.02,
     http_5xx=0.02,
     lose_response=0.03,
+    reorder=0.1,
 )
 #: Small orders against wide mispricing: many order writes, so every order-path fault fires.
 CONFIG = Config.model_validate(
@@ -112,6 +114,8 @@ class SoakReport:
     book_divergences: list[str] = field(default_factory=list)
     rss_mb_by_hour: list[float] = field(default_factory=list)
     books_compared: int = 0
+    #: Of those, books live (not awaiting a resync) at the last check: the ones actually compared.
+    books_live: int = 0
     #: Books the engine still held at the end for markets closed over a minute before (memory).
     closed_books_held: int = 0
     #: Orders written by the frame handler itself on the kept-alive connection (``order_wire``).
@@ -154,7 +158,10 @@ class SoakReport:
             ("wall time", f"{self.wall_s:.0f} s"),
             ("orders sent (of which written at once)", f"{self.orders_sent} ({self.orders_at_once})"),
             ("fills: exchange / database", f"{self.fills_exchange} / {self.fills_db}"),
-            ("books compared with the exchange's at the end", str(self.books_compared)),
+            (
+                "books compared with the exchange's at the end (live)",
+                f"{self.books_compared} ({self.books_live})",
+            ),
             ("books still held for closed markets", str(self.closed_books_held)),
         ]
         rows += [(f"fault: {name}", str(n)) for name, n in sorted(self.faults.items())]
@@ -188,6 +195,8 @@ class SoakReport:
             "orders_sent": self.orders_sent,
             "orders_written_at_once": self.orders_at_once,
             "fills": self.fills_exchange,
+            "books_compared": self.books_compared,
+            "books_live": self.books_live,
             "rss_mb_by_hour": [round(x, 1) for x in self.rss_mb_by_hour],
             "traced_mb_by_hour": [
                 {
@@ -297,12 +306,13 @@ async def soak_one(
     report: SoakReport,
     clock_steps: tuple[tuple[float, float], ...] = CLOCK_STEPS,
     start_ns: int = START_NS,
+    faults: FaultSpec = FAULTS,
 ) -> None:
     """One seed: ``hours`` of simulated time, killed and restarted ``kills`` times at even intervals."""
     clock = LoopClock(start_ns)
     exchange = Exchange(clock, seed=seed, config=SimConfig(mispricing=0.08))
     key = generate_key_pair()
-    server = ServerConfig(faults=FAULTS, fault_seed=seed, rate_limit=True)
+    server = ServerConfig(faults=faults, fault_seed=seed, rate_limit=True)
     db = db_dir / f"soak-{seed}.db"
     unhandled = report.unhandled
     loop = asyncio.get_running_loop()
@@ -350,7 +360,7 @@ async def soak_one(
                 engine_clock.offset_ns = 0
                 report.orders_sent += engine.router.sent
                 report.orders_at_once += engine.rest.orders_written_at_once
-                report.faults["ws seq gaps (dropped messages)"] += engine.ws.stats.seq_gaps
+                report.faults["ws seq gaps (dropped or overtaken frames)"] += engine.ws.stats.seq_gaps
                 report.faults["ws disconnects"] += engine.ws.stats.disconnects
                 report.faults["REST retries (429, 5xx, lost)"] += engine.rest.stats.retries
                 report.faults["order creates with lost answers"] += engine.rest.stats.order_write_retries
@@ -368,6 +378,9 @@ async def soak_one(
                     await clock.sleep(2.0)
                 report.book_divergences += [d for d, n in diverged.items() if n == 3]
                 report.books_compared += len(engine.ws.books)
+                report.books_live += sum(
+                    not b.stale for t in engine.ws.books if (b := engine.ws.books.get(t))
+                )
                 closed_before = clock.time_ns() - 60 * NS_PER_S  # a refresh (15 s) has seen them close
                 report.closed_books_held += sum(
                     (m := exchange.markets.get(t)) is not None and m.close_ns < closed_before
@@ -390,8 +403,11 @@ async def soak_one(
                     o.is_live for o in exchange.orders.values() if o.user_id == user_id
                 )
                 store.close()
-        for kind, n in sim.server.faults.injected.items():
+        injector = sim.server.faults
+        for kind, n in injector.injected.items():
             report.faults[f"HTTP {kind.value} injected"] += n
+        report.faults["ws frames reordered (delivered after a later one)"] += injector.ws_reordered
+        report.faults["ws book deltas ahead of their predecessor"] += injector.ws_sid_overtakes
         report.simulated_hours += hours
     del audit
 
@@ -403,6 +419,7 @@ def run_soak(
     db_dir: Path | None = None,
     clock_steps: tuple[tuple[float, float], ...] = CLOCK_STEPS,
     start_ns: int = START_NS,
+    faults: FaultSpec = FAULTS,
 ) -> SoakReport:
     report = SoakReport(seeds)
     counter = _TracebackCounter(report.unhandled)
@@ -414,7 +431,7 @@ def run_soak(
                 # The safety net in real seconds scales with the run: a simulated hour takes about a
                 # minute here, several on a loaded machine; the default 600 s ended 24-hour soaks early.
                 real_timeout_s = 600.0 + 900.0 * hours
-                soak = soak_one(tmp, seed, hours, kills, report, clock_steps, start_ns)
+                soak = soak_one(tmp, seed, hours, kills, report, clock_steps, start_ns, faults)
                 run_virtual(soak, real_timeout_s=real_timeout_s)
     finally:
         logging.getLogger("kxbtc").removeHandler(counter)
