@@ -27,6 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import json
 import logging
 import resource
@@ -40,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kxbtc.bench import traced
+from kxbtc.bench import held, traced
 from kxbtc.clock import NS_PER_S, Clock, LoopClock
 from kxbtc.config import Config
 from kxbtc.engine.audit import compare_with_simulator
@@ -113,6 +116,10 @@ class SoakReport:
     unhandled: list[str] = field(default_factory=list)
     book_divergences: list[str] = field(default_factory=list)
     rss_mb_by_hour: list[float] = field(default_factory=list)
+    #: Each hour, MB of Python objects reachable from the live engine (``kxbtc.bench.held``), and from the
+    #: simulator: the two sides of the one process, apart.
+    engine_mb_by_hour: list[float] = field(default_factory=list)
+    simulator_mb_by_hour: list[float] = field(default_factory=list)
     books_compared: int = 0
     #: Of those, books live (not awaiting a resync) at the last check: the ones actually compared.
     books_live: int = 0
@@ -166,9 +173,14 @@ class SoakReport:
         ]
         rows += [(f"fault: {name}", str(n)) for name, n in sorted(self.faults.items())]
         rows += [(f"invariant: {name}", str(n)) for name, n in self.invariants().items()]
-        if len(self.rss_mb_by_hour) >= 2:
-            first, last = self.rss_mb_by_hour[0], self.rss_mb_by_hour[-1]
-            rows.append(("resident memory hour 1 -> last", f"{first:.0f} -> {last:.0f} MB"))
+        n = len(self.rss_mb_by_hour)
+        for what, series in (
+            ("resident memory, whole process", self.rss_mb_by_hour),
+            ("held by the engine (objects)", self.engine_mb_by_hour),
+            ("held by the simulator (objects)", self.simulator_mb_by_hour),
+        ):
+            if len(series) >= 2:
+                rows.append((f"{what}, hour 1 -> {n}", _growth(series)))
         if len(self.traced_by_hour) >= 2:
             a, b = self.traced_by_hour[0], self.traced_by_hour[-1]
             rows.append(
@@ -198,6 +210,8 @@ class SoakReport:
             "books_compared": self.books_compared,
             "books_live": self.books_live,
             "rss_mb_by_hour": [round(x, 1) for x in self.rss_mb_by_hour],
+            "engine_mb_by_hour": [round(x, 2) for x in self.engine_mb_by_hour],
+            "simulator_mb_by_hour": [round(x, 2) for x in self.simulator_mb_by_hour],
             "traced_mb_by_hour": [
                 {
                     "engine": round(t.engine_mb, 2),
@@ -209,6 +223,22 @@ class SoakReport:
             "traced_growth_top": self.traced_growth,
             "details": self.ledger_mismatches + self.risk_breaches + self.unhandled + self.book_divergences,
         }
+
+
+def _growth(series: list[float]) -> str:
+    first, last = series[0], series[-1]
+    pct = 100.0 * (last - first) / first if first else 0.0
+    return f"{first:.1f} -> {last:.1f} MB ({pct:+.1f} %)"
+
+
+def _release_freed_memory() -> None:
+    """After an emulated kill: collect the dead engine and hand the allocator's free pages back to the
+    system, as the end of a killed process would (glibc's ``malloc_trim``; elsewhere only the collect)."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
 
 
 class _TracebackCounter(logging.Handler):
@@ -243,6 +273,8 @@ class _RiskAudit:
         self._create = exchange.create_order
         exchange.create_order = self._observe  # type: ignore[method-assign]
         self.seen = 0
+        #: Client order ids of the orders the exchange accepted from us (it forgets old markets' orders).
+        self.accepted: Counter[str] = Counter()
 
     def _observe(self, user_id: str, **kwargs: Any) -> Any:
         if user_id != self.user_id:
@@ -262,7 +294,10 @@ class _RiskAudit:
             self.out.append(
                 f"{ticker}: opening order {to_close:.1f} s before close (freeze {risk.final_freeze_s})"
             )
-        return self._create(user_id, **kwargs)
+        result = self._create(user_id, **kwargs)  # a refused order raises: only accepted ones count
+        if kwargs.get("client_order_id"):
+            self.accepted[kwargs["client_order_id"]] += 1
+        return result
 
 
 def _book_divergences(engine: Engine, exchange: Exchange) -> list[str]:
@@ -350,6 +385,8 @@ async def soak_one(
                         report.faults["clock steps (engine vs exchange)"] += 1
                     if clock.time_ns() >= next_hour_ns:
                         report.rss_mb_by_hour.append(_rss_mb())
+                        report.engine_mb_by_hour.append(held.held_mb(engine, held.of_simulator))
+                        report.simulator_mb_by_hour.append(held.held_mb(sim, held.of_engine))
                         report.sample_traced()
                         hour = (next_hour_ns - start_ns) // (RSS_EVERY_S * NS_PER_S)
                         print(
@@ -369,47 +406,58 @@ async def soak_one(
                 if not last:
                     await _kill(engine, store, run_task)
                     report.faults["kills (then restart from the database)"] += 1
-                    continue
-                # Books compared while the stream is live: a market counts only if it differs at three
-                # checks two simulated seconds apart (a delta in flight explains one difference).
-                diverged: Counter[str] = Counter()
-                for _ in range(3):
-                    diverged.update(_book_divergences(engine, exchange))
-                    await clock.sleep(2.0)
-                report.book_divergences += [d for d, n in diverged.items() if n == 3]
-                report.books_compared += len(engine.ws.books)
-                report.books_live += sum(
-                    not b.stale for t in engine.ws.books if (b := engine.ws.books.get(t))
-                )
-                closed_before = clock.time_ns() - 60 * NS_PER_S  # a refresh (15 s) has seen them close
-                report.closed_books_held += sum(
-                    (m := exchange.markets.get(t)) is not None and m.close_ns < closed_before
-                    for t in engine.ws.books
-                )
-                stop.set()
-                await run_task
-                audit_result = compare_with_simulator(store, exchange, user_id, exchange.config.start_balance)
-                store.flush()
-                theirs = [f.fill_id for f in exchange.accounts.fills.get(user_id, [])]
-                ours = [f.fill_id for f in store.fills()]
-                report.fills_exchange += len(theirs)
-                report.fills_db += len(ours)
-                report.fills_lost += len(set(theirs) - set(ours))
-                report.fills_doubled += len(ours) - len(set(ours))
-                report.ledger_mismatches += audit_result.mismatches
-                ids = [o.client_order_id for o in exchange.orders.values() if o.user_id == user_id]
-                report.duplicate_orders += sum(n - 1 for c, n in Counter(ids).items() if c and n > 1)
-                report.orphan_resting += sum(
-                    o.is_live for o in exchange.orders.values() if o.user_id == user_id
-                )
-                store.close()
+                else:
+                    await _final_checks(engine, store, exchange, user_id, stop, run_task, report)
+            if not last:  # the killed engine is gone, as its process would be
+                del engine, store, run_task, stop
+                _release_freed_memory()
         injector = sim.server.faults
         for kind, n in injector.injected.items():
             report.faults[f"HTTP {kind.value} injected"] += n
         report.faults["ws frames reordered (delivered after a later one)"] += injector.ws_reordered
         report.faults["ws book deltas ahead of their predecessor"] += injector.ws_sid_overtakes
+        report.duplicate_orders += sum(n - 1 for n in audit.accepted.values() if n > 1)
         report.simulated_hours += hours
     del audit
+
+
+async def _final_checks(
+    engine: Engine,
+    store: SqliteStore,
+    exchange: Exchange,
+    user_id: str,
+    stop: asyncio.Event,
+    run_task: asyncio.Task[None],
+    report: SoakReport,
+) -> None:
+    """After the last segment: books while live, then a clean shutdown and the ledger and fills."""
+    clock = exchange.clock
+    # Books compared while the stream is live: a market counts only if it differs at three
+    # checks two simulated seconds apart (a delta in flight explains one difference).
+    diverged: Counter[str] = Counter()
+    for _ in range(3):
+        diverged.update(_book_divergences(engine, exchange))
+        await clock.sleep(2.0)
+    report.book_divergences += [d for d, n in diverged.items() if n == 3]
+    report.books_compared += len(engine.ws.books)
+    report.books_live += sum(not b.stale for t in engine.ws.books if (b := engine.ws.books.get(t)))
+    closed_before = clock.time_ns() - 60 * NS_PER_S  # a refresh (15 s) has seen them close
+    report.closed_books_held += sum(
+        (m := exchange.markets.get(t)) is not None and m.close_ns < closed_before for t in engine.ws.books
+    )
+    stop.set()
+    await run_task
+    audit_result = compare_with_simulator(store, exchange, user_id, exchange.config.start_balance)
+    store.flush()
+    theirs = [f.fill_id for f in exchange.accounts.fills.get(user_id, [])]
+    ours = [f.fill_id for f in store.fills()]
+    report.fills_exchange += len(theirs)
+    report.fills_db += len(ours)
+    report.fills_lost += len(set(theirs) - set(ours))
+    report.fills_doubled += len(ours) - len(set(ours))
+    report.ledger_mismatches += audit_result.mismatches
+    report.orphan_resting += sum(o.is_live for o in exchange.orders.values() if o.user_id == user_id)
+    store.close()
 
 
 def run_soak(
