@@ -16,10 +16,15 @@ their ``finally`` blocks for in-memory bookkeeping (none of them writes to the e
 memory is not freed. The next engine starts from the database, as a restart would.
 
 Invariants, checked at the end: the database's fills equal the exchange's (0 lost, 0 doubled), no client
-order id on the exchange twice, no order of ours resting after the last shutdown, every order the
+order id accepted by the exchange twice, no order of ours resting after the last shutdown, every order the
 exchange received within the risk limits at its instant, no unhandled exception (a traceback logged
 or an exception reaching the loop's handler), and every book the engine holds at the end, once quiet,
 equal to the exchange's.
+
+Memory, sampled every simulated hour: the process's resident set (engine and simulator together), and
+apart, the Python objects reachable from the live engine and from the simulator (``kxbtc.bench.held``).
+After each emulated kill the dead engine is collected and freed pages go back to the system, as they
+would when a killed process ends.
 """
 
 from __future__ import annotations
