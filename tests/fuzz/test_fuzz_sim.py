@@ -3,7 +3,9 @@ with one of Kalshi's error shapes, and every WebSocket command an answer on a co
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -229,3 +231,34 @@ def test_fuzzed_ws_commands_are_answered_and_the_connection_stays_up(
             assert isinstance(frame["msg"]["code"], int) and isinstance(frame["msg"]["msg"], str), frame
         if frame.get("id") == SENTINEL_ID and frame["type"] == "ok":
             break
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["drop", "delay_ms", "reorder", "http_429", "disconnect_every", "x"]),
+                st.one_of(
+                    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                    st.text(max_size=8),
+                ),
+            ),
+            max_size=4,
+        ).map(lambda items: ",".join(f"{k}={v}" for k, v in items)),
+    )
+)
+def test_a_faults_spec_parses_to_finite_in_range_values_or_is_refused(text: str) -> None:
+    # ``kxbtc sim serve --faults``: nan, inf, negatives and probabilities over 1 are refused, typed.
+    from kxbtc.sim.faults import FaultSpec, FaultSpecError
+
+    try:
+        spec = FaultSpec.parse(text)
+    except FaultSpecError:
+        return
+    for field in dataclasses.fields(spec):
+        value = getattr(spec, field.name)
+        assert math.isfinite(value) and value >= 0, field.name
+    for name in ("drop", "reorder", "http_429", "http_5xx", "lose_response"):
+        assert 0.0 <= getattr(spec, name) <= 1.0

@@ -4,6 +4,7 @@ settled by client_order_id, and positions agree with the exchange afterwards."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kxbtc.clock import NS_PER_S, ScaledClock
 from kxbtc.kalshi.discovery import open_contracts
@@ -76,13 +77,39 @@ async def test_reconcile_repairs_missed_fills_once_and_resolves_unknown_orders(t
             )
 
             reconciler = Reconciler(rest, portfolio, store, clock)
+            asked: list[int | None] = []
+            iter_fills = rest.iter_fills
+
+            def spy(**filters: Any) -> Any:
+                asked.append(filters.get("min_ts"))
+                return iter_fills(**filters)
+
+            rest.iter_fills = spy  # type: ignore[method-assign]
             first = await reconciler.run_once()
             second = await reconciler.run_once()
+            # Another order whose fill we missed, after the first pass: the later, incremental passes
+            # (only fills since the previous pass began, less a margin) still repair it.
+            again = client_order_id("reconcile-test", 3)
+            deepest_no = min(p for p, _ in (await rest.get_orderbook(window.ticker)).no_levels())
+            await rest.create_order(
+                order_request(
+                    ticker=window.ticker,
+                    client_order_id=again,
+                    side="bid",
+                    price=Price(10_000 - deepest_no),  # crosses every level: fills whatever the book
+                    count=Count(100),
+                    time_in_force="fill_or_kill",
+                    exchange_index=window.exchange_index,
+                )
+            )
+            third = await reconciler.run_once()
 
         store.flush()
-        assert first.fills_added >= 1 and second.fills_added == 0
+        assert first.fills_added >= 1 and second.fills_added == 0 and third.fills_added >= 1
+        # The first pass reads the whole history, the later ones from the previous pass's start on.
+        assert asked[0] is None and all(t is not None and t <= clock.time_ns() // NS_PER_S for t in asked[1:])
         assert first.position_mismatches == [] and second.position_mismatches == []
-        assert portfolio.position(window.ticker) == 200
+        assert portfolio.position(window.ticker) == 300
         assert {o.client_order_id: o.status for o in store.orders()} == {sent: "executed", lost: "not_placed"}
         exchange_fills = {f.fill_id for f in exchange.accounts.fills[sim.user_id()]}
         assert {f.fill_id for f in store.fills()} == exchange_fills

@@ -6,7 +6,7 @@ import pytest
 
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.sim import wire
-from kxbtc.sim.exchange import Exchange, SimRejection
+from kxbtc.sim.exchange import Exchange, SimConfig, SimRejection
 from kxbtc.units import Money, parse_count, parse_money, parse_price
 
 START_S = 1_781_159_000  # 2026-06-11T06:23:20Z
@@ -396,3 +396,27 @@ def test_resting_orders_that_would_close_a_holding_need_no_collateral(clock: Man
     order(ex, a, t, "bid", "0.30", "1")
     assert ex.balance(a).available == left - parse_money("0.30")
     ex.check_invariants()
+
+
+def test_a_forgotten_markets_orders_go_with_it_but_fills_and_client_ids_stay(clock: ManualClock) -> None:
+    # A long-running simulator stays flat: a finalized market past its retention takes its users'
+    # (finished) orders along; their fills and client order ids are the account's and stay.
+    ex = Exchange(clock, seed=3, config=SimConfig(counterparties=False, retain_finalized_s=60))
+    maker, taker = ex.ensure_user("maker"), ex.ensure_user("taker")
+    t = quarter(ex)
+    order(ex, maker, t, "ask", "0.40", "2")
+    filled = order(ex, taker, t, "bid", "0.40", "2", client_order_id="gone-1").order
+    resting = order(ex, taker, t, "bid", "0.10", "1").order
+    clock.set_ns(ex.markets[t].close_ns + 2 * 3600 * NS_PER_S)
+    ex.step()
+    later = quarter(ex)  # a window listed since, still open
+    live = order(ex, taker, later, "bid", "0.10", "1").order
+    assert t not in ex.markets
+    assert {o.order_id for o in ex.orders_page(taker, limit=100).items} == {live.order_id}
+    with pytest.raises(SimRejection):
+        ex.order(taker, filled.order_id)
+    assert resting.order_id not in ex.orders
+    assert [f.order_id for f in ex.accounts.fills[taker]] == [filled.order_id]
+    with pytest.raises(SimRejection) as err:
+        order(ex, taker, later, "bid", "0.10", "1", client_order_id="gone-1")
+    assert err.value.code == "order_already_exists"

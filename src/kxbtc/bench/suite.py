@@ -158,18 +158,25 @@ def run_all(
 def _soak_memory(path: Path | None) -> list[Figure] | None:
     if path is None or not path.exists():
         return None
-    rss = json.loads(path.read_text()).get("rss_mb_by_hour") or []
+    doc = json.loads(path.read_text())
+    rss = doc.get("rss_mb_by_hour") or []
     if len(rss) < 2:
         return None
     first, last = rss[0], rss[-1]
     growth = 100.0 * (last - first) / first if first else 0.0
-    return [
+    out = [
         Figure("rss_hour1", "resident memory after simulated hour 1", "MB", first, None, 1),
         Figure(
             f"rss_hour{len(rss)}", f"resident memory after simulated hour {len(rss)}", "MB", last, None, 1
         ),
         Figure("rss_growth", f"memory growth, hour 1 to hour {len(rss)}", "%", growth, None, 1),
     ]
+    # The engine's share apart from the simulator's (objects reachable from it; soaks since issue 15).
+    engine = doc.get("engine_mb_by_hour") or []
+    if len(engine) >= 2:
+        what = f"held by the engine, hour 1 -> {len(engine)} (MB)"
+        out.append(Figure("engine_held_growth", what, "MB", engine[-1] - engine[0], None, 1))
+    return out
 
 
 def _figure_json(f: Figure) -> dict[str, Any]:

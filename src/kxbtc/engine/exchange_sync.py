@@ -39,11 +39,13 @@ class ExchangeSync:
     async def reconcile(self) -> None:
         core = self.core
         sent_before = self.router.sent
+        quiet_before = core.orders.quiet()
         report = await self.reconciler.run_once()
         core.stats.fills_repaired += report.fills_added
         core.stats.settlements = len(core.portfolio.settled)
-        # An order sent while the exchange was being read may have fills the read did not see.
-        if core.orders.quiet() and self.router.sent == sent_before:
+        # An order sent while the exchange was being read, or still in flight when the read began, may
+        # have fills the read did not see (it executed after the fills were read).
+        if quiet_before and core.orders.quiet() and self.router.sent == sent_before:
             # Every fill the exchange has is now in the ledger: nothing is pending any more.
             core.orders.all_booked()
             if self._on_all_booked is not None:

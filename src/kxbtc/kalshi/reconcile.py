@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 OPEN_STATES = ("intended", "unknown", "resting")
 #: An order still unknown to the exchange this long after we recorded it was never placed.
 NEVER_PLACED_AFTER_S = 30.0
+#: After one complete pass over the fills, later passes ask only for fills stamped after the previous
+#: pass began, less this margin: the exchange's read model lags by hundreds of ms and our clock may be
+#: off by seconds (a step of a minute is a clock fault the risk gate halts on). Without it every pass
+#: paged through the account's whole history, once a minute.
+FILLS_OVERLAP_S = 600
 
 
 @dataclass(slots=True)
@@ -94,6 +99,8 @@ class Reconciler:
         self._on_risk_event = on_risk_event
         self.runs = 0
         self.repairs = 0
+        #: ``min_ts`` of the next fills pass (Unix s); None until a pass has read the whole history.
+        self._fills_since_s: int | None = None
 
     def _event(self, kind: str, severity: str, detail: str) -> None:
         record = RiskEventRecord(self.clock.time_ns(), kind, severity, detail)
@@ -120,7 +127,9 @@ class Reconciler:
 
     async def _fills(self, report: ReconcileReport) -> None:
         # Fills come back newest first; apply oldest first so average costs evolve as they happened.
-        missing = [f async for f in self.rest.iter_fills() if f.fill_id not in self.portfolio.fill_ids]
+        began_s = self.clock.time_ns() // NS_PER_S
+        fills = self.rest.iter_fills(min_ts=self._fills_since_s)  # None: the whole history
+        missing = [f async for f in fills if f.fill_id not in self.portfolio.fill_ids]
         for fill in sorted(missing, key=lambda f: (f.ts or 0, f.fill_id)):
             event = fill_record(fill, "rest")
             if self.portfolio.add_fill(event):
@@ -132,6 +141,8 @@ class Reconciler:
                     f"fill {event.fill_id} on {event.ticker} ({event.side} {event.count} @ {event.price})"
                     " was missing locally",
                 )
+        # Every fill up to now is in: the next pass reads from here, less the margin.
+        self._fills_since_s = began_s - FILLS_OVERLAP_S
 
     async def _orders(self, report: ReconcileReport) -> None:
         now = self.clock.time_ns()

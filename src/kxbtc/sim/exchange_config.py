@@ -39,7 +39,7 @@ class SimConfig:
     max_batch: int = 20
     #: Kalshi's weekly trading pause, Thursday 03:00-05:00 ET (cancels allowed, no new orders).
     weekly_maintenance: bool = False
-    #: Finalized markets (and their trades) older than this are forgotten.
+    #: Finalized markets (with their trades, candles and users' orders) older than this are forgotten.
     retain_finalized_s: int = 6 * 3600
     #: Settled markets and trades older than this are served only by the ``/historical`` endpoints, as
     #: Kalshi's archive does after about three months (``kxbtc.sim.history_tier``); None archives nothing.

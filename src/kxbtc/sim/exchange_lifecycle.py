@@ -293,11 +293,12 @@ class MarketLifecycle:
         horizon = t_ns - self.state.config.retain_finalized_s * NS_PER_S
         if t_ns % (60 * NS_PER_S):
             return  # once a minute is plenty
-        for ticker in [
+        gone = [
             t
             for t, m in self.state.markets.items()
             if m.status == "finalized" and m.settled_ns is not None and m.settled_ns < horizon
-        ]:
+        ]
+        for ticker in gone:
             market = self.state.markets.pop(ticker)
             self.state.books.pop(ticker, None)
             self.state.trades.pop(ticker, None)
@@ -306,6 +307,23 @@ class MarketLifecycle:
             event = self.state.events_by_ticker.get(market.event_ticker)
             if event is not None and all(t not in self.state.markets for t in event.market_tickers):
                 del self.state.events_by_ticker[market.event_ticker]
+        if gone:
+            self._forget_orders(set(gone))
+
+    def _forget_orders(self, tickers: set[str]) -> None:
+        """Users' orders in forgotten markets go with them (all finished: a market settles only after its
+        orders are canceled), so a long run stays flat. Their client order ids stay taken, and the users'
+        fills and settlements stay: they are the account's history."""
+        for user in self.state.user_states.values():
+            if not user.orders:
+                continue
+            kept = [o for o in user.orders if o.ticker not in tickers or o.is_live]
+            if len(kept) == len(user.orders):
+                continue
+            for order in user.orders:
+                if order.ticker in tickers and not order.is_live:
+                    self.state.orders.pop(order.order_id, None)
+            user.orders = kept
 
     # -- pauses, market close and order expiry -------------------------------------------------
 

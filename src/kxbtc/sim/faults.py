@@ -7,6 +7,13 @@ Spec string (``--faults``), comma-separated ``name=value`` pairs, all optional:
 - ``delay_ms=N``: delay every WS message and REST response by up to N ms (uniform). A network delay: each
   WS frame leaves at its send time plus its own delay (never before the frame ahead of it), so frames
   overlap in flight and the delay costs no throughput.
+- ``reorder=P``: WS frames of different subscriptions travel independently, as when Kalshi's channels
+  come from different services: each frame is held back with probability P by up to
+  ``max(delay_ms, 25)`` ms more, and frames of other subscriptions sent after it overtake it (a fill
+  before its order update, a ticker before the book delta). A subscription's own frames keep their order
+  behind it, except that rarely (P / 20 of book deltas) a delta overtakes its sid's previous one: the
+  client sees a seq gap and must resync. Command replies (``subscribed``, ``ok``, errors) are never
+  reordered with anything.
 - ``http_429=P`` / ``http_5xx=P``: answer a REST request with 429 / 500 before executing it.
 - ``retry_after=S``: injected 429s carry ``Retry-After: S`` (whole seconds). Kalshi sends none
   (kalshi-api.md §3.6); this exercises clients that honour it where a server does.
@@ -40,6 +47,7 @@ class FaultSpec:
     http_5xx: float = 0.0
     lose_response: float = 0.0
     retry_after: float = 0.0
+    reorder: float = 0.0
 
     @staticmethod
     def parse(text: str) -> FaultSpec:
@@ -72,6 +80,12 @@ class FaultSpec:
         return any(getattr(self, f.name) for f in fields(self))
 
 
+#: A held-back frame waits up to this long more (ms) when ``delay_ms`` is smaller.
+REORDER_HOLD_MS = 25.0
+#: The share of reordered book deltas that overtake their own sid's previous frame (a seq gap).
+SID_OVERTAKE_SHARE = 0.05
+
+
 class HttpFault(Enum):
     NONE = "none"
     RATE_LIMITED = "429"
@@ -92,6 +106,10 @@ class FaultInjector:
         self._rng = random.Random(seed)
         #: How many of each HTTP fault were injected, for tests that count a client's retries.
         self.injected: dict[HttpFault, int] = {HttpFault.RATE_LIMITED: 0, HttpFault.SERVER_ERROR: 0}
+        #: WS frames delivered after a frame that was sent later (``reorder``), over every connection.
+        self.ws_reordered = 0
+        #: Book deltas let go ahead of their own subscription's previous frame (each a seq gap).
+        self.ws_sid_overtakes = 0
 
     def http_fault(self) -> HttpFault:
         fault = HttpFault.NONE
@@ -120,6 +138,21 @@ class FaultInjector:
         if not self.spec.delay_ms:
             return 0.0
         return self._rng.uniform(0.0, self.spec.delay_ms) / 1000.0
+
+    @property
+    def reorders(self) -> bool:
+        return bool(self.spec.reorder)
+
+    def hold_back_seconds(self) -> float:
+        """Extra delay of one frame under ``reorder``: 0 unless this frame is drawn to be held back."""
+        if not self.spec.reorder or self._rng.random() >= self.spec.reorder:
+            return 0.0
+        return self._rng.uniform(0.0, max(self.spec.delay_ms, REORDER_HOLD_MS)) / 1000.0
+
+    def overtakes_own_sid(self) -> bool:
+        """Whether a book delta may leave ahead of its subscription's frames still in flight."""
+        share = self.spec.reorder * SID_OVERTAKE_SHARE
+        return bool(share) and self._rng.random() < share
 
     @property
     def disconnect_after_s(self) -> float | None:

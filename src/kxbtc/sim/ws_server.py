@@ -7,6 +7,9 @@ Ordering: exchange events reach a connection through its ``EventQueue``. Command
 handled synchronously and only *enqueue* frames; one writer task sends them. Before a command runs,
 every pending event is dispatched, and a new subscription's snapshot is taken in the same synchronous
 step, so a snapshot is never followed by a delta it already contains.
+With the ``reorder`` fault, frames of different subscriptions may overtake one another on the way
+out (each sid keeps its order, but for a rare book delta that overtakes its predecessor: a seq gap), while
+command replies stay in order with everything, so a snapshot still never precedes its ``subscribed``.
 
 Sequencing: one ``seq`` stream per sid, starting at 1, on every frame that carries the sid (data, ``ok``,
 ``unsubscribed``). ``orderbook_delta``, ``trade``, ``market_lifecycle_v2`` and ``cfbenchmarks_value``
@@ -17,6 +20,7 @@ not document it on them). A dropped-message fault skips a seq number, which the 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -88,11 +92,17 @@ class WsConnection:
         self.user_id = user_id
         self.subs: dict[int, Subscription] = {}
         self._next_sid = 1
-        # Each frame with the loop time it is due on the wire (its send time plus any injected delay).
-        self._outbox: asyncio.Queue[tuple[float, str] | None] = asyncio.Queue()
+        # Heap of frames by the loop time each is due on the wire (its send time plus any injected
+        # delay), then by send order; the writer sends the earliest due once it is due.
+        self._outbox: list[tuple[float, int, str]] = []
+        self._wake = asyncio.Event()
         self._queue: EventQueue = self.exchange.subscribe()
         self._faults = server.faults
-        self._last_due = 0.0
+        self._sent = 0  # frames queued so far: the send order
+        self._last_due = 0.0  # the latest due of any frame: nothing in order may leave before it
+        self._barrier = 0.0  # the latest command reply's due: nothing queued after it overtakes it
+        self._sid_due: dict[int, float] = {}  # per sid, its latest frame's due (``reorder``)
+        self._delivered = -1  # the highest send order written so far
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -144,14 +154,27 @@ class WsConnection:
 
     async def _write(self) -> None:
         loop = asyncio.get_running_loop()
+        outbox, wake = self._outbox, self._wake
         while True:
-            item = await self._outbox.get()
-            if item is None:
-                return
-            due, frame = item
-            wait = due - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if not outbox:
+                wake.clear()
+                await wake.wait()
+                continue
+            due, order, frame = outbox[0]
+            if due > loop.time():
+                # Sleep until it is due, or until an earlier frame is queued (``_put`` wakes us).
+                wake.clear()
+                timer = loop.call_at(due, wake.set)
+                try:
+                    await wake.wait()
+                finally:
+                    timer.cancel()
+                continue
+            heapq.heappop(outbox)
+            if order < self._delivered:
+                self._faults.ws_reordered += 1
+            else:
+                self._delivered = order
             await self.ws.send_str(frame)
 
     async def _heartbeat(self) -> None:
@@ -166,21 +189,40 @@ class WsConnection:
     # -- output -----------------------------------------------------------------------------------
 
     def _emit(self, frame: dict[str, Any]) -> None:
-        if self._outbox.qsize() >= self.server.config.ws_buffer_frames:
+        if len(self._outbox) >= self.server.config.ws_buffer_frames:
             self._overflow()
             return
-        self._put(json.dumps(frame, separators=(",", ":")))
+        # A data frame travels in its subscription's lane; a command reply (it has an id) is in order
+        # with everything.
+        sid = frame.get("sid") if "id" not in frame else None
+        self._put(json.dumps(frame, separators=(",", ":")), sid, frame.get("type") == "orderbook_delta")
 
-    def _put(self, text: str) -> None:
-        """Queue ``text`` due now plus its delay, never before the frame ahead (TCP keeps order)."""
-        due = asyncio.get_running_loop().time() + self._faults.delay_seconds()
+    def _put(self, text: str, sid: int | None = None, book_delta: bool = False) -> None:
+        """Queue ``text`` due now plus its delay. Without ``reorder``, never before the frame ahead (TCP
+        keeps order); with it, only never before its own sid's previous frame or a command reply."""
+        faults = self._faults
+        due = asyncio.get_running_loop().time() + faults.delay_seconds()
+        if sid is None or not faults.reorders:
+            due = max(due, self._last_due)
+            self._barrier = due
+        else:
+            due = max(due + faults.hold_back_seconds(), self._barrier)
+            lane = self._sid_due.get(sid, 0.0)
+            if lane > due and book_delta and faults.overtakes_own_sid():
+                faults.ws_sid_overtakes += 1  # leaves ahead of its sid's frames in flight: a seq gap
+            else:
+                due = max(due, lane)
+            self._sid_due[sid] = max(lane, due)
         self._last_due = max(self._last_due, due)
-        self._outbox.put_nowait((self._last_due, text))
+        item = (due, self._sent, text)
+        self._sent += 1
+        heapq.heappush(self._outbox, item)
+        if self._outbox[0] is item:
+            self._wake.set()  # the writer may be waiting for a later frame
 
     def _overflow(self) -> None:
         """The client reads too slowly: every subscription ends with the terminal error 25."""
-        while not self._outbox.empty():
-            self._outbox.get_nowait()
+        self._outbox.clear()
         subs = list(self.subs)
         self.subs.clear()
         for sid in subs:
