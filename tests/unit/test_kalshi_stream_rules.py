@@ -89,3 +89,29 @@ def test_ok_replies_on_a_trade_sid_give_it_no_books() -> None:
     later = frame("rfq_created", 2, 5, id="r")  # a gap on the trade sid, seen on a type we do not know
     assert stale_of(stream.on_message(decode_frame(later), 0)) == []
     assert stream.stats.seq_gaps == 1
+
+
+def delta(seq: int, ticker: str = A) -> bytes:
+    return frame(
+        "orderbook_delta",
+        1,
+        seq,
+        market_ticker=ticker,
+        market_id="x",
+        price_dollars="0.4200",
+        delta_fp="1.00",
+        side="yes",
+    )
+
+
+def test_a_delta_overtaken_by_its_successor_costs_one_gap_and_is_never_applied() -> None:
+    notices: list[StreamNotice] = []
+    stream = book_stream(notices)
+    # Seq 3 and 4 were sent; 4 arrives first: one gap, the sid's books stale (a resync is due).
+    assert stale_of(stream.on_message(decode_frame(delta(4)), 5)) == [A, B]
+    # Then the late 3: dropped, no second gap, no book event; and 5 after it is in sequence.
+    assert stream.on_message(decode_frame(delta(3)), 6) == []
+    [event] = stream.on_message(decode_frame(delta(5)), 7)
+    assert not isinstance(event, BookStale)
+    assert notices == [SeqGap(1, 3, 4)]
+    assert stream.stats.seq_gaps == 1 and stream.stats.late_frames == 1

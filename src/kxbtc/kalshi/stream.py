@@ -75,6 +75,8 @@ class StreamStats:
     frames: int = 0
     book_frames: int = 0
     seq_gaps: int = 0
+    #: Frames that arrived after a later one of their sid (counted in neither gaps nor books).
+    late_frames: int = 0
     bad_frames: int = 0
     disconnects: int = 0
     tickers: int = 0
@@ -256,6 +258,11 @@ class KalshiStream:
         if expected is None or seq == expected:  # in sequence (``_check_seq``'s first case, inlined)
             next_seq[sid] = seq + 1
             out: list[CoreEvent] = []
+        elif seq < expected and not snapshot:
+            # A delta overtaken by a later one: its book went stale when the later one showed the gap, and
+            # what it says is older than the snapshot that will repair it. Dropped (``_check_seq``).
+            self.stats.late_frames += 1
+            return []
         else:
             out = self._check_seq(sid, seq, ts_ns, repaired=ticker if snapshot else None)
         try:
@@ -299,6 +306,13 @@ class KalshiStream:
         if sid not in self._next_seq:
             return []
         expected = self._next_seq[sid]
+        if expected is not None and seq < expected and repaired is None:
+            # Overtaken by a later frame (a reordering path; Kalshi's one TCP stream never does it): the
+            # gap it left was counted when the later one arrived, and moving the expected number back
+            # would count every frame after it as a gap again. Its content still counts (a fill is a
+            # fill); a late book delta never reaches here (``_on_book`` drops it).
+            self.stats.late_frames += 1
+            return []
         self._next_seq[sid] = seq + 1
         if expected is None or seq == expected:
             return []
