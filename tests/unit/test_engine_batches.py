@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.config import Config
+from kxbtc.core import decisions
 from kxbtc.core.books import BookSet
 from kxbtc.core.commands import OutgoingOrder
 from kxbtc.domain.events import BookSnapshot, IndexTick, MarketListed
@@ -182,3 +184,30 @@ def test_every_order_of_a_batch_is_sent_before_the_tasks_awaiting_answers_are_ma
 class _Done:
     def add_done_callback(self, callback: Any) -> None:
         pass
+
+
+def test_decision_records_are_encoded_after_the_batchs_orders_and_kept_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strategy = _Recorder(orders_on="AB")
+    engine, store, events = _engine(tmp_path, strategy)
+    dumps = json.dumps
+
+    def counting(*args: Any, **kwargs: Any) -> str:
+        events.append("encoded")
+        return dumps(*args, **kwargs)
+
+    monkeypatch.setattr(decisions.json, "dumps", counting)
+    try:
+        engine.on_batch_start()
+        for ticker in ("B", "A", "C"):
+            _book_changed(engine, ticker)
+        engine.on_batch_end()
+        sent = [e for e in events if e.startswith("sent")]
+        assert sent == ["sent A", "sent B"]
+        assert events.index("encoded") > events.index("sent B")  # no JSON before the last order is out
+        store.flush()
+        rows = store._conn.execute("SELECT ticker, intent FROM decisions ORDER BY id").fetchall()
+        assert [r[0] for r in rows] == ["A", "B"] and all('"approved' in r[1] for r in rows)
+    finally:
+        store.close()

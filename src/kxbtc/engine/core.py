@@ -472,13 +472,19 @@ class Engine(WsHandler):
     def _evaluate(self, tickers: list[str]) -> None:
         # The store hears the evaluations' records after their orders are on the wire, and the tasks
         # that await the answers are created then too (~10 us each, which the next market's order
-        # would otherwise wait for; none of them runs before the handler returns anyway).
+        # would otherwise wait for; none of them runs before the handler returns anyway), and the
+        # decision records encoded.
         self._deferred = []
+        decisions = self.core.decision_log
         try:
             with self.store.hold():
-                for ticker in tickers:
-                    self.core.on_book_changed(ticker)
-                    self._carry(self.core.take_commands())
+                decisions.defer()
+                try:
+                    for ticker in tickers:
+                        self.core.on_book_changed(ticker)
+                        self._carry(self.core.take_commands())
+                finally:
+                    decisions.write_deferred()
         finally:
             deferred, self._deferred = self._deferred, None
             for work, what in deferred:
