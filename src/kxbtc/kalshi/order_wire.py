@@ -179,8 +179,14 @@ class OrderWire:
         self.opened = 0
 
     def _idle(self) -> _Connection | None:
-        self._connections = [c for c in self._connections if not c.closed]
-        return next((c for c in self._connections if c.idle), None)
+        # A plain loop, pruning closed connections only when one is seen (this runs twice per order).
+        for conn in self._connections:
+            if conn.idle:
+                return conn
+            if conn.closed:
+                self._connections = [c for c in self._connections if not c.closed]
+                return self._idle()
+        return None
 
     def ready(self) -> bool:
         """An idle connection is there: ``try_send`` would write now."""
