@@ -4,11 +4,17 @@ evaluated at once. Offline: the books are set directly, the order path is observ
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.config import Config
+from kxbtc.core import decisions
 from kxbtc.core.books import BookSet
 from kxbtc.core.commands import OutgoingOrder
 from kxbtc.domain.events import BookSnapshot, IndexTick, MarketListed
@@ -29,7 +35,8 @@ URL = "http://127.0.0.1:9/trade-api/v2"
 
 
 class _Recorder(Strategy):
-    """Notes every evaluation; asks for a one-cent bid on ``orders_on``."""
+    """Notes every evaluation; asks for a one-cent bid on each market in ``orders_on`` (one-letter
+    tickers)."""
 
     name = "recorder"
 
@@ -40,13 +47,15 @@ class _Recorder(Strategy):
     def on_book(self, market: MarketState, oracle: OracleView, ctx: DecisionContext) -> list[Decision]:
         ticker = market.contract.ticker
         self.seen.append(ticker)
-        if ticker != self.orders_on:
+        if ticker not in self.orders_on:
             return []
         intent = OrderIntent(ticker, "bid", Price(100), Count(100), self.name, "test", "fill_or_kill")
         return [Decision(intent, {})]
 
 
-def _engine(tmp_path: Path, strategy: _Recorder) -> tuple[Engine, SqliteStore, list[str]]:
+def _engine(
+    tmp_path: Path, strategy: _Recorder, *, run_tasks: bool = False
+) -> tuple[Engine, SqliteStore, list[str]]:
     clock = ManualClock(NOW)
     key = generate_key_pair()
     signer = Signer(key.key_id, key.private_key_pem, clock)
@@ -87,7 +96,8 @@ def _engine(tmp_path: Path, strategy: _Recorder) -> tuple[Engine, SqliteStore, l
         work.close()  # the answer's task: not run here
 
     engine.router.start = start  # type: ignore[assignment,method-assign]
-    engine._spawn = spawn  # type: ignore[method-assign]
+    if not run_tasks:
+        engine._spawn = spawn  # type: ignore[method-assign]
     return engine, store, events
 
 
@@ -143,5 +153,61 @@ def test_the_evaluations_records_reach_the_store_after_the_send(tmp_path: Path) 
         assert queued_at_send == [0]  # the batch's records were held until the order was out
         store.flush()
         assert [o.client_order_id for o in store.orders()] != []
+    finally:
+        store.close()
+
+
+def test_every_order_of_a_batch_is_sent_before_the_tasks_awaiting_answers_are_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strategy = _Recorder(orders_on="AC")
+    engine, store, events = _engine(tmp_path, strategy, run_tasks=True)
+
+    def ensure_future(work: Any) -> Any:
+        events.append("task")
+        inspect.getcoroutinelocals(work)["work"].close()  # the answer's task: not run here
+        work.close()
+        return _Done()
+
+    monkeypatch.setattr(asyncio, "ensure_future", ensure_future)
+    try:
+        engine.on_batch_start()
+        for ticker in ("C", "A", "B"):
+            _book_changed(engine, ticker)
+        engine.on_batch_end()
+        # The second market's order does not wait for the first one's answer task to be made.
+        assert events == ["written ahead A", "sent A", "written ahead C", "sent C", "task", "task"]
+    finally:
+        store.close()
+
+
+class _Done:
+    def add_done_callback(self, callback: Any) -> None:
+        pass
+
+
+def test_decision_records_are_encoded_after_the_batchs_orders_and_kept_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strategy = _Recorder(orders_on="AB")
+    engine, store, events = _engine(tmp_path, strategy)
+    dumps = json.dumps
+
+    def counting(*args: Any, **kwargs: Any) -> str:
+        events.append("encoded")
+        return dumps(*args, **kwargs)
+
+    monkeypatch.setattr(decisions.json, "dumps", counting)
+    try:
+        engine.on_batch_start()
+        for ticker in ("B", "A", "C"):
+            _book_changed(engine, ticker)
+        engine.on_batch_end()
+        sent = [e for e in events if e.startswith("sent")]
+        assert sent == ["sent A", "sent B"]
+        assert events.index("encoded") > events.index("sent B")  # no JSON before the last order is out
+        store.flush()
+        rows = store._conn.execute("SELECT ticker, intent FROM decisions ORDER BY id").fetchall()
+        assert [r[0] for r in rows] == ["A", "B"] and all('"approved' in r[1] for r in rows)
     finally:
         store.close()

@@ -30,6 +30,21 @@ class DecisionLog:
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
         self._rejection_logged: dict[tuple[str, str, str], int] = {}
+        #: Records waiting to be encoded (``defer``): None records at once.
+        self._deferred: list[tuple[int, Decision, str]] | None = None
+
+    def defer(self) -> None:
+        """Keep the records made from now on unencoded until ``write_deferred``: the live engine encodes
+        them after the batch's orders are on the wire (the JSON is ~10 us a decision, which the next
+        market's order would wait for). Their order in the store is unchanged."""
+        if self._deferred is None:
+            self._deferred = []
+
+    def write_deferred(self) -> None:
+        """Encode and store the deferred records, in order, and record at once again."""
+        deferred, self._deferred = self._deferred or [], None
+        for now, decision, outcome in deferred:
+            self._write(now, decision, outcome)
 
     def should_record_rejection(self, now: int, ticker: str, strategy: str, rule: str) -> bool:
         key = (ticker, strategy, rule)
@@ -40,6 +55,12 @@ class DecisionLog:
         return True
 
     def record(self, now: int, decision: Decision, outcome: str) -> None:
+        if self._deferred is not None:
+            self._deferred.append((now, decision, outcome))
+        else:
+            self._write(now, decision, outcome)
+
+    def _write(self, now: int, decision: Decision, outcome: str) -> None:
         intent = decision.intent
         self.store.record_decision(
             now,

@@ -3,6 +3,7 @@ and fills. Prices are YES-leg ``Price``; sizes are ``Count`` (1/100 contract); f
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -77,6 +78,7 @@ class Fill:
 
 #: Namespace of our client order ids (a fixed random UUID: ids from other software never collide).
 CLIENT_ORDER_NAMESPACE = uuid.UUID("6f1c7c0e-2b0a-5d7e-9a55-6b7862746331")
+_NAMESPACE_BYTES = CLIENT_ORDER_NAMESPACE.bytes
 
 
 def client_order_id(*parts: str | int) -> str:
@@ -88,4 +90,12 @@ def client_order_id(*parts: str | int) -> str:
     """
     if not parts:
         raise ValueError("client_order_id needs at least one part")
-    return str(uuid.uuid5(CLIENT_ORDER_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+    # ``uuid.uuid5`` spelled out (the same id: a test compares): it builds a UUID object only to format
+    # it, half of this id's ~10 us on the order path.
+    digest = bytearray(
+        hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(str(p) for p in parts).encode()).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = digest.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"

@@ -190,6 +190,8 @@ class Engine(WsHandler):
         self._batch: set[str] | None = None
         #: This batch started holding the store's writes (``SqliteStore.hold_writes``).
         self._holding = False
+        #: Work to start as tasks once the markets being evaluated are all sent (``_evaluate``).
+        self._deferred: list[tuple[Awaitable[object], str]] | None = None
 
     # -- the core's state, for readers ------------------------------------------------------------
 
@@ -394,6 +396,9 @@ class Engine(WsHandler):
         return results
 
     def _spawn(self, work: Awaitable[object], what: str) -> None:
+        if self._deferred is not None:  # inside a batch's evaluations: created in order at their end
+            self._deferred.append((work, what))
+            return
         task: asyncio.Task[None] = asyncio.ensure_future(self._guard(work, what))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -465,11 +470,25 @@ class Engine(WsHandler):
                 self.store.release_writes()
 
     def _evaluate(self, tickers: list[str]) -> None:
-        # The store hears the evaluations' records after their orders are on the wire.
-        with self.store.hold():
-            for ticker in tickers:
-                self.core.on_book_changed(ticker)
-                self._carry(self.core.take_commands())
+        # The store hears the evaluations' records after their orders are on the wire, and the tasks
+        # that await the answers are created then too (~10 us each, which the next market's order
+        # would otherwise wait for; none of them runs before the handler returns anyway), and the
+        # decision records encoded.
+        self._deferred = []
+        decisions = self.core.decision_log
+        try:
+            with self.store.hold():
+                decisions.defer()
+                try:
+                    for ticker in tickers:
+                        self.core.on_book_changed(ticker)
+                        self._carry(self.core.take_commands())
+                finally:
+                    decisions.write_deferred()
+        finally:
+            deferred, self._deferred = self._deferred, None
+            for work, what in deferred:
+                self._spawn(work, what)
 
     def on_fill(self, msg: Fill) -> None:
         self.core.on_fill(fill_of(msg))

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Mapping
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import h11
@@ -34,6 +35,30 @@ log = logging.getLogger(__name__)
 DEFAULT_CONNECTIONS = 16
 
 
+Headers = list[tuple[bytes, bytes]]
+
+
+class Unsent(NamedTuple):
+    """A request written to the socket that h11 has not been told about yet."""
+
+    method: str
+    target: str
+    headers: Headers
+    body: bytes
+
+
+def format_request(method: str, target: str, headers: Headers, body: bytes) -> bytes:
+    """The request as HTTP/1.1 bytes, as h11 writes them for a fixed-length body (the tests compare).
+    A CR or LF inside any part would split the request: refused."""
+    head = b"".join(
+        [f"{method} {target} HTTP/1.1\r\n".encode(), *(b"%s: %s\r\n" % field for field in headers), b"\r\n"]
+    )
+    lines = len(headers) + 2
+    if head.count(b"\n") != lines or head.count(b"\r") != lines:
+        raise ValueError("a request line or header holds a line break")
+    return head + body
+
+
 class _Connection(asyncio.Protocol):
     """One kept-alive connection; at most one request in flight."""
 
@@ -45,6 +70,8 @@ class _Connection(asyncio.Protocol):
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._body = bytearray()
+        #: The request written but not yet passed through h11 (``send``).
+        self._unsent: Unsent | None = None
 
     @property
     def idle(self) -> bool:
@@ -60,19 +87,30 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
-    def send(self, head: h11.Request, body: bytes) -> asyncio.Future[httpx2.Response]:
-        """Write the request now, in one ``transport.write``; the future answers it."""
+    def send(self, data: bytes, request: Unsent) -> asyncio.Future[httpx2.Response]:
+        """Write ``data`` (``request``, already formatted: ``format_request``) now, in
+        one ``transport.write``; the future answers it. h11 is told about the request only when the
+        answer arrives (``_catch_up``): its event checks cost about 35 us per order, which the next order
+        of the same batch would otherwise wait for."""
         assert self.transport is not None
-        data = self.h11.send(head) or b""
-        data += self.h11.send(h11.Data(data=body)) or b""
-        data += self.h11.send(h11.EndOfMessage()) or b""
         self.waiter = asyncio.get_running_loop().create_future()
         self._status, self._headers, self._body = 0, [], bytearray()
+        self._unsent = request
         self.transport.write(data)
         return self.waiter
 
+    def _catch_up(self) -> None:
+        """Pass the written request through h11's state machine (its own bytes, equal to what was written,
+        are dropped), so h11 can read the answer."""
+        if self._unsent is not None:
+            sent, self._unsent = self._unsent, None
+            self.h11.send(h11.Request(method=sent.method, target=sent.target, headers=sent.headers))
+            self.h11.send(h11.Data(data=sent.body))
+            self.h11.send(h11.EndOfMessage())
+
     def data_received(self, data: bytes) -> None:
         try:
+            self._catch_up()
             self.h11.receive_data(data)
             self._pump()
         except h11.ProtocolError as exc:
@@ -141,8 +179,14 @@ class OrderWire:
         self.opened = 0
 
     def _idle(self) -> _Connection | None:
-        self._connections = [c for c in self._connections if not c.closed]
-        return next((c for c in self._connections if c.idle), None)
+        # A plain loop, pruning closed connections only when one is seen (this runs twice per order).
+        for conn in self._connections:
+            if conn.idle:
+                return conn
+            if conn.closed:
+                self._connections = [c for c in self._connections if not c.closed]
+                return self._idle()
+        return None
 
     def ready(self) -> bool:
         """An idle connection is there: ``try_send`` would write now."""
@@ -156,16 +200,14 @@ class OrderWire:
         if conn is None:
             self.replenish()
             return None
-        head = h11.Request(
-            method=method,
-            target=target,
-            headers=[
-                (b"Host", self._host_header),
-                (b"Content-Length", str(len(body)).encode()),
-                *((k.encode(), v.encode()) for k, v in headers.items()),
-            ],
-        )
-        future = conn.send(head, body)
+        fields = [
+            (b"Host", self._host_header),
+            (b"Content-Length", str(len(body)).encode()),
+            *((k.encode(), v.encode()) for k, v in headers.items()),
+        ]
+        # Formatted without h11's checks (our own method, path and headers); h11 sees it after the write.
+        data = format_request(method, target, fields, body)
+        future = conn.send(data, Unsent(method, target, fields, body))
         latency.order_written()
         self.sent += 1
         return future
