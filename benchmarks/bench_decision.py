@@ -18,11 +18,8 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_orderbook import TICKER, Stream, _fresh_book, generate
+from kxbtc.bench.book_stream import TICKER, Stream, fresh_book, generate
 from kxbtc.clock import NS_PER_S, ManualClock
 from kxbtc.config import RiskConfig, StrategyConfig
 from kxbtc.kalshi.ws_messages import OrderbookDelta, decode_frame
@@ -54,7 +51,7 @@ def _one_pass(stream: Stream, yes_prices: bool) -> tuple[list[int], int, int]:
     )
     oracle = OracleView(SPOT, DOLLAR_VOL, NOW_NS)
     ctx = DecisionContext(NOW_NS, Money(10_000_000_000))
-    book = _fresh_book(stream, yes_prices)
+    book = fresh_book(stream, yes_prices)
     timer = time.perf_counter_ns
     out: list[int] = []
     decisions = approved = 0
