@@ -4,7 +4,7 @@ Off by default and then nearly free (one global read per frame). ``install`` a `
 
 - the WebSocket read loop calls ``frame_received()`` as each frame is handed to kxbtc; the first frame of
   a batch (the frames the connection had received together, handled at once) stamps
-  ``time.monotonic_ns()`` into a context variable of the reading task, and ``batch_done()`` clears it;
+  ``time.monotonic_ns()`` into a context variable of the reading task, and ``forget()`` clears it;
 - an order caused by that batch carries the stamp with it: the engine writes it from the same task, or
   sends it from a task spawned from it (a task copies its parent's context when it is created);
 - the order path calls ``order_written()`` once the request's last byte went to the transport; the
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "TickToWire",
-    "batch_done",
     "forget",
     "frame_received",
     "install",
@@ -71,14 +70,9 @@ def frame_received() -> None:
             _FRAME_CPU_NS.set(time.thread_time_ns())
 
 
-def batch_done() -> None:
-    """The batch was handled (its orders are written): later orders are not its."""
-    if _probe is not None:
-        _FRAME_RX_NS.set(0)
-
-
 def forget() -> None:
-    """This task's orders from now on were not caused by the frame it was spawned from."""
+    """This task's orders from now on were not caused by the stamped frames: the read loop calls it once
+    a batch is handled, a spawned sender once its order is out."""
     if _probe is not None:
         _FRAME_RX_NS.set(0)
 

@@ -87,12 +87,12 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
-    def send(self, data: bytes, request: Unsent) -> asyncio.Future[httpx2.Response]:
-        """Write ``data`` (``request``, already formatted: ``format_request``) now, in
-        one ``transport.write``; the future answers it. h11 is told about the request only when the
-        answer arrives (``_catch_up``): its event checks cost about 35 us per order, which the next order
-        of the same batch would otherwise wait for."""
+    def send(self, request: Unsent) -> asyncio.Future[httpx2.Response]:
+        """Write ``request`` now (``format_request``), in one ``transport.write``; the future answers it.
+        h11 is told about the request only when the answer arrives (``_catch_up``): its event checks cost
+        about 35 us per order, which the next order of the same batch would otherwise wait for."""
         assert self.transport is not None
+        data = format_request(*request)
         self.waiter = asyncio.get_running_loop().create_future()
         self._status, self._headers, self._body = 0, [], bytearray()
         self._unsent = request
@@ -206,8 +206,7 @@ class OrderWire:
             *((k.encode(), v.encode()) for k, v in headers.items()),
         ]
         # Formatted without h11's checks (our own method, path and headers); h11 sees it after the write.
-        data = format_request(method, target, fields, body)
-        future = conn.send(data, Unsent(method, target, fields, body))
+        future = conn.send(Unsent(method, target, fields, body))
         latency.order_written()
         self.sent += 1
         return future

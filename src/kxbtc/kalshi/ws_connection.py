@@ -32,7 +32,7 @@ from kxbtc.errors import (
 )
 from kxbtc.kalshi.auth import Signer
 from kxbtc.kalshi.ws_core import WsContext, log
-from kxbtc.latency import batch_done, frame_received
+from kxbtc.latency import forget, frame_received
 from kxbtc.ws_lifecycle import SocketLifecycle
 
 
@@ -241,7 +241,7 @@ class WsConnection(SocketLifecycle):
                         self._handle(await ws.recv())
                 finally:
                     self.hooks.batch_ended()
-                    batch_done()
+                    forget()  # the batch is handled: later orders are not its
         except ConnectionClosed:
             pass
 

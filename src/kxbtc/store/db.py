@@ -115,13 +115,21 @@ class SqliteStore(StoreWrites):
 
     def _hand_over_batch(self) -> None:
         batch, self._batched = self._batched, []
-        if batch:
+        self._submit_together(batch)
 
-            def write_all(conn: sqlite3.Connection) -> None:
-                for write in batch:
-                    write(conn)
+    def _submit_together(self, writes: list[Write]) -> None:
+        """``writes`` as one item of the writer's queue (one wake-up of its thread), run in order."""
+        if not writes:
+            return
+        if len(writes) == 1:
+            self._writer.submit(writes[0])
+            return
 
-            self._writer.submit(write_all)
+        def write_all(conn: sqlite3.Connection) -> None:
+            for write in writes:
+                write(conn)
+
+        self._writer.submit(write_all)
 
     @contextmanager
     def hold(self) -> Iterator[None]:
@@ -146,8 +154,11 @@ class SqliteStore(StoreWrites):
     def release_writes(self) -> None:
         """Queue the held writes, in order, and stop holding."""
         held, self._held = self._held or [], None
-        for write in held:
-            self._submit(write)
+        if self._batch_size > 1:
+            for write in held:
+                self._submit(write)
+        else:
+            self._submit_together(held)
 
     def write_ahead(self, orders: Sequence[OrderRecord]) -> None:
         """Put these orders' ``intended`` rows beyond a SIGKILL now, before they are sent

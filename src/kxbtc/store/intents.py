@@ -80,9 +80,7 @@ class IntentLog:
 
     def append(self, records: Iterable[OrderRecord]) -> None:
         data = b"".join(_line(r) for r in records)
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.write(self._fd, data)  # one write: all of it is in the kernel when this returns
+        os.write(self._file(), data)  # one write: all of it is in the kernel when this returns
         self.rows += data.count(b"\n")
 
     def read(self) -> list[OrderRecord]:
@@ -95,10 +93,13 @@ class IntentLog:
 
     def clear(self) -> None:
         """Empty the file: call only once the rows it held are committed."""
+        os.ftruncate(self._file(), 0)
+        self.rows = 0
+
+    def _file(self) -> int:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.ftruncate(self._fd, 0)
-        self.rows = 0
+        return self._fd
 
     def close(self) -> None:
         if self._fd is not None:
