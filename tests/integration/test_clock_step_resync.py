@@ -25,20 +25,26 @@ def _open_market(sim: SimHarness) -> tuple[str, int]:
     return market.ticker, market.exchange_index
 
 
+async def _synced_signer(sim: SimHarness) -> tuple[OffsetClock, ClockSync, Signer, list[str]]:
+    """The machine's clock (which the test steps), synced to the exchange's ``Date`` header (no NTP), a
+    signer on the synced clock, and the ``Date`` headers fetched so far (one per sync)."""
+    dates: list[str] = []
+
+    async def fetch_date() -> str:
+        async with httpx2.AsyncClient() as http:
+            dates.append((await http.get(sim.rest_url + "/exchange/status")).headers["date"])
+        return dates[-1]
+
+    local = OffsetClock(SystemClock())
+    sync = ClockSync(local, ntp_servers=(), fetch_date=fetch_date, guard=SkewGuard(2_000, clock=local))
+    await sync.sync()
+    return local, sync, Signer(sim.key.key_id, sim.key.private_key_pem, sync.clock, sync.guard), dates
+
+
 async def test_a_stepped_clock_is_resynced_on_the_first_refusal_and_the_order_goes_through() -> None:
     exchange = Exchange(SystemClock(), seed=3, config=SimConfig(counterparties=False))
     async with SimHarness(exchange) as sim:
-        dates: list[str] = []
-
-        async def fetch_date() -> str:
-            async with httpx2.AsyncClient() as http:
-                dates.append((await http.get(sim.rest_url + "/exchange/status")).headers["date"])
-            return dates[-1]
-
-        local = OffsetClock(SystemClock())  # the machine's clock, which the test steps
-        sync = ClockSync(local, ntp_servers=(), fetch_date=fetch_date, guard=SkewGuard(2_000, clock=local))
-        await sync.sync()
-        signer = Signer(sim.key.key_id, sim.key.private_key_pem, sync.clock, sync.guard)
+        local, sync, signer, dates = await _synced_signer(sim)
         ticker, shard = _open_market(sim)
         local.offset_ns -= 45 * NS_PER_S  # the local clock steps back 45 s
         async with KalshiRestClient(sim.rest_url, signer, SystemClock()) as plain:
@@ -69,17 +75,7 @@ async def test_a_stepped_clock_is_resynced_on_the_first_refusal_and_the_order_go
 async def test_a_websocket_handshake_refused_for_its_timestamp_resyncs_and_connects() -> None:
     exchange = Exchange(SystemClock(), seed=3, config=SimConfig(counterparties=False))
     async with SimHarness(exchange) as sim:
-        dates: list[str] = []
-
-        async def fetch_date() -> str:
-            async with httpx2.AsyncClient() as http:
-                dates.append((await http.get(sim.rest_url + "/exchange/status")).headers["date"])
-            return dates[-1]
-
-        local = OffsetClock(SystemClock())
-        sync = ClockSync(local, ntp_servers=(), fetch_date=fetch_date, guard=SkewGuard(2_000, clock=local))
-        await sync.sync()
-        signer = Signer(sim.key.key_id, sim.key.private_key_pem, sync.clock, sync.guard)
+        local, sync, signer, dates = await _synced_signer(sim)
         local.offset_ns -= 45 * NS_PER_S
         client = KalshiWsClient(
             sim.ws_url,
