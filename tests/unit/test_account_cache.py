@@ -91,3 +91,32 @@ def test_the_day_name_is_right_on_both_sides_of_midnight() -> None:
         assert _utc_day(t) == datetime.fromtimestamp(t / S, UTC).strftime("%Y-%m-%d")
     assert _utc_day(midnight + 3600 * S) == "2026-05-13"
     assert _utc_day(midnight - 3600 * S) == "2026-05-12"
+
+
+def test_a_batch_values_the_account_once_and_forgets_it_after(tmp_path: Path) -> None:
+    """Inside ``steady`` (one batch's evaluations) the figures are those of the account as it stands; once
+    the batch is over, a fill or a moved book is seen at once, never the batch's kept figure."""
+    store = SqliteStore(tmp_path / "a.db")
+    try:
+        books = BookSet()
+        portfolio = Portfolio(store)
+        account = Account(portfolio, books)
+        account.anchor = 1_000_000_000
+        for ticker in ("A", "B"):
+            books.add(ticker, None)
+            books.apply(BookSnapshot(ticker, ((4_000, 1_000),), ((5_000, 1_000),), 0))
+        portfolio.add_fill(_fill(1, "A", "bid", 4_500, 1_000))
+        outside = (account.equity(), account.exit_equity(), account.open_value())
+        with account.steady():
+            assert (account.equity(), account.exit_equity(), account.open_value()) == outside
+            assert (account.equity(), account.exit_equity(), account.open_value()) == outside
+        books.apply(BookSnapshot("A", ((7_000, 1_000),), ((2_000, 1_000),), 0))  # A's bid and mid move up
+        moved = (account.equity(), account.exit_equity(), account.open_value())
+        assert all(after > before for before, after in zip(outside, moved, strict=True))
+        assert account.equity() == _recomputed(account)
+        with account.steady():
+            assert account.equity() == moved[0]
+        portfolio.add_fill(_fill(2, "B", "bid", 4_500, 1_000))
+        assert account.equity() == _recomputed(account) != moved[0]
+    finally:
+        store.close()

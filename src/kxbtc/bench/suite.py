@@ -143,7 +143,29 @@ def run_all(
                 [s / 1000 for s in run.cpu_samples_ns],
             )
         )
-        notes["tick_to_wire"] = f"{where}; {run.frames} frames in {run.seconds:.0f} s"
+        # Where the time goes: one burst of frames can make several markets order at once, and each
+        # order after the first waits for the evaluations and sends before it.
+        out.append(
+            Figure.of(
+                "tick_to_wire_first",
+                "tick to wire, a burst's first order",
+                "us",
+                [s / 1000 for s in run.first_of_burst_ns()],
+            )
+        )
+        out.append(
+            Figure.of(
+                "tick_to_wire_next",
+                "tick to wire, added by each further order",
+                "us",
+                [s / 1000 for s in run.further_order_gaps_ns()],
+            )
+        )
+        bursts = run.bursts()
+        notes["tick_to_wire"] = (
+            f"{where}; {run.frames} frames in {run.seconds:.0f} s; {len(bursts)} bursts with orders, "
+            f"{_orders_per_burst(bursts)}"
+        )
     memory = _soak_memory(soak_json)
     if memory is not None:
         out.extend(memory)
@@ -154,6 +176,13 @@ def run_all(
         "figures": {f.name: _figure_json(f) for f in out},
         "notes": notes,
     }
+
+
+def _orders_per_burst(bursts: list[list[int]]) -> str:
+    sizes = sorted(len(b) for b in bursts)
+    if not sizes:
+        return "no orders"
+    return f"orders per burst median {statistics.median(sizes):g}, max {sizes[-1]}"
 
 
 def _soak_memory(path: Path | None) -> list[Figure] | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kxbtc import latency
@@ -80,6 +81,24 @@ class TickToWireRun:
     cpu_samples_ns: list[int]
     frames: int
     seconds: float
+    #: The arrival stamp each sample is measured from. Samples that share one are the orders one burst
+    #: of frames caused, in the order they were written.
+    stamps_ns: list[int] = field(default_factory=list)
+
+    def bursts(self) -> list[list[int]]:
+        """The samples grouped by burst, each group in write order."""
+        groups: dict[int, list[int]] = {}
+        for stamp, sample in zip(self.stamps_ns, self.samples_ns, strict=True):
+            groups.setdefault(stamp, []).append(sample)
+        return list(groups.values())
+
+    def first_of_burst_ns(self) -> list[int]:
+        """Tick to wire of each burst's first order: the frames applied, then evaluations up to it."""
+        return [group[0] for group in self.bursts()]
+
+    def further_order_gaps_ns(self) -> list[int]:
+        """What each further order of a burst adds (its market's evaluation and its send)."""
+        return [b - a for group in self.bursts() for a, b in itertools.pairwise(group)]
 
 
 class SimProcess:
@@ -191,4 +210,5 @@ def measure(
         [probe.cpu_samples[i] for i in steady],
         probe.frames,
         time.perf_counter() - started,
+        [probe.samples[i][0] for i in steady],
     )

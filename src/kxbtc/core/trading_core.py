@@ -212,11 +212,12 @@ class TradingCore:
 
     def end_batch(self) -> list[Command]:
         changed, self._batch = self._batch or set(), None
-        if len(changed) == 1:  # the usual batch: one market, no sort
-            self.on_book_changed(next(iter(changed)))
-        else:
-            for ticker in sorted(changed):
-                self.on_book_changed(ticker)
+        with self.account.steady():
+            if len(changed) == 1:  # the usual batch: one market, no sort
+                self.on_book_changed(next(iter(changed)))
+            else:
+                for ticker in sorted(changed):
+                    self.on_book_changed(ticker)
         return self.take_commands()
 
     def on_book_changed(self, ticker: str) -> None:

@@ -477,7 +477,7 @@ class Engine(WsHandler):
         self._deferred = []
         decisions = self.core.decision_log
         try:
-            with self.store.hold():
+            with self.store.hold(), self.core.account.steady():
                 decisions.defer()
                 try:
                     for ticker in tickers:
