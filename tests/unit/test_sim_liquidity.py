@@ -123,3 +123,36 @@ def test_users_trading_against_counterparties_keep_the_ledger_exact() -> None:
         net = sum(f.count if f.side == "bid" else -f.count for f in fills if f.ticker == market.ticker)
         state = ex.accounts.peek_position(user, 0, market.ticker)
         assert state is not None and state.position == net
+
+
+def _book_changes(requote_s: float | None, seconds: float, series: str) -> int:
+    """How many times the series' books changed over ``seconds`` (summed over its open markets), stepping
+    the exchange every 0.1 s."""
+    from kxbtc.sim.cli import requote_every
+
+    clock = ManualClock(START_S * NS_PER_S)
+    ex = Exchange(clock, seed=7, config=SimConfig(mispricing=0.0))
+    if requote_s is not None:
+        requote_every(ex, requote_s, seed=7)
+    ex.step()
+    tickers = [m.ticker for m in ex.markets.values() if m.series_ticker == series and m.status == "active"]
+    last, changes = {t: ex.orderbook(t) for t in tickers}, 0
+    for _ in range(int(seconds * 10)):
+        clock.advance(0.1)
+        ex.step()
+        for ticker in tickers:
+            book = ex.orderbook(ticker)
+            changes += book != last[ticker]
+            last[ticker] = book
+    return changes
+
+
+def test_requote_option_makes_the_books_change_that_often() -> None:
+    """`kxbtc sim serve --requote-s 0.25` (the tick-to-wire bench's busier books): the 15-minute book
+    changes about four times as often as at its default (every second), the hourly ones twenty times as
+    often as theirs (every 5 s)."""
+    for series, speed_up in (("KXBTC15M", 4), ("KXBTCD", 20)):
+        default = _book_changes(None, 20.0, series)
+        quick = _book_changes(0.25, 20.0, series)
+        assert default > 0
+        assert quick >= speed_up / 2 * default

@@ -147,10 +147,7 @@ def serve(
             clock, seed=seed, start_balance=start_balance, prices=path_source, counterparties=counterparties
         )
         if counterparties and requote_s is not None:
-            quick = LiquidityConfig(
-                mispricing=exchange.config.mispricing, requote_15m_s=requote_s, requote_hourly_s=requote_s
-            )
-            exchange.liquidity = Counterparties(exchange, quick, seed=seed)
+            requote_every(exchange, requote_s, seed)
         config = ServerConfig(faults=faults, fault_seed=seed, rate_limit=rate_limit, write_rate=write_rate)
         harness = SimHarness(exchange, config=config, keys=keys, host=host, port=port, polymarket=polymarket)
         asyncio.run(_serve(harness))
@@ -163,6 +160,14 @@ def serve(
     finally:
         if key_dir is not None:
             shutil.rmtree(key_dir, ignore_errors=True)
+
+
+def requote_every(exchange: Exchange, seconds: float, seed: int) -> None:
+    """``--requote-s``: the makers requote every market every ``seconds`` (simulated)."""
+    quick = LiquidityConfig(
+        mispricing=exchange.config.mispricing, requote_15m_s=seconds, requote_hourly_s=seconds
+    )
+    exchange.liquidity = Counterparties(exchange, quick, seed=seed)
 
 
 async def _serve(harness: SimHarness) -> None:
