@@ -4,9 +4,11 @@ Spec string (``--faults``), comma-separated ``name=value`` pairs, all optional:
 
 - ``drop=P``: drop each sequenced WS data message with probability P (the client sees a seq gap).
 - ``disconnect_every=S``: close every WS connection after S real seconds.
-- ``delay_ms=N``: delay every WS message and REST response by up to N ms (uniform). A network delay: each
-  WS frame leaves at its send time plus its own delay (never before the frame ahead of it), so frames
-  overlap in flight and the delay costs no throughput.
+- ``delay_ms=N``: delay every WS message, every REST request and every REST answer by up to N ms each
+  (uniform). A network delay: each WS frame leaves at its send time plus its own delay (never before the
+  frame ahead of it), so frames overlap in flight and the delay costs no throughput; a request is
+  executed after its own delay and answered after another, so concurrent requests execute and are
+  answered in any order, and an order's WebSocket updates can arrive before its REST answer.
 - ``reorder=P``: WS frames of different subscriptions travel independently, as when Kalshi's channels
   come from different services: each frame is held back with probability P by up to
   ``max(delay_ms, 25)`` ms more, and frames of other subscriptions sent after it overtake it (a fill

@@ -162,6 +162,10 @@ class SimServer:
             if fault is HttpFault.SERVER_ERROR:
                 return error_response(500, "internal_server_error", "internal server error")
             response = await route.handler(Call(request, who, request.query))
+            # The answer's own trip back: an order's WebSocket updates can reach the client before it.
+            delay = self.faults.delay_seconds()
+            if delay:
+                await asyncio.sleep(delay)
             if route.order_entry:
                 lost = self.faults.lost_response()
                 if lost is LostResponse.EMPTY_500:
