@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ from kxbtc.config import Config, load_config
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
 from kxbtc.engine.core import Engine
 from kxbtc.engine.paper import paper_engine
+from kxbtc.kalshi.rest import KalshiRestClient
+from kxbtc.kalshi.ws import KalshiWsClient
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.sim.harness import SimHarness
 from kxbtc.sim.server import ServerConfig
@@ -98,6 +101,27 @@ async def virtual_engine(
         housekeeping_clock=clock,
     ) as engine:
         yield engine
+
+
+@asynccontextmanager
+async def bare_engine(
+    config: Config, sim: SimHarness, store: SqliteStore, clock: Clock, **engine_options: Any
+) -> AsyncIterator[Engine]:
+    """An engine without strategies on ``sim``'s first trusted key, ``clock`` everywhere, built by hand
+    rather than by ``paper_engine`` so a test can pass what the paper wiring fixes (``engine_options``:
+    spot feeds, wall clock, mode, gc freezing)."""
+    signer = sim.signer()
+    async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
+        yield Engine(
+            config,
+            rest=rest,
+            ws=KalshiWsClient(sim.ws_url, signer, clock),
+            store=store,
+            clock=clock,
+            run_id=uuid.uuid4().hex,
+            strategies=[],
+            **engine_options,
+        )
 
 
 async def until(

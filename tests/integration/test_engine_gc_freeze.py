@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import uuid
 import weakref
 from pathlib import Path
 
-from engine_harness import on_virtual_time, virtual_sim
+from engine_harness import bare_engine, on_virtual_time, virtual_sim
 
 from kxbtc.clock import NS_PER_S, LoopClock
 from kxbtc.config import Config
-from kxbtc.engine.core import Engine
-from kxbtc.kalshi.rest import KalshiRestClient
-from kxbtc.kalshi.ws import KalshiWsClient
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.store.db import SqliteStore
 
@@ -35,34 +31,25 @@ async def test_start_up_objects_are_frozen_and_later_garbage_is_still_collected(
     store = SqliteStore(tmp_path / "kxbtc.db")
     gc.unfreeze()
     try:
-        async with virtual_sim(exchange, step_interval_s=0.02) as sim:
-            signer = sim.signer()
-            async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-                engine = Engine(
-                    Config(strategies={}),
-                    rest=rest,
-                    ws=KalshiWsClient(sim.ws_url, signer, clock),
-                    store=store,
-                    clock=clock,
-                    run_id=uuid.uuid4().hex,
-                    strategies=[],
-                    freeze_gc=True,
-                )
-                run = asyncio.ensure_future(engine.run(until_ns=START_NS + 10 * NS_PER_S))
-                await clock.sleep(5)
-                frozen = gc.get_freeze_count()
-                # What start-up built is frozen: the engine and its books are no longer in any generation
-                # the collector scans.
-                assert frozen > 0
-                scanned = {id(o) for o in gc.get_objects()}
-                assert id(engine) not in scanned and id(engine.ws.books) not in scanned
-                # A reference cycle made while trading is still collected.
-                cycle = _Cycle()
-                gone = weakref.ref(cycle)
-                del cycle
-                gc.collect()
-                assert gone() is None
-                await run
+        async with (
+            virtual_sim(exchange, step_interval_s=0.02) as sim,
+            bare_engine(Config(strategies={}), sim, store, clock, freeze_gc=True) as engine,
+        ):
+            run = asyncio.ensure_future(engine.run(until_ns=START_NS + 10 * NS_PER_S))
+            await clock.sleep(5)
+            frozen = gc.get_freeze_count()
+            # What start-up built is frozen: the engine and its books are no longer in any generation
+            # the collector scans.
+            assert frozen > 0
+            scanned = {id(o) for o in gc.get_objects()}
+            assert id(engine) not in scanned and id(engine.ws.books) not in scanned
+            # A reference cycle made while trading is still collected.
+            cycle = _Cycle()
+            gone = weakref.ref(cycle)
+            del cycle
+            gc.collect()
+            assert gone() is None
+            await run
     finally:
         gc.unfreeze()
         store.close()

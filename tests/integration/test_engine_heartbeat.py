@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from pathlib import Path
 
-from engine_harness import on_virtual_time, virtual_sim
+from engine_harness import bare_engine, on_virtual_time, virtual_sim
 from test_engine_index_estimate import MID, START_NS, HandSetFeed
 
 from kxbtc.clock import NS_PER_S, LoopClock
 from kxbtc.config import Config, EngineConfig
-from kxbtc.engine.core import Engine
-from kxbtc.kalshi.rest import KalshiRestClient
-from kxbtc.kalshi.ws import KalshiWsClient
 from kxbtc.ops.engine_status import engine_view
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.store.db import SqliteStore
@@ -43,29 +39,20 @@ async def test_the_engine_beats_while_it_runs_publishes_its_markets_and_says_whe
     exchange = Exchange(clock, seed=7, config=SimConfig(series=("KXBTC15M",)))
     path = tmp_path / "kxbtc.db"
     store = SqliteStore(path)
-    async with virtual_sim(exchange, step_interval_s=0.02) as sim:
-        signer = sim.signer()
-        async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-            engine = Engine(
-                config,
-                rest=rest,
-                ws=KalshiWsClient(sim.ws_url, signer, clock),
-                store=store,
-                clock=clock,
-                run_id=uuid.uuid4().hex,
-                strategies=[],
-                spot_feeds=[HandSetFeed(clock)],
-                wall_clock=clock,
-                mode="sim",
-            )
-            run = asyncio.ensure_future(engine.run(until_ns=START_NS + 30 * NS_PER_S))
-            await clock.sleep(20)
-            store.flush()
-            running, tickers = read(path, clock.time_ns())
-            assert running is not None and running["state"] == "running" and running["mode"] == "sim"
-            assert float(running["heartbeat_age_s"]) <= 5.0  # type: ignore[arg-type]
-            assert tickers == sorted(engine.markets)  # every market the engine follows
-            await run
+    async with (
+        virtual_sim(exchange, step_interval_s=0.02) as sim,
+        bare_engine(
+            config, sim, store, clock, spot_feeds=[HandSetFeed(clock)], wall_clock=clock, mode="sim"
+        ) as engine,
+    ):
+        run = asyncio.ensure_future(engine.run(until_ns=START_NS + 30 * NS_PER_S))
+        await clock.sleep(20)
+        store.flush()
+        running, tickers = read(path, clock.time_ns())
+        assert running is not None and running["state"] == "running" and running["mode"] == "sim"
+        assert float(running["heartbeat_age_s"]) <= 5.0  # type: ignore[arg-type]
+        assert tickers == sorted(engine.markets)  # every market the engine follows
+        await run
     store.flush()
     conn = sqlite3.connect(path)
     states = read_market_states(conn)

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from pathlib import Path
 
-from engine_harness import on_virtual_time, virtual_sim
+from engine_harness import bare_engine, on_virtual_time, virtual_sim
 
 from kxbtc.clock import NS_PER_S, LoopClock
 from kxbtc.config import Config, EngineConfig
-from kxbtc.engine.core import Engine
 from kxbtc.engine.index_feed import INDEX_KEY
-from kxbtc.kalshi.rest import KalshiRestClient
-from kxbtc.kalshi.ws import KalshiWsClient
 from kxbtc.oracle.feeds.base import SpotFeed
 from kxbtc.oracle.feeds.book import BookUpdate, VenueBook
 from kxbtc.sim.exchange import Exchange, SimConfig
@@ -56,23 +52,14 @@ async def test_the_engine_trades_on_the_estimate_and_records_its_gap_to_kalshi(t
     clock = LoopClock(START_NS)
     exchange = Exchange(clock, seed=7, config=SimConfig(series=("KXBTC15M",)))
     store = SqliteStore(tmp_path / "kxbtc.db")
-    async with virtual_sim(exchange, step_interval_s=0.02) as sim:
-        signer = sim.signer()
-        async with KalshiRestClient(sim.rest_url, signer, clock) as rest:
-            engine = Engine(
-                config,
-                rest=rest,
-                ws=KalshiWsClient(sim.ws_url, signer, clock),
-                store=store,
-                clock=clock,
-                run_id=uuid.uuid4().hex,
-                strategies=[],
-                spot_feeds=[HandSetFeed(clock)],
-            )
-            await engine.run(until_ns=clock.time_ns() + 30 * NS_PER_S)
-            assert engine.index.spot == MID  # the estimate, not the simulator's prints
-            kalshi = engine.index_feed.last.get("kalshi")
-            assert kalshi is not None and abs(kalshi.value - MID) > 1_000
+    async with (
+        virtual_sim(exchange, step_interval_s=0.02) as sim,
+        bare_engine(config, sim, store, clock, spot_feeds=[HandSetFeed(clock)]) as engine,
+    ):
+        await engine.run(until_ns=clock.time_ns() + 30 * NS_PER_S)
+        assert engine.index.spot == MID  # the estimate, not the simulator's prints
+        kalshi = engine.index_feed.last.get("kalshi")
+        assert kalshi is not None and abs(kalshi.value - MID) > 1_000
     store.flush()
     record = json.loads(store.get_value(INDEX_KEY) or "{}")
     store.close()

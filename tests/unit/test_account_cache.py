@@ -48,17 +48,23 @@ def _instrument(ticker: str, event: str) -> Instrument:
     return Instrument(ticker, event, "KXBTCD", "greater", 90_000.0, None, 0, 3600 * S)
 
 
+def _account(store: SqliteStore, tickers: tuple[str, ...]) -> tuple[BookSet, Portfolio, Account]:
+    """$100,000 of equity, no position, and a 40/50 cent book on each of ``tickers``."""
+    books = BookSet()
+    portfolio = Portfolio(store)
+    account = Account(portfolio, books)
+    account.anchor = 1_000_000_000
+    for ticker in tickers:
+        books.add(ticker, None)
+        books.apply(BookSnapshot(ticker, ((4_000, 1_000),), ((5_000, 1_000),), 0))
+    return books, portfolio, account
+
+
 def test_equity_and_event_costs_follow_fills_marks_and_settlements(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "a.db")
     try:
-        books = BookSet()
-        portfolio = Portfolio(store)
-        account = Account(portfolio, books)
-        account.anchor = 1_000_000_000
         instruments = {t: _instrument(t, "EV") for t in ("A", "B")}
-        for ticker in instruments:
-            books.add(ticker, None)
-            books.apply(BookSnapshot(ticker, ((4_000, 1_000),), ((5_000, 1_000),), 0))
+        books, portfolio, account = _account(store, tuple(instruments))
         assert account.equity() == _recomputed(account) == 1_000_000_000
         assert account.event_costs(instruments) == {}
 
@@ -98,13 +104,7 @@ def test_a_batch_values_the_account_once_and_forgets_it_after(tmp_path: Path) ->
     the batch is over, a fill or a moved book is seen at once, never the batch's kept figure."""
     store = SqliteStore(tmp_path / "a.db")
     try:
-        books = BookSet()
-        portfolio = Portfolio(store)
-        account = Account(portfolio, books)
-        account.anchor = 1_000_000_000
-        for ticker in ("A", "B"):
-            books.add(ticker, None)
-            books.apply(BookSnapshot(ticker, ((4_000, 1_000),), ((5_000, 1_000),), 0))
+        books, portfolio, account = _account(store, ("A", "B"))
         portfolio.add_fill(_fill(1, "A", "bid", 4_500, 1_000))
         outside = (account.equity(), account.exit_equity(), account.open_value())
         with account.steady():
