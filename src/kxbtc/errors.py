@@ -72,6 +72,12 @@ class RejectedError(ExchangeError):
     """A 4xx rejection other than auth: bad request, invalid price, insufficient balance..."""
 
 
+class SendDeadlineError(ExchangeError):
+    """Not sent: an attempt would have left after the request's deadline (an opening order retried into
+    the final-minute freeze). The request never reached the exchange on this attempt; an earlier attempt
+    with an unknown outcome is reported as that attempt's error instead."""
+
+
 class AuthError(ExchangeError):
     """HTTP 401/403: bad key, bad signature or expired timestamp."""
 

@@ -66,3 +66,18 @@ async def test_a_read_with_nothing_in_flight_books_everything() -> None:
     assert orders.blocked(TICKER)
     await _sync(orders, lambda: None).reconcile()
     assert not orders.blocked(TICKER) and orders.pending_risk == 0
+
+
+async def test_an_order_of_unknown_outcome_holds_its_market_until_a_reconciliation_books_everything() -> None:
+    """Its answer lost, the order may have executed: a closing order decided on the old position could
+    open one at the exchange. The market waits, and the order's worst case still counts, until a quiet
+    reconciliation has booked every fill the exchange has."""
+    orders = OrderTracker("run")
+    intent = OrderIntent(TICKER, "ask", Price(4000), Count(200), "fair_value", "close")
+    orders.sending([OutgoingOrder("cid-1", ApprovedOrder(intent, Count(200), Money(1_000_000)))])
+    orders.acknowledged(OrderAck("cid-1", TICKER, None, "unknown", Count(0), Count(0)), BTC_DEFAULT_FEES)
+    assert orders.quiet()  # nothing in flight: a reconciliation can settle it
+    assert orders.blocked(TICKER) and orders.pending_risk == 1_000_000
+    assert not orders.blocked("KXBTC15M-26JUN110030-30")  # other markets trade on
+    await _sync(orders, lambda: None).reconcile()
+    assert not orders.blocked(TICKER) and orders.pending_risk == 0

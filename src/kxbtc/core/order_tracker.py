@@ -6,7 +6,10 @@ budgets (``pending_risk``). An acknowledged fill whose fill message has not arri
 (``awaiting``), and its market takes no new order until the fill is booked: the position (and so the
 per-strike cap) is out of date until then. A fill may beat its acknowledgement; it is remembered so the
 acknowledgement does not count it again. Resting orders could fill in full at any moment, so their worst
-case counts too (``resting``).
+case counts too (``resting``). An order whose outcome is unknown (its answer lost) may have executed:
+its market takes no new order, and its worst case still counts, until a reconciliation has booked every
+fill the exchange has (``all_booked``); an order decided on the position before it could open exposure
+where the strategy meant to close it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class OrderTracker:
         self.pending_risk = 0  # worst case of orders sent but unanswered, or filled but unbooked
         self._awaiting: dict[str, tuple[int, int, str]] = {}  # order id -> (count, risk, ticker) unbooked
         self._filled_before_ack: dict[str, int] = {}
+        self._unresolved: set[str] = set()  # markets with an order of unknown outcome
         self.resting = RestingBook()
         self.sent = 0
 
@@ -39,7 +43,7 @@ class OrderTracker:
 
     def blocked(self, ticker: str) -> bool:
         """No new order on a market with an order unanswered or a fill not yet booked."""
-        if ticker in self.in_flight_tickers:
+        if ticker in self.in_flight_tickers or ticker in self._unresolved:
             return True
         return bool(self._awaiting) and any(t == ticker for _, _, t in self._awaiting.values())
 
@@ -56,8 +60,11 @@ class OrderTracker:
         if out is None:
             return None
         order = out.order
-        self.pending_risk -= order.worst_case_loss
         ticker = order.intent.ticker
+        if ack.status == "unknown":
+            self._unresolved.add(ticker)  # its worst case stays in pending_risk until all_booked
+        else:
+            self.pending_risk -= order.worst_case_loss
         if not any(o.order.intent.ticker == ticker for o in self.in_flight.values()):
             self.in_flight_tickers.discard(ticker)
         if ack.order_id and ack.status == "resting":
@@ -93,6 +100,7 @@ class OrderTracker:
         """A reconciliation found every venue fill in the ledger: nothing is pending any more."""
         self._awaiting.clear()
         self._filled_before_ack.clear()
+        self._unresolved.clear()
         self.pending_risk = sum(o.order.worst_case_loss for o in self.in_flight.values())
 
     def resting_update(

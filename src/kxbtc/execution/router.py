@@ -145,12 +145,12 @@ class ExecutionRouter:
         if len(requests) == 1:
             [request] = requests
             try:
-                ack = await self.rest.create_order(request, started=started)
+                ack = await self.rest.create_order(request, started=started, send_by_ns=_send_by(orders))
             except ExchangeError as exc:
                 return [self._record_error(request, exc)]
             return [self._record_ack(request, ack.order_id, ack.fill_count, ack.remaining_count)]
         try:
-            items = await self.rest.batch_create_orders(requests)
+            items = await self.rest.batch_create_orders(requests, send_by_ns=_send_by(orders))
         except ExchangeError as exc:
             return [self._record_error(r, exc) for r in requests]
         results: list[SubmitResult] = []
@@ -231,3 +231,9 @@ class ExecutionRouter:
                 )
         log.warning("canceled %d resting orders: %s", canceled, reason)
         return canceled
+
+
+def _send_by(orders: Sequence[OutgoingOrder]) -> int | None:
+    """The earliest of the orders' send deadlines (``ApprovedOrder.send_by_ns``), None if none has one."""
+    deadlines = [o.order.send_by_ns for o in orders if o.order.send_by_ns is not None]
+    return min(deadlines) if deadlines else None

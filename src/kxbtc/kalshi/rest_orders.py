@@ -60,17 +60,24 @@ class OrderEndpoints(PagedReads):
         return self.start_write(ORDERS_V2, encode(order))
 
     async def create_order(
-        self, order: CreateOrderRequest, *, assume_sent: bool = False, started: StartedWrite | None = None
+        self,
+        order: CreateOrderRequest,
+        *,
+        assume_sent: bool = False,
+        started: StartedWrite | None = None,
+        send_by_ns: int | None = None,
     ) -> CreateOrderResult:
         """Place one order; retried with the same client_order_id where safe.
 
         A 409 ``order_already_exists`` is resolved by looking the order up when an earlier attempt's
         outcome was unknown, or when ``assume_sent`` says the caller already sent this order (a re-send
         after a crash or a failed call). Otherwise the 409 is raised: the id belongs to someone else.
+        ``send_by_ns``: no attempt leaves after it (``SendDeadlineError``, or the last attempt's error when
+        that one's outcome is unknown).
         """
         if not order.client_order_id:
             raise ValueError("every order needs a client_order_id")
-        state = Attempts()
+        state = Attempts(send_by_ns=send_by_ns)
         try:
             raw = await self._request(
                 "POST", ORDERS_V2, body=encode(order), retry=Retry.SAFE, attempts=state, started=started
@@ -226,12 +233,14 @@ class OrderEndpoints(PagedReads):
         # A batch the bucket cannot cover at once is rejected whole; keep chunks within capacity.
         return max(1, min(MAX_BATCH, self.rate_limiter.max_batch_items(method, self.full_path(path))))
 
-    async def batch_create_orders(self, orders: Sequence[CreateOrderRequest]) -> list[BatchCreateItem]:
+    async def batch_create_orders(
+        self, orders: Sequence[CreateOrderRequest], *, send_by_ns: int | None = None
+    ) -> list[BatchCreateItem]:
         """Create many orders in chunks of at most 20; one result per input order, in input order.
 
         Per-item rejections come back in the item's ``error`` (use ``batch_item_error``). Chunks are
         retried like single creates, and an item's ``order_already_exists`` after an ambiguous attempt is
-        resolved by lookup.
+        resolved by lookup. ``send_by_ns`` as for ``create_order``, for every chunk.
         """
         ids = [o.client_order_id for o in orders]
         if any(not i for i in ids):
@@ -241,7 +250,7 @@ class OrderEndpoints(PagedReads):
         path = f"{ORDERS_V2}/batched"
         results: list[BatchCreateItem] = []
         for chunk in _chunks(orders, self._batch_size("POST", path)):
-            state = Attempts()
+            state = Attempts(send_by_ns=send_by_ns)
             body = encode(BatchCreateRequest(orders=list(chunk)))
             raw = await self._request(
                 "POST", path, body=body, retry=Retry.SAFE, items=len(chunk), attempts=state

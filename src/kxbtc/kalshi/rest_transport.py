@@ -39,6 +39,7 @@ from kxbtc.errors import (
     NetworkError,
     RateLimitedError,
     RetryableError,
+    SendDeadlineError,
     ServerError,
 )
 from kxbtc.kalshi.auth import Signer
@@ -107,6 +108,9 @@ class Attempts:
     count: int = 0
     # True once an attempt may have reached the exchange without us seeing the answer.
     ambiguous: bool = False
+    #: No attempt leaves after this instant (the request's clock, ns): an opening order's retry must not
+    #: reach the exchange inside the final-minute freeze the risk gate checked it against.
+    send_by_ns: int | None = None
 
 
 Params = list[tuple[str, str | int | float | bool | None]]
@@ -231,11 +235,19 @@ class RestTransport:
         return equal_jitter(attempt - 1, self.backoff_base_s, self.backoff_max_s, self._rng)
 
     async def _send_once(
-        self, method: str, path: str, params: Params | None, body: bytes | None, items: int
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        body: bytes | None,
+        items: int,
+        send_by_ns: int | None = None,
     ) -> httpx2.Response:
         full = self.full_path(path)
         if self.rate_limiter is not None:
             await self.rate_limiter.acquire(method, full, items)
+            if self._past(send_by_ns):
+                raise SendDeadlineError("waited past the deadline for tokens", code="send_deadline_passed")
         headers: dict[str, str] = {}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -333,7 +345,10 @@ class RestTransport:
         state = attempts if attempts is not None else Attempts()
         full = self.full_path(path)
         resynced = False
+        last: ExchangeError | None = None
         while True:
+            if started is None and self._past(state.send_by_ns):
+                raise self._too_late(method, full, state, last)
             state.count += 1
             self.stats.requests += 1
             try:
@@ -341,7 +356,9 @@ class RestTransport:
                     first, started = started, None
                     response = await self._finish_started(first, full)
                 else:
-                    response = await self._send_once(method, path, params, body, items)
+                    response = await self._send_once(method, path, params, body, items, state.send_by_ns)
+            except SendDeadlineError:  # the rate limiter's wait ran past the deadline
+                raise self._too_late(method, full, state, last) from None
             except NetworkError as exc:
                 state.ambiguous = True
                 error: ExchangeError = exc
@@ -353,6 +370,7 @@ class RestTransport:
                     state.ambiguous = True
                 if isinstance(error, RateLimitedError) and self.rate_limiter is not None:
                     self.rate_limiter.bucket_for(method, full).drain()
+            last = error
             if not resynced and self._clock_rejected(error):
                 resynced = True
                 await self._resync(method, full)
@@ -365,6 +383,23 @@ class RestTransport:
                 self.stats.order_write_retries += 1
             log.warning("retrying %s %s in %.3fs (attempt %d): %s", method, full, delay, state.count, error)
             await self._clock.sleep(delay)
+
+    def _past(self, deadline_ns: int | None) -> bool:
+        return deadline_ns is not None and self._clock.time_ns() > deadline_ns
+
+    @staticmethod
+    def _too_late(method: str, full: str, state: Attempts, last: ExchangeError | None) -> ExchangeError:
+        """What a request stopped by its deadline reports: the last attempt's error when an attempt may
+        have executed (the outcome is unknown: reconciliation settles it), else that it was not sent."""
+        if state.ambiguous and last is not None:
+            return last
+        return SendDeadlineError(
+            "not sent: its deadline passed before this attempt could leave",
+            code="send_deadline_passed",
+            details=f"after {state.count} attempt(s)" + (f"; last: {last}" if last is not None else ""),
+            method=method,
+            path=full,
+        )
 
     def _clock_rejected(self, error: ExchangeError) -> bool:
         return (

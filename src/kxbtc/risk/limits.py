@@ -88,6 +88,10 @@ class ApprovedOrder:
     count: Count  # possibly less than asked
     worst_case_loss: Money
     notes: str = ""
+    #: For an order that opens exposure, the last instant (ns) it may leave for the exchange: the start of
+    #: the final-minute freeze less the arrival margin, as the gate checked it. A retry after a 429 or a
+    #: 5xx must not carry it into the freeze. None: it only closes, which the freeze allows.
+    send_by_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +275,9 @@ class RiskManager:
         # Closing contracts locks in value (a YES+NO pair pays $1); only the opening part can be lost.
         opened = opening_count(intent.side, count, market.position)
         worst = order_cost(intent.side, intent.price, opened) + market.fees.fee(intent.price, count, True)
-        return ApprovedOrder(intent, Count(count), Money(worst), "; ".join(notes))
+        freeze_ns = int((cfg.final_freeze_s + ARRIVAL_MARGIN_S) * NS_PER_S)
+        send_by = market.close_ns - freeze_ns if opened else None
+        return ApprovedOrder(intent, Count(count), Money(worst), "; ".join(notes), send_by)
 
     def _cap_opening(
         self, intent: OrderIntent, market: MarketRisk, count: int, opening: int, notes: list[str]
