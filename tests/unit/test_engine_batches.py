@@ -211,3 +211,48 @@ def test_decision_records_are_encoded_after_the_batchs_orders_and_kept_in_order(
         assert [r[0] for r in rows] == ["A", "B"] and all('"approved' in r[1] for r in rows)
     finally:
         store.close()
+
+
+def _two_orders_on_one_market(tmp_path: Path, free_connections: int) -> tuple[list[str], list[list[str]]]:
+    """Two strategies each want an order on market B in one evaluation: the strategies whose order was
+    written at once (one call each), and the groups that went afterwards through the usual path."""
+    tmp_path.mkdir()
+    engine, store, _ = _engine(tmp_path, _Recorder(orders_on="B"))
+    second = _Recorder(orders_on="B")
+    second.name = "recorder2"
+    engine.core.strategies.append(second)
+    started: list[str] = []
+    later: list[list[str]] = []
+
+    def start(orders: list[OutgoingOrder]) -> object | None:
+        if len(started) == free_connections:
+            return None
+        [order] = orders
+        started.append(order.order.intent.strategy)
+        return object()
+
+    async def answers() -> list[Any]:
+        return []
+
+    def submit(orders: list[OutgoingOrder], begun: object | None = None) -> Any:
+        if begun is None:
+            later.append([o.order.intent.strategy for o in orders])
+        return answers()
+
+    engine.router.start = start  # type: ignore[assignment,method-assign]
+    engine._submit = submit  # type: ignore[assignment,method-assign]
+    try:
+        engine.on_batch_start()
+        _book_changed(engine, "B")
+        engine.on_batch_end()
+        return started, later
+    finally:
+        store.close()
+
+
+def test_two_orders_decided_together_each_go_out_at_once_on_their_own(tmp_path: Path) -> None:
+    """Each order is written at once on a kept-alive connection of its own, not held for one batch
+    request through the usual (slow) path; what finds no free connection goes together afterwards."""
+    assert _two_orders_on_one_market(tmp_path / "two", 2) == (["recorder", "recorder2"], [])
+    assert _two_orders_on_one_market(tmp_path / "one", 1) == (["recorder"], [["recorder2"]])
+    assert _two_orders_on_one_market(tmp_path / "none", 0) == ([], [["recorder", "recorder2"]])
