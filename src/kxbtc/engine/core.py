@@ -246,6 +246,9 @@ class Engine(WsHandler):
         # Client-side token buckets sized from the account's own limits: we slow down before the
         # exchange has to answer 429.
         await self._guard(self.rest.configure_rate_limits(), "rate-limit setup")
+        # The order path's kept-alive connections open while we reconcile: the first order after start
+        # finds them ready instead of going the slow way.
+        self.rest.presign_orders(ORDERS_V2)
         report = await self.reconciler.run_once()
         if report.balance is not None:
             self.core.account.set_anchor_from_balance(report.balance)
@@ -267,6 +270,7 @@ class Engine(WsHandler):
             self.desk.start()
         if self.prior_service is not None:
             self._prior_task = asyncio.ensure_future(self._guard(self.prior_service.run(), "LLM priors"))
+        self.rest.presign_orders(ORDERS_V2)  # start-up may have outlived the one made above
         self._carry(self.core.take_commands())
         self.core.update_equity()
         self.view.start()

@@ -310,6 +310,14 @@ class RestTransport:
         )
         return None if future is None else StartedWrite(future, sent_ns)
 
+    def order_path_ready(self, path: str) -> bool:
+        """A POST to ``path`` now would be written at once (``start_write``): a kept-alive connection idle
+        and a signature prepared. Rate-limit tokens are not looked at."""
+        wire, signer = self._order_wire, self._signer
+        if wire is None or not isinstance(signer, Signer) or not wire.ready():
+            return False
+        return signer.presigned_headers("POST", self.full_path(path)) is not None
+
     @property
     def orders_written_at_once(self) -> int:
         """Requests ``start_write`` put on the wire (the rest went through the general client)."""
