@@ -172,7 +172,7 @@ class Reconciler:
                 local.fill_count,
             ):
                 if remote.order_id:
-                    self.portfolio.strategy_by_order[remote.order_id] = local.strategy
+                    self.portfolio.note_order(remote.order_id, local.ticker, local.strategy)
                 self.store.update_order(
                     local.client_order_id,
                     ts_ns=now,

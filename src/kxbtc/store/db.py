@@ -224,6 +224,19 @@ class SqliteStore(StoreWrites):
     def fills(self, ticker: str | None = None) -> list[FillRecord]:
         return read_fills(self._reader, ticker)
 
+    def has_fill(self, fill_id: str) -> bool:
+        """Whether the fill is stored, writes not yet committed included (they are committed first)."""
+        self.flush()
+        with self._read() as conn:
+            return conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill_id,)).fetchone() is not None
+
+    def order_strategy(self, order_id: str) -> str | None:
+        """The strategy of the stored order with this exchange order id (pending writes committed first)."""
+        self.flush()
+        with self._read() as conn:
+            row = conn.execute("SELECT strategy FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def positions(self) -> list[PositionRecord]:
         return read_positions(self._reader)
 

@@ -1,0 +1,37 @@
+"""``python -m kxbtc.bench.traced_engine DIR kxbtc-args...``: the ``kxbtc`` command under ``tracemalloc``,
+writing a snapshot of its live allocations to ``DIR/snapshot-N.pickle`` on each SIGUSR1.
+
+``kxbtc.bench.engine_memory --trace-engine DIR`` runs the engine this way and signals it at every simulated
+hour, so what grew between two hours can be read by source line (``tracemalloc.Snapshot.load``,
+``compare_to``). Tracing slows the engine and its own bookkeeping adds to the resident set: a diagnostic,
+not the figure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import sys
+import tracemalloc
+from pathlib import Path
+from types import FrameType
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    numbers = itertools.count(1)
+
+    def dump(_signum: int, _frame: FrameType | None) -> None:
+        tracemalloc.take_snapshot().dump(str(out / f"snapshot-{next(numbers)}.pickle"))
+
+    tracemalloc.start(1)
+    signal.signal(signal.SIGUSR1, dump)
+    sys.argv = ["kxbtc", *sys.argv[2:]]
+    from kxbtc.cli import main as kxbtc_main
+
+    kxbtc_main()
+
+
+if __name__ == "__main__":
+    main()
