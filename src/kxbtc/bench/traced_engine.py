@@ -10,6 +10,7 @@ not the figure.
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import sys
 import tracemalloc
@@ -23,7 +24,13 @@ def main() -> None:
     numbers = itertools.count(1)
 
     def dump(_signum: int, _frame: FrameType | None) -> None:
-        tracemalloc.take_snapshot().dump(str(out / f"snapshot-{next(numbers)}.pickle"))
+        n = next(numbers)
+        current, peak = tracemalloc.get_traced_memory()
+        # The peak since the last snapshot: transient allocations (a reconciliation's reads) that grow
+        # with the day raise the resident set without growing the live objects.
+        (out / f"traced-{n}.json").write_text(json.dumps({"current": current, "peak": peak}))
+        tracemalloc.reset_peak()
+        tracemalloc.take_snapshot().dump(str(out / f"snapshot-{n}.pickle"))
 
     tracemalloc.start(1)
     signal.signal(signal.SIGUSR1, dump)
