@@ -256,6 +256,7 @@ def run(
     work_dir: Path,
     log: bool = True,
     trace_dir: Path | None = None,
+    tracemalloc: bool = False,
 ) -> EngineMemoryRun:
     """The simulator and the engine as two child processes for ``hours`` simulated hours."""
     result = EngineMemoryRun(hours, speed, seed, list(series), faults, mispricing)
@@ -283,8 +284,12 @@ def run(
         assert anchor is not None
         _, sim_ns, wall_ns = anchor
         port = int(rest_url.split(":")[2].split("/")[0])
-        # With ``trace_dir`` the engine runs under tracemalloc and dumps a snapshot at each hour's sample.
-        runner = ["kxbtc"] if trace_dir is None else ["kxbtc.bench.traced_engine", str(trace_dir)]
+        # With ``trace_dir`` the engine writes the allocator's and SQLite's figures at each hour's sample
+        # (and with ``tracemalloc`` a snapshot of its Python objects): ``kxbtc.bench.traced_engine``.
+        runner = ["kxbtc"]
+        if trace_dir is not None:
+            runner = ["kxbtc.bench.traced_engine", str(trace_dir)]
+            runner += ["--tracemalloc"] if tracemalloc else []
         engine_command = [
             sys.executable, "-m", *runner, "run", "--env", "sim", "--rest-url", rest_url, "--ws-url", ws_url,
             "--no-ntp", "--key-id", key.key_id, "--key-file", str(key_file),
@@ -362,7 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trace-engine",
         type=Path,
-        help="diagnostic: run the engine under tracemalloc, a snapshot per hour into this folder",
+        help="diagnostic: each hour the engine writes glibc's and SQLite's memory figures into this folder",
+    )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="with --trace-engine: also a tracemalloc snapshot per hour"
     )
     args = parser.parse_args(argv)
     cores = [int(c) for c in args.cores.split(",")] if args.cores else None
@@ -383,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             mispricing=args.mispricing,
             work_dir=work,
             trace_dir=args.trace_engine,
+            tracemalloc=args.tracemalloc,
         )
     result.cores = cores
     print(result.table())

@@ -218,8 +218,8 @@ class SqliteStore(StoreWrites):
             row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def orders(self, status: str | None = None) -> list[OrderRecord]:
-        return read_orders(self._reader, status)
+    def orders(self, status: str | None = None, statuses: Sequence[str] = ()) -> list[OrderRecord]:
+        return read_orders(self._reader, status, statuses)
 
     def fills(self, ticker: str | None = None) -> list[FillRecord]:
         return read_fills(self._reader, ticker)
