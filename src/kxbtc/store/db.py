@@ -63,6 +63,10 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+#: Page cache of the store's writer connection, in KiB (SQLite's default is 2,000).
+CACHE_KIB = 1024
+
+
 class SqliteStore(StoreWrites):
     """The embedded default store. Thread-safe writes through one writer thread."""
 
@@ -70,6 +74,11 @@ class SqliteStore(StoreWrites):
         self.path = Path(path)
         self._conn = open_connection(self.path)
         migrate(self._conn, self.path)
+        # Measured in a running engine: SQLite's memory went from 0.9 to 2.4 MB over the first four
+        # simulated hours as the writer's page cache (2 MB by default) filled, 1.5 of the 10 MB the
+        # flat-memory target allows. Half of it keeps more of a day's random-key index pages (about
+        # 2 MB by the end of a day); a miss is a read from the system's file cache, on the writer thread.
+        self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self._writer = StoreWriter(
             self._conn, self.path, queue_size=queue_size, alarm_fraction=alarm_fraction
         )

@@ -25,10 +25,11 @@ def read_orders(
         sql += " WHERE status = ?"
         args = (status,)
     elif statuses:
-        # The table scanned in order as for all orders (not through the status index): orders created at
-        # the same instant come in the order a read of all of them would give.
-        sql += f" NOT INDEXED WHERE status IN ({', '.join('?' * len(statuses))})"
-        args = tuple(statuses)
+        # Through the status index; orders created at the same instant (one batch) in the order a read of
+        # all of them gives, the table's (rowid), not the index's.
+        placeholders = ", ".join("?" * len(statuses))
+        sql += f" WHERE status IN ({placeholders}) ORDER BY created_ns, rowid"
+        return [OrderRecord(*row) for row in conn.execute(sql, tuple(statuses))]
     return [OrderRecord(*row) for row in conn.execute(sql + " ORDER BY created_ns", args)]
 
 
