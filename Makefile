@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit browser demo sim bench bench-baseline bench-replay soak clean lock audit fuzz
+.PHONY: test lint typecheck unit browser demo sim bench bench-baseline bench-replay bench-memory soak clean lock audit fuzz
 
 LOCK   := requirements/test.lock
 TOOLS  := .venv-tools
@@ -63,7 +63,8 @@ sim: $(STAMP)
 
 # Every speed figure in one table (median, p99) and bench.json: book delta, tick to order on the wire
 # (engine against `kxbtc sim serve` on loopback, 60 s; `kxbtc bench --pin 0,1` pins them to two cores),
-# signing, fair value, replay, simulator orders, resident memory (from soak.json, if `make soak` ran). CI checks a short version against
+# signing, fair value, replay, simulator orders, resident memory (engine_memory.json from `make bench-memory`,
+# and soak.json from `make soak`, where they exist). CI checks a short version against
 # benchmarks/baseline.json (tests/unit/test_bench_baseline.py); `make bench-baseline` rewrites it.
 bench: $(STAMP)
 	$(BIN)/kxbtc bench --json-out bench.json
@@ -73,6 +74,14 @@ bench: $(STAMP)
 # About an hour of wall time on 2 busy cores. tests/integration/test_soak.py is the bounded version.
 soak: $(STAMP)
 	$(BIN)/python -m kxbtc.bench.soak --hours 24 --kills 4 --json-out soak.json
+
+# The engine's own resident memory each simulated hour for 24 hours of all three series, measured the way
+# a trader runs it: `kxbtc sim serve --speed 60` and `kxbtc run --env sim` as two processes (about 25
+# minutes). engine_memory.json feeds `kxbtc bench`'s memory rows. MEMORY_CORES=1 pins both to core 1.
+MEMORY_CORES ?=
+bench-memory: $(STAMP)
+	$(BIN)/python -m kxbtc.bench.engine_memory --hours 24 --speed 60 --json-out engine_memory.json \
+	  $(if $(MEMORY_CORES),--cores $(MEMORY_CORES))
 
 bench-baseline: $(STAMP)
 	$(BIN)/python benchmarks/update_baseline.py

@@ -15,7 +15,6 @@ from engine_harness import virtual_engine, virtual_sim
 from kxbtc.clock import NS_PER_S, LoopClock
 from kxbtc.config import Config, RiskConfig, StrategyConfig
 from kxbtc.engine.audit import LedgerComparison, compare_with_simulator
-from kxbtc.engine.core import Engine
 from kxbtc.sim.exchange import Exchange, SimConfig
 from kxbtc.store.db import SqliteStore
 from kxbtc.virtual_loop import run_virtual
@@ -30,23 +29,25 @@ def test_the_engine_trades_the_hourly_ladders_through_a_close_and_stays_reconcil
         strategies={"fair_value": StrategyConfig(), "book_glitch": StrategyConfig()},
     )
     store = SqliteStore(tmp_path / "kxbtc.db")
+    seen_markets: set[str] = set()
 
-    async def trade() -> tuple[Engine, Exchange, LedgerComparison, str]:
+    async def trade() -> tuple[Exchange, LedgerComparison, str]:
         clock = LoopClock(START_NS)
         exchange = Exchange(clock, seed=21, config=SimConfig(series=HOURLY, mispricing=0.06))
         async with (
             virtual_sim(exchange, step_interval_s=0.02) as sim,
             virtual_engine(config, sim, store, clock, series=HOURLY, reconcile_every_s=30.0) as engine,
         ):
+            engine.core.listing_hooks.append(seen_markets.add)
             await engine.run(until_ns=START_NS + 14 * 60 * NS_PER_S)
             audit = compare_with_simulator(store, exchange, sim.user_id(), exchange.config.start_balance)
-            return engine, exchange, audit, sim.user_id()
+            return exchange, audit, sim.user_id()
 
-    engine, exchange, audit, user_id = run_virtual(trade())
+    exchange, audit, user_id = run_virtual(trade())
     store.close()
 
     # It found the hourly markets through the API (both ladders) and traded them ...
-    seen = set(engine.stats.markets_seen)
+    seen = seen_markets
     assert any(t.startswith("KXBTCD-") for t in seen) and any(t.startswith("KXBTC-") for t in seen)
     fills = exchange.accounts.fills.get(user_id, [])
     traded = {f.ticker for f in fills}

@@ -64,3 +64,24 @@ def test_markets_that_settled_are_pruned_whether_or_not_we_traded_them(tmp_path:
         assert not settled & _held_books(core), name
         # What is left is the markets still open (or closed and awaiting settlement): a handful, not a day.
         assert len(core.instruments) == len(_held_books(core)) <= len(listed) - len(settled), name
+
+
+def test_a_sessions_settled_markets_leave_their_fills_and_orders_in_the_store_only(tmp_path: Path) -> None:
+    """50 minutes of trading: the fill ids and order attributions of a market over for half an hour leave
+    the core's memory, and the end's re-read of every fill (``finish``) still books each exactly once."""
+    store = SqliteStore(tmp_path / "hour.db")
+    session = SimSession(Config(), store=store, seed=1, series=("KXBTC15M",))
+    session.run_until(DEFAULT_START_NS + 50 * 60 * NS_PER_S)
+    portfolio = session.core.portfolio
+    in_memory = set(portfolio.fill_ids)
+    session.finish()
+    fills = session.exchange.accounts.fills.get(session.user_id, [])
+    pruned = {f.ticker for f in fills if f.fill_id not in in_memory}
+    assert pruned, "no traded market was pruned"
+    assert not {f.fill_id for f in fills if f.ticker in pruned} & in_memory
+    assert not {f.order_id for f in fills if f.ticker in pruned} & set(portfolio.strategy_by_order)
+    assert sorted(f.fill_id for f in store.fills()) == sorted(
+        f.fill_id for f in fills
+    )  # none lost or doubled
+    assert portfolio.fill_count == len(fills)
+    store.close()

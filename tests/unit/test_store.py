@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
@@ -110,4 +111,26 @@ def test_a_fill_recorded_before_its_orders_id_was_known_gets_the_orders_strategy
     store.flush()
     [fill] = store.fills()
     assert fill.strategy == "fair_value"
+    store.close()
+
+
+def test_reading_orders_in_some_states_gives_them_in_the_order_a_read_of_all_would(tmp_path: Path) -> None:
+    """The reconciler reads only the orders it must ask about (the day's orders, built as objects every
+    pass, raised the engine's resident set): the same orders, ties in creation time in the same order."""
+    store = SqliteStore(tmp_path / "orders.db")
+    rng = random.Random(7)
+    states = ["intended", "unknown", "resting", "executed", "canceled", "rejected"]
+    for i in range(300):
+        created = 1_000 + rng.randrange(20)  # many orders share an instant (one batch)
+        status = rng.choice(states)
+        store.record_order(
+            OrderRecord(
+                f"c{i}", f"K{i % 7}", "bid", Price(100), Count(100), "fill_or_kill", status, created, created
+            )
+        )
+    store.flush()
+    wanted = ("intended", "unknown", "resting")
+    expected = [o.client_order_id for o in store.orders() if o.status in wanted]
+    assert [o.client_order_id for o in store.orders(statuses=wanted)] == expected
+    assert len(expected) > 100
     store.close()

@@ -43,13 +43,33 @@ DEFAULT_REPLAY = Path("../shared/data/kalshi_l2_2026-05/kalshi_ws_2026-05-13.jso
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("soak.json"),
     show_default=True,
-    help="`make soak`'s JSON, for resident memory per simulated hour.",
+    help="`make soak`'s JSON: resident memory per simulated hour of engine and simulator in one process.",
 )
-def bench(json_out: Path, tick_seconds: float, pin: str | None, replay: Path, soak_json: Path) -> None:
+@click.option(
+    "--engine-memory-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("engine_memory.json"),
+    show_default=True,
+    help="`make bench-memory`'s JSON: the engine's own resident memory per simulated hour (preferred).",
+)
+def bench(
+    json_out: Path,
+    tick_seconds: float,
+    pin: str | None,
+    replay: Path,
+    soak_json: Path,
+    engine_memory_json: Path,
+) -> None:
     """Speed figures (median and p99 each) in one table, also written as JSON."""
     from kxbtc.bench.suite import run_all, table
 
-    doc = run_all(tick_seconds=tick_seconds, replay=replay, soak_json=soak_json, pin=_cores(pin))
+    doc = run_all(
+        tick_seconds=tick_seconds,
+        replay=replay,
+        soak_json=soak_json,
+        pin=_cores(pin),
+        engine_memory_json=engine_memory_json,
+    )
     click.echo(table(doc))
     json_out.write_text(json.dumps(doc, indent=2) + "\n")
     click.echo(f"wrote {json_out}")

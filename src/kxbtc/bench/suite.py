@@ -110,6 +110,7 @@ def run_all(
     replay: Path | None = None,
     soak_json: Path | None = None,
     pin: tuple[int, int] | None = None,
+    engine_memory_json: Path | None = None,
 ) -> dict[str, Any]:
     """Every figure; the JSON document ``kxbtc bench`` writes. ``pin``: the tick-to-wire run's engine
     and simulator each on its own core (engine's, simulator's)."""
@@ -166,11 +167,19 @@ def run_all(
             f"{where}; {run.frames} frames in {run.seconds:.0f} s; {len(bursts)} bursts with orders, "
             f"{_orders_per_burst(bursts)}"
         )
-    memory = _soak_memory(soak_json)
-    if memory is not None:
-        out.extend(memory)
-    else:
-        notes["memory"] = "not measured: run `make soak` first (its JSON holds RSS per simulated hour)"
+    # Memory: the engine's own process first (``make bench-memory``), then the soak's whole process.
+    engine_memory = _engine_memory(engine_memory_json)
+    soak_memory = _soak_memory(soak_json)
+    out.extend(engine_memory or [])
+    out.extend(soak_memory or [])
+    if soak_memory is not None:
+        notes["soak"] = "the soak's rows are one process running the engine and the simulator together"
+    if engine_memory is None:
+        notes["memory"] = (
+            "engine's own process not measured: run `make bench-memory` first (engine_memory.json)"
+            if soak_memory is not None
+            else "not measured: run `make bench-memory` (engine alone) or `make soak` first"
+        )
     return {
         "machine": machine(),
         "figures": {f.name: _figure_json(f) for f in out},
@@ -185,26 +194,44 @@ def _orders_per_burst(bursts: list[list[int]]) -> str:
     return f"orders per burst median {statistics.median(sizes):g}, max {sizes[-1]}"
 
 
+def _rss_rows(rss: list[float], name: str, what: str) -> list[Figure]:
+    """Resident memory at hour 1 and at the last hour, and the growth between them."""
+    first, last = rss[0], rss[-1]
+    growth = 100.0 * (last - first) / first if first else 0.0
+    n = len(rss)
+    return [
+        Figure(f"{name}_hour1", f"{what}: RSS at hour 1", "MB", first, None, 1),
+        Figure(f"{name}_hour{n}", f"{what}: RSS at hour {n}", "MB", last, None, 1),
+        Figure(f"{name}_growth", f"{what}: RSS growth, hour 1 to {n}", "%", growth, None, 1),
+    ]
+
+
+def _engine_memory(path: Path | None) -> list[Figure] | None:
+    """The engine's own process against ``kxbtc sim serve`` in another (``kxbtc.bench.engine_memory``)."""
+    if path is None or not path.exists():
+        return None
+    rss = json.loads(path.read_text()).get("rss_mb_by_hour") or []
+    if len(rss) < 2:
+        return None
+    return [
+        *_rss_rows(rss, "rss", "engine alone"),
+        Figure("rss_peak", "engine alone: peak RSS", "MB", max(rss), None, 1),
+    ]
+
+
 def _soak_memory(path: Path | None) -> list[Figure] | None:
+    """The soak's one process: the engine and the simulator together (``kxbtc.bench.soak``)."""
     if path is None or not path.exists():
         return None
     doc = json.loads(path.read_text())
     rss = doc.get("rss_mb_by_hour") or []
     if len(rss) < 2:
         return None
-    first, last = rss[0], rss[-1]
-    growth = 100.0 * (last - first) / first if first else 0.0
-    out = [
-        Figure("rss_hour1", "resident memory after simulated hour 1", "MB", first, None, 1),
-        Figure(
-            f"rss_hour{len(rss)}", f"resident memory after simulated hour {len(rss)}", "MB", last, None, 1
-        ),
-        Figure("rss_growth", f"memory growth, hour 1 to hour {len(rss)}", "%", growth, None, 1),
-    ]
+    out = _rss_rows(rss, "soak_rss", "soak, one process")
     # The engine's share apart from the simulator's (objects reachable from it; soaks since issue 15).
     engine = doc.get("engine_mb_by_hour") or []
     if len(engine) >= 2:
-        what = f"held by the engine, hour 1 -> {len(engine)} (MB)"
+        what = f"soak: engine-held objects, hour 1 to {len(engine)}"
         out.append(Figure("engine_held_growth", what, "MB", engine[-1] - engine[0], None, 1))
     return out
 

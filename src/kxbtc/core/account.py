@@ -158,6 +158,16 @@ class Account:
                 self._marks[ticker] = (bid + ask) // 2
         return self._marks.get(ticker)
 
+    def forget(self, ticker: str) -> bool:
+        """Drop the market's last marks once its result is known (the result values it from then on);
+        False while it is not, as a position in it may still need them."""
+        if self.settled_mark(ticker) is None:
+            return False
+        self._marks.pop(ticker, None)
+        self._liquidation_marks.pop((ticker, True), None)
+        self._liquidation_marks.pop((ticker, False), None)
+        return True
+
     def exit_mark(self, ticker: str, position: int) -> int | None:
         """The YES price that values a position at what selling it now would fetch (bid side)."""
         settled = self.settled_mark(ticker)

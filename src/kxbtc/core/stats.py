@@ -20,5 +20,6 @@ class CoreStats:
     fills_ws: int = 0
     fills_repaired: int = 0
     settlements: int = 0
-    markets_seen: set[str] = field(default_factory=set)
+    #: Markets newly listed to the core (discovery lists a market again every refresh: counted once).
+    markets_listed: int = 0
     risk_events: list[RiskEventRecord] = field(default_factory=list)

@@ -30,6 +30,7 @@ from kxbtc.core.books import BookSet, BookSource
 from kxbtc.core.commands import CancelAll, Command, OutgoingOrder, PlaceOrders, Reconcile
 from kxbtc.core.decisions import DecisionLog, gate, observe
 from kxbtc.core.feed import Feed
+from kxbtc.core.forgotten import ForgottenMarkets
 from kxbtc.core.order_tracker import OrderTracker
 from kxbtc.core.quotes import QuoteBook
 from kxbtc.core.skill_guard import SkillGuard
@@ -132,6 +133,10 @@ class TradingCore:
         #: Called with the time at the end of every timer: the heartbeat and the market board
         #: (``kxbtc.core.heartbeat``, ``kxbtc.core.market_board``), which the engine and the demo attach.
         self.timer_hooks: list[Callable[[int], None]] = []
+        #: Called with each market's ticker when it is first listed (the demo's summary counts them).
+        self.listing_hooks: list[Callable[[str], None]] = []
+        #: Markets forgotten, whose per-order and per-fill state goes a while later (``_prune_market``).
+        self.forgotten = ForgottenMarkets(self._prune_market)
 
     # -- the one entry point ------------------------------------------------------------------------
 
@@ -168,11 +173,14 @@ class TradingCore:
     # -- markets ----------------------------------------------------------------------------------
 
     def list_market(self, instrument: Instrument) -> None:
-        if self.feed.active and instrument.ticker not in self.instruments:
-            self.feed.emit(lines.market_opened(instrument, self.clock.time_ns()))
+        if instrument.ticker not in self.instruments:
+            if self.feed.active:
+                self.feed.emit(lines.market_opened(instrument, self.clock.time_ns()))
+            self.stats.markets_listed += 1
+            for hook in self.listing_hooks:
+                hook(instrument.ticker)
         self.instruments[instrument.ticker] = instrument
         self._listing_version += 1
-        self.stats.markets_seen.add(instrument.ticker)
         self.index.track(instrument.close_ns)
         if isinstance(self.books, BookSet):
             self.books.add(instrument.ticker, instrument.grid)
@@ -185,6 +193,19 @@ class TradingCore:
         self._listing_version += 1
         if self.own_books and isinstance(self.books, BookSet):
             self.books.remove(ticker)
+        self.forgotten.add(ticker, self.clock.time_ns())
+
+    def _prune_market(self, ticker: str) -> bool:
+        """A market forgotten a while ago: drop what is kept per order and per fill for it (the store has
+        it all). False to try again later: its result is not known yet, so its marks stay."""
+        if ticker in self.instruments:  # listed again since
+            return True
+        self.portfolio.forget(ticker)
+        self.orders.resting.forget(ticker)
+        waiting = self._fills_without_strategy
+        for order_id in [o for o, fills in waiting.items() if fills[0].ticker == ticker]:
+            del waiting[order_id]  # their order's answer never came (the reconciler attributed them)
+        return self.account.forget(ticker)
 
     def fees_for(self, ticker: str) -> FeeSchedule:
         instrument = self.instruments.get(ticker)
@@ -291,6 +312,7 @@ class TradingCore:
             self.snapshot_pnl()
         for hook in self.timer_hooks:
             hook(now)
+        self.forgotten.run(now)
 
     def act(self, decisions: list[Decision]) -> list[ApprovedOrder]:
         """Every decision through the risk gate; the approved ones go out as one ``PlaceOrders``, after
@@ -334,7 +356,7 @@ class TradingCore:
             if out is None:
                 continue
             if ack.order_id:  # fills booked from now on carry the strategy (earlier ones: the store)
-                self.portfolio.strategy_by_order[ack.order_id] = out.order.intent.strategy
+                self.portfolio.note_order(ack.order_id, ack.ticker, out.order.intent.strategy)
                 for early in self._fills_without_strategy.pop(ack.order_id, []):
                     self._guard_fill(out.order.intent.strategy, early)
             self.stats.orders_sent += 1
@@ -353,7 +375,7 @@ class TradingCore:
             return False
         self.stats.fills_ws += 1
         self.orders.fill_booked(fill.order_id, fill.count)
-        strategy = self.portfolio.strategy_by_order.get(fill.order_id)
+        strategy = self.portfolio.strategy_of(fill.order_id, fill.ticker)
         if strategy is None:  # the fill beat its order's acknowledgement: attributed when that arrives
             self._fills_without_strategy.setdefault(fill.order_id, []).append(fill)
         else:

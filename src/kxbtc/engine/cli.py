@@ -319,7 +319,7 @@ def run_summary(core: TradingCore, db: str) -> str:
     """The summary ``kxbtc run`` prints when it stops (Ctrl-C included): the figures so far."""
     ledger = core.portfolio.ledger
     return (
-        f"kxbtc run stopped: orders {core.stats.orders_sent}, fills {len(core.portfolio.fill_ids)}, "
+        f"kxbtc run stopped: orders {core.stats.orders_sent}, fills {core.portfolio.fill_count}, "
         f"settled markets {len(core.portfolio.settled)}, "
         f"realized P&L {format_usd(ledger.total_realized() - ledger.total_fees())} "
         f"(net of {format_usd(ledger.total_fees())} fees); database {db} (kxbtc status --db {db})"

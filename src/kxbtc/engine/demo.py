@@ -105,13 +105,14 @@ def _summary(
     engine: Engine,
     exchange: Exchange,
     audit: LedgerComparison,
+    seen: set[str],
     *,
     seed: int,
     speed: float,
     minutes: float,
     db_path: str,
 ) -> DemoSummary:
-    watched = [t for t in engine.stats.markets_seen if t in exchange.markets]
+    watched = [t for t in seen if t in exchange.markets]
     settled = [t for t in watched if exchange.markets[t].status in SETTLED_STATUSES]
     fills = engine.store.fills()
     return DemoSummary(
@@ -181,6 +182,8 @@ async def run_demo(
         ) as engine:
             for sink in feed:
                 engine.core.feed.attach(sink)
+            seen: set[str] = set()  # every market the engine listed (the core forgets closed ones)
+            engine.core.listing_hooks.append(seen.add)
             until = clock.time_ns() + int(minutes * 60 * speed * NS_PER_S)
             started = time.monotonic()
             ticker_task = None
@@ -200,6 +203,7 @@ async def run_demo(
                 engine,
                 exchange,
                 audit,
+                seen,
                 seed=seed,
                 speed=speed,
                 minutes=minutes,

@@ -120,7 +120,7 @@ def core_panel(core: TradingCore, title: str, elapsed: str = "") -> Panel:
         "fees",
         format_usd(ledger.total_fees()),
     )
-    head.add_row("orders", str(core.stats.orders_sent), "fills", str(len(core.portfolio.fill_ids)))
+    head.add_row("orders", str(core.stats.orders_sent), "fills", str(core.portfolio.fill_count))
     head.add_row("settled", str(len(core.portfolio.settled)), "halted", core.risk.state.halted or "no")
     markets = Table("market", "closes in", "YES bid", "YES ask", "position", box=None)
     live = [i for i in core.instruments.values() if i.close_ns > now]

@@ -49,7 +49,7 @@ class DemoView(FeedPanel):
             s = engine.stats
             self.err.print(
                 f"[{elapsed_s:5.0f}s/{self.minutes * 60:.0f}s] equity {format_usd(engine.equity())}, "
-                f"orders {s.orders_sent}, fills {len(engine.portfolio.fill_ids)}, "
+                f"orders {s.orders_sent}, fills {engine.portfolio.fill_count}, "
                 f"settled {len(engine.portfolio.settled)}"
             )
 

@@ -146,9 +146,9 @@ class Reconciler:
 
     async def _orders(self, report: ReconcileReport) -> None:
         now = self.clock.time_ns()
-        for local in self.store.orders():
-            if local.status not in OPEN_STATES:
-                continue
+        # Only the orders in question: read whole, the day's orders were built as objects on every pass
+        # (every 30 s), a transient that grew with the day and raised the resident set with it.
+        for local in self.store.orders(statuses=OPEN_STATES):
             remote: Order | None = await self.rest.find_order_by_client_id(
                 local.client_order_id, local.ticker
             )
@@ -172,7 +172,7 @@ class Reconciler:
                 local.fill_count,
             ):
                 if remote.order_id:
-                    self.portfolio.strategy_by_order[remote.order_id] = local.strategy
+                    self.portfolio.note_order(remote.order_id, local.ticker, local.strategy)
                 self.store.update_order(
                     local.client_order_id,
                     ts_ns=now,

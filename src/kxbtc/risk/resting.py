@@ -37,18 +37,19 @@ class RestingOrder:
 
 
 class RestingBook:
-    """Live resting orders of ours by order id; finished ids are remembered so a late acknowledgement
-    cannot bring a cancelled order back."""
+    """Live resting orders of ours by order id; finished ids are remembered (with their market) so a late
+    acknowledgement cannot bring a cancelled order back, until the exchange's full list replaces them or
+    their market is forgotten."""
 
     def __init__(self) -> None:
         self._orders: dict[str, RestingOrder] = {}
-        self._finished: set[str] = set()
+        self._finished: dict[str, str] = {}  # order id -> ticker
 
     def update(self, order: RestingOrder, status: str) -> None:
         """Record the exchange's latest word on one order (acknowledgement or ``user_orders``)."""
         if status in FINISHED or order.remaining <= 0:
             self._orders.pop(order.order_id, None)
-            self._finished.add(order.order_id)
+            self._finished[order.order_id] = order.ticker
         elif order.order_id not in self._finished:
             self._orders[order.order_id] = order
 
@@ -56,6 +57,10 @@ class RestingBook:
         """The exchange's full list of our resting orders: it supersedes everything known so far."""
         self._orders = {o.order_id: o for o in orders if o.remaining > 0}
         self._finished.clear()
+
+    def forget(self, ticker: str) -> None:
+        """The market closed a while ago: no answer about its orders can still be on the way."""
+        self._finished = {o: t for o, t in self._finished.items() if t != ticker}
 
     def worst_case(self, ticker: str | None = None) -> Money:
         """Worst case of every resting order, or of those on one market."""

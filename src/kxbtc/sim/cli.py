@@ -10,7 +10,8 @@ directory and names it on stderr; that directory is removed on exit.
 
 Time: ``--speed`` runs the exchange on a ``ScaledClock``; with ``--prices`` simulated time starts where the
 file starts (plus the exchange's warm-up), so a historical file replays. Signatures are always checked
-against real wall-clock time, since clients sign with their own clocks.
+against real wall-clock time, since clients sign with their own clocks. Once serving, stderr gets one line
+``sim clock SPEED:SIM_NS:WALL_NS``: the value ``kxbtc run --sim-clock`` takes to trade on that time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -100,6 +102,14 @@ def _parse_trust(values: tuple[str, ...]) -> list[KeyPair]:
 )
 @click.option("--counterparties/--no-counterparties", default=True, show_default=True)
 @click.option(
+    "--mispricing",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Scale of the makers' mispricing against the fair probability (0: small realistic noise); "
+    "wider means more trades, as the soak and `make bench-memory` use.",
+)
+@click.option(
     "--polymarket",
     is_flag=True,
     help="Also serve a simulated Polymarket venue (Gamma, CLOB /book, market WebSocket) on its own port.",
@@ -117,6 +127,7 @@ def serve(
     write_rate: int,
     requote_s: float | None,
     counterparties: bool,
+    mispricing: float,
     polymarket: bool,
 ) -> None:
     """Serve the simulated exchange until SIGINT or SIGTERM."""
@@ -144,13 +155,18 @@ def serve(
         clock = ScaledClock(speed, start_ns=start_s * NS_PER_S)
     try:
         exchange = Exchange(
-            clock, seed=seed, start_balance=start_balance, prices=path_source, counterparties=counterparties
+            clock,
+            seed=seed,
+            start_balance=start_balance,
+            prices=path_source,
+            counterparties=counterparties,
+            config=SimConfig(mispricing=mispricing),
         )
         if counterparties and requote_s is not None:
             requote_every(exchange, requote_s, seed)
         config = ServerConfig(faults=faults, fault_seed=seed, rate_limit=rate_limit, write_rate=write_rate)
         harness = SimHarness(exchange, config=config, keys=keys, host=host, port=port, polymarket=polymarket)
-        asyncio.run(_serve(harness))
+        asyncio.run(_serve(harness, clock, speed))
     except KxbtcError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -170,7 +186,7 @@ def requote_every(exchange: Exchange, seconds: float, seed: int) -> None:
     exchange.liquidity = Counterparties(exchange, quick, seed=seed)
 
 
-async def _serve(harness: SimHarness) -> None:
+async def _serve(harness: SimHarness, clock: Clock, speed: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -181,6 +197,9 @@ async def _serve(harness: SimHarness) -> None:
     print(f"WS ws://{host}:{harness.port}/trade-api/ws/v2", flush=True)
     if harness.poly is not None:
         print(f"POLY {harness.poly_http_url}", flush=True)
+    # The simulated clock's reading and the wall clock's at one instant: what a client needs to trade on a
+    # fast simulator's time (on stderr: stdout's first lines are the URLs, read by scripts).
+    click.echo(f"sim clock {speed:g}:{clock.time_ns()}:{time.time_ns()} (kxbtc run --sim-clock)", err=True)
     try:
         await stop.wait()
     finally:

@@ -4,6 +4,7 @@ file read-only). They see what has been committed."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from kxbtc.store.records import FillRecord, OrderRecord, PositionRecord, RiskEventRecord, SettlementRecord
@@ -14,12 +15,21 @@ _ORDER_COLS = (
 )
 
 
-def read_orders(conn: sqlite3.Connection, status: str | None = None) -> list[OrderRecord]:
+def read_orders(
+    conn: sqlite3.Connection, status: str | None = None, statuses: Sequence[str] = ()
+) -> list[OrderRecord]:
+    """Orders by creation time: all, those in ``status``, or those in any of ``statuses``."""
     sql = f"SELECT {_ORDER_COLS} FROM orders"
     args: tuple[Any, ...] = ()
     if status is not None:
         sql += " WHERE status = ?"
         args = (status,)
+    elif statuses:
+        # Through the status index; orders created at the same instant (one batch) in the order a read of
+        # all of them gives, the table's (rowid), not the index's.
+        placeholders = ", ".join("?" * len(statuses))
+        sql += f" WHERE status IN ({placeholders}) ORDER BY created_ns, rowid"
+        return [OrderRecord(*row) for row in conn.execute(sql, tuple(statuses))]
     return [OrderRecord(*row) for row in conn.execute(sql + " ORDER BY created_ns", args)]
 
 
