@@ -65,10 +65,8 @@ class Account:
         finally:
             self._steady = None
 
-    def _kept(self, name: str, compute: Callable[[], Money]) -> Money:
-        steady = self._steady
-        if steady is None:
-            return compute()
+    @staticmethod
+    def _kept(steady: dict[str, Money], name: str, compute: Callable[[], Money]) -> Money:
         value = steady.get(name)
         if value is None:
             value = steady[name] = compute()
@@ -199,7 +197,8 @@ class Account:
     def exit_equity(self) -> Money:
         """Equity with every open position marked at its liquidation price, after the exit's taker fee:
         what the breakers measure under ``[risk] loss_basis = "marked"``."""
-        return self._kept("exit_equity", self._exit_equity)
+        steady = self._steady
+        return self._exit_equity() if steady is None else self._kept(steady, "exit_equity", self._exit_equity)
 
     def _exit_equity(self) -> Money:
         booked, held = self._ledger_figures()
@@ -212,7 +211,8 @@ class Account:
         return Money(self.anchor + booked + unrealized)
 
     def equity(self) -> Money:
-        return self._kept("equity", self._equity)
+        steady = self._steady
+        return self._equity() if steady is None else self._kept(steady, "equity", self._equity)
 
     def _equity(self) -> Money:
         booked, held = self._ledger_figures()
@@ -225,7 +225,8 @@ class Account:
 
     def open_value(self) -> Money:
         """What the open positions are worth at their marks (at cost where there is no mark yet)."""
-        return self._kept("open_value", self._open_value)
+        steady = self._steady
+        return self._open_value() if steady is None else self._kept(steady, "open_value", self._open_value)
 
     def _open_value(self) -> Money:
         total = 0

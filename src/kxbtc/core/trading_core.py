@@ -233,10 +233,10 @@ class TradingCore:
 
     def end_batch(self) -> list[Command]:
         changed, self._batch = self._batch or set(), None
-        with self.account.steady():
-            if len(changed) == 1:  # the usual batch: one market, no sort
-                self.on_book_changed(next(iter(changed)))
-            else:
+        if len(changed) == 1:  # the usual batch: one market, no sort, nothing to share
+            self.on_book_changed(next(iter(changed)))
+        else:
+            with self.account.steady():
                 for ticker in sorted(changed):
                     self.on_book_changed(ticker)
         return self.take_commands()
