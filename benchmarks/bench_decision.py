@@ -8,7 +8,11 @@ the network round trip to the exchange is not included (it is the exchange's, an
 The frames are the order-book benchmark's random-walk stream (``bench_orderbook.generate``), and the
 index sits a little away from the strike so the strategy finds an edge on a share of the frames.
 
-    .venv/bin/python benchmarks/bench_decision.py [--frames N] [--repeat N] [--json]
+    .venv/bin/python benchmarks/bench_decision.py [--frames N] [--repeat N] [--cold] [--json]
+
+``--cold`` sweeps 16 MB of memory and 100,000 objects between frames, untimed: the caches are cold when
+each frame arrives, as they are live when a burst comes after the loop has done other work or waited.
+On the 2-core EPYC VM, quiet: 20 us median warm, 150 us cold (issue 15's profile finding).
 """
 
 from __future__ import annotations
@@ -33,7 +37,19 @@ SPOT = 95_000.0
 DOLLAR_VOL = SPOT * 0.45 / (365 * 24 * 3600) ** 0.5
 
 
-def _one_pass(stream: Stream, yes_prices: bool) -> tuple[list[int], int, int]:
+class _Sweep:
+    """Evicts the CPU caches: touches one byte a page of a 16 MB buffer and 100,000 objects."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray(16 << 20)
+        self.objects = [object() for _ in range(100_000)]
+
+    def __call__(self) -> None:
+        self.buffer[::4096] = bytes(len(self.buffer) // 4096)
+        sum(id(o) & 1 for o in self.objects)
+
+
+def _one_pass(stream: Stream, yes_prices: bool, between: _Sweep | None = None) -> tuple[list[int], int, int]:
     """Nanoseconds per frame (decode + apply + strategy + risk), decisions made, orders approved."""
     clock = ManualClock(NOW_NS)
     risk = RiskManager(RiskConfig(), clock)
@@ -56,6 +72,8 @@ def _one_pass(stream: Stream, yes_prices: bool) -> tuple[list[int], int, int]:
     out: list[int] = []
     decisions = approved = 0
     for frame in stream.frames:
+        if between is not None:
+            between()
         t0 = timer()
         msg = decode_frame(frame)
         if type(msg) is OrderbookDelta:
@@ -72,12 +90,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cold", action="store_true", help="evict the caches between frames")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     stream = generate(args.frames, yes_prices=False)
-    _one_pass(stream, False)  # warm-up
+    between = _Sweep() if args.cold else None
+    _one_pass(stream, False, between)  # warm-up
     # The machine is shared: keep the round least disturbed by other processes (lowest median).
-    rounds = [_one_pass(stream, False) for _ in range(args.repeat)]
+    rounds = [_one_pass(stream, False, between) for _ in range(args.repeat)]
     times, decisions, approved = min(rounds, key=lambda r: statistics.median(r[0]))
     times.sort()
     result = {
