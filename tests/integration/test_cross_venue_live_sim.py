@@ -200,8 +200,8 @@ async def test_a_killed_kalshi_leg_unwinds_the_polymarket_leg_within_the_bound(
 
         real_start = engine.router.start
 
-        def start(orders: Sequence[OutgoingOrder]) -> StartedWrite | None:  # the one-send order path
-            return real_start([unfillable(o) for o in orders])
+        def start(order: OutgoingOrder) -> StartedWrite | None:  # the one-send order path
+            return real_start(unfillable(order))
 
         async def submit(
             orders: Sequence[OutgoingOrder], started: StartedWrite | None = None

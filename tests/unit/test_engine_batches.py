@@ -85,12 +85,10 @@ def _engine(
     # What happens on the wire, in order: the order path is observed, never connected.
     events: list[str] = []
 
-    def start(orders: list[OutgoingOrder]) -> None:
-        written = intents_path(store.path).read_bytes()
-        events.extend(
-            f"written ahead {o.order.intent.ticker}" for o in orders if o.client_order_id.encode() in written
-        )
-        events.append(f"sent {orders[0].order.intent.ticker}")
+    def start(order: OutgoingOrder) -> None:
+        if order.client_order_id.encode() in intents_path(store.path).read_bytes():
+            events.append(f"written ahead {order.order.intent.ticker}")
+        events.append(f"sent {order.order.intent.ticker}")
 
     def spawn(work: Any, what: str) -> None:
         work.close()  # the answer's task: not run here
@@ -138,9 +136,9 @@ def test_the_evaluations_records_reach_the_store_after_the_send(tmp_path: Path) 
     queued_at_send: list[int] = []
     start = engine.router.start
 
-    def watching(orders: list[OutgoingOrder]) -> None:
+    def watching(order: OutgoingOrder) -> None:
         queued_at_send.append(store._writer._queue.qsize())
-        start(orders)  # type: ignore[operator]
+        start(order)  # type: ignore[operator]
 
     engine.router.start = watching  # type: ignore[assignment,method-assign]
     try:
@@ -224,10 +222,9 @@ def _two_orders_on_one_market(tmp_path: Path, free_connections: int) -> tuple[li
     started: list[str] = []
     later: list[list[str]] = []
 
-    def start(orders: list[OutgoingOrder]) -> object | None:
+    def start(order: OutgoingOrder) -> object | None:
         if len(started) == free_connections:
             return None
-        [order] = orders
         started.append(order.order.intent.strategy)
         return object()
 

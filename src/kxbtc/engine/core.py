@@ -375,7 +375,7 @@ class Engine(WsHandler):
         # 4% of the tick-to-wire bench's orders, all in its tail. What cannot go at once goes together.
         later: list[OutgoingOrder] = []
         for order in command.orders:
-            started = None if later else self._start([order])
+            started = None if later else self._start(order)
             if started is None:
                 later.append(order)
             else:
@@ -383,9 +383,9 @@ class Engine(WsHandler):
         if later:
             self._spawn(self._submit(later), "order submit")
 
-    def _start(self, orders: list[OutgoingOrder]) -> StartedWrite | None:
+    def _start(self, order: OutgoingOrder) -> StartedWrite | None:
         try:
-            return self.router.start(orders)
+            return self.router.start(order)
         except (KxbtcError, OSError) as exc:  # the usual path in ``_submit`` sends it and reports errors
             log.warning("order fast path unavailable: %s", exc)
             return None

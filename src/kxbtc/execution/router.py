@@ -125,13 +125,11 @@ class ExecutionRouter:
         log.warning("order %s on %s %s: %s", request.client_order_id, request.ticker, status, error)
         return SubmitResult(request.client_order_id, request.ticker, None, status, Count(0), Count(0), error)
 
-    def start(self, orders: Sequence[OutgoingOrder]) -> StartedWrite | None:
-        """Put a single order on the wire now, before returning (no await: the loop does not go back to
+    def start(self, order: OutgoingOrder) -> StartedWrite | None:
+        """Put one order on the wire now, before returning (no await: the loop does not go back to
         reading frames first); pass the result to ``submit``. None: ``submit`` sends it the usual way
-        (a batch, or no idle kept-alive connection or fresh signature at hand)."""
-        if len(orders) != 1:
-            return None
-        return self.rest.start_create(self._request(orders[0]))
+        (no idle kept-alive connection or fresh signature at hand)."""
+        return self.rest.start_create(self._request(order))
 
     async def submit(
         self, orders: Sequence[OutgoingOrder], started: StartedWrite | None = None
