@@ -288,9 +288,10 @@ class RestTransport:
         one write before returning; None when that cannot be done at once (no idle connection, no
         fresh signature, no rate-limit tokens without waiting), and the caller sends the usual way.
         The result goes to ``_request(..., started=...)`` as its first attempt."""
-        wire, signer = self._order_wire, self._signer
-        if wire is None or not isinstance(signer, Signer) or not wire.ready():
+        ready = self._idle_order_path()
+        if ready is None:
             return None
+        wire, signer = ready
         full = self.full_path(path)
         try:
             signed = signer.presigned_headers("POST", full)
@@ -310,13 +311,18 @@ class RestTransport:
         )
         return None if future is None else StartedWrite(future, sent_ns)
 
+    def _idle_order_path(self) -> tuple[OrderWire, Signer] | None:
+        """The kept-alive order connections and the signer, when a connection is idle now."""
+        wire, signer = self._order_wire, self._signer
+        if wire is None or not isinstance(signer, Signer) or not wire.ready():
+            return None
+        return wire, signer
+
     def order_path_ready(self, path: str) -> bool:
         """A POST to ``path`` now would be written at once (``start_write``): a kept-alive connection idle
         and a signature prepared. Rate-limit tokens are not looked at."""
-        wire, signer = self._order_wire, self._signer
-        if wire is None or not isinstance(signer, Signer) or not wire.ready():
-            return False
-        return signer.presigned_headers("POST", self.full_path(path)) is not None
+        ready = self._idle_order_path()
+        return ready is not None and ready[1].presigned_headers("POST", self.full_path(path)) is not None
 
     @property
     def orders_written_at_once(self) -> int:
