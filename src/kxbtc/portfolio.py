@@ -99,6 +99,14 @@ class Portfolio:
         """True if the fill is booked already (looked up in the store for a forgotten market)."""
         return fill_id in self.fill_ids or (ticker in self._forgotten and self.store.has_fill(fill_id))
 
+    def booked_fill_ids(self) -> set[str]:
+        """Every fill booked, forgotten markets' included: the store's, read once, when any is forgotten
+        (a reconciliation compares the venue's fills with it)."""
+        if not self._forgotten:
+            return set(self.fill_ids)
+        self.store.flush()
+        return {f.fill_id for f in self.store.fills()}
+
     def forget(self, ticker: str) -> None:
         """Drop the market's fill ids and order attributions from memory (the store keeps them): its
         fills are all in and the reconciler no longer re-reads them. The ledger keeps its P&L."""

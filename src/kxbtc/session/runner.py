@@ -203,7 +203,7 @@ class SimSession:
                 )
         elif isinstance(command, Reconcile):
             self.counts.reconciliations += 1
-            for fill in self.venue.fills_missing(set(self.core.portfolio.fill_ids)):
+            for fill in self.venue.fills_missing(self.core.portfolio.booked_fill_ids()):
                 self._to_core(fill, now)
 
     # -- the end ----------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ class SimSession:
             self.clock.set_ns(max(t, self.clock.time_ns()))
             action()
             self._publish(self.clock.time_ns())
-        for fill in self.venue.fills_missing(set(self.core.portfolio.fill_ids)):
+        for fill in self.venue.fills_missing(self.core.portfolio.booked_fill_ids()):
             self.core.handle(fill)
         self.core.snapshot_pnl()
         if self.view is not None:
